@@ -1,0 +1,1 @@
+"""Broadcaster: tell every user who hit an incident what is happening, until it is fixed."""

@@ -1,0 +1,55 @@
+"""The one place where settings become concrete adapters. Entry points call this; nothing else does."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from broadcaster.config import Settings
+from broadcaster.mail import Mailer
+from broadcaster.mail.outbox import OutboxMailer
+from broadcaster.mail.sendgrid_api import SendGridMailer
+from broadcaster.messages.compose import Sender
+from broadcaster.storage.database import make_engine, make_session_factory
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    mailer: Mailer
+    sender: Sender
+    clock: Clock = utc_now
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    """SendGrid when a key is set; otherwise the outbox folder."""
+    if settings.sendgrid_api_key:
+        return SendGridMailer(
+            settings.sendgrid_api_key,
+            settings.sendgrid_api_host,
+            settings.mail_from,
+            settings.mail_from_name,
+        )
+    return OutboxMailer(settings.outbox_dir, settings.mail_from, settings.mail_from_name)
+
+
+def bootstrap(settings: Settings, clock: Clock = utc_now) -> Services:
+    engine = make_engine(settings.database_url)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        mailer=make_mailer(settings),
+        sender=Sender(settings.product_name, settings.mail_from_name),
+        clock=clock,
+    )

@@ -1,0 +1,1 @@
+"""The ``broadcaster`` command line: what engineers, support tools and ops type."""

@@ -1,0 +1,73 @@
+"""What the CLI's commands do, as functions the demo (or a script) can call too."""
+
+import uuid
+from datetime import timedelta
+
+from broadcaster.cli.context import CliContext
+from broadcaster.domain.events import (
+    BugReportReceived,
+    IncidentDeclared,
+    IncidentResolved,
+    IncidentUpdated,
+)
+from broadcaster.domain.incidents import new_incident_id
+from broadcaster.storage.models import IncidentUpdate
+from broadcaster.wire.codec import decode_bug_report, encode_bug_report, encode_incident_event
+
+
+def _event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def submit_report(
+    cli: CliContext, email: str, name: str, text: str, component: str | None, source: str = "cli"
+) -> BugReportReceived:
+    """Publish a bug report, checked against its schema first (raises InvalidMessage)."""
+    event = BugReportReceived(
+        report_id=f"r-{uuid.uuid4().hex}", received_at=cli.services.clock(),
+        email=email.strip().lower(), name=name.strip(), text=text, component=component, source=source,
+    )
+    value = encode_bug_report(event)
+    decode_bug_report(value)  # the same check the processor makes, before anything is sent
+    cli.publish(cli.topics.bug_reports, event.email, value)
+    return event
+
+
+def declare_incident(
+    cli: CliContext, title: str, *, component: str | None, phrases: tuple[str, ...], severity: str,
+    description: str, workaround: str, next_update_in: timedelta | None,
+) -> IncidentDeclared:
+    now = cli.services.clock()
+    cadence = next_update_in or cli.settings.default_cadence(severity)
+    event = IncidentDeclared(
+        event_id=_event_id(), incident_id=new_incident_id(now), occurred_at=now, title=title,
+        component=component, severity=severity, next_update_at=now + cadence, match=phrases,
+        description=description, workaround=workaround,
+    )
+    cli.publish(cli.topics.incident_events, event.incident_id, encode_incident_event(event))
+    return event
+
+
+def post_update(
+    cli: CliContext, incident_id: str, message: str, *, severity: str, status: str | None,
+    next_update_in: timedelta | None,
+) -> IncidentUpdated:
+    now = cli.services.clock()
+    cadence = next_update_in or cli.settings.default_cadence(severity)
+    event = IncidentUpdated(_event_id(), incident_id, now, message, now + cadence, status)
+    cli.publish(cli.topics.incident_events, incident_id, encode_incident_event(event))
+    return event
+
+
+def resolve_incident(cli: CliContext, incident_id: str, message: str, how_to_verify: str) -> IncidentResolved:
+    event = IncidentResolved(_event_id(), incident_id, cli.services.clock(), message, how_to_verify)
+    cli.publish(cli.topics.incident_events, incident_id, encode_incident_event(event))
+    return event
+
+
+def wait_until_applied(cli: CliContext, event_id: str, timeout: float) -> bool:
+    """True once the worker has stored the incident event with this id."""
+    if timeout <= 0:
+        return False
+    found = cli.wait_for(lambda s: s.query(IncidentUpdate.id).filter_by(event_id=event_id).first(), timeout)
+    return found is not None

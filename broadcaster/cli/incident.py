@@ -1,0 +1,166 @@
+"""``broadcaster incident ...`` and ``broadcaster subscribers``: what engineers type during an incident."""
+
+from datetime import datetime, timedelta
+
+import click
+from sqlalchemy.orm import Session
+
+from broadcaster.cli import actions
+from broadcaster.cli.context import CliContext, pass_cli
+from broadcaster.config import SEVERITIES
+from broadcaster.domain.durations import InvalidDuration, parse_duration
+from broadcaster.domain.incidents import OPEN_STATUSES, Status
+from broadcaster.services import queries
+from broadcaster.storage.models import Incident
+
+wait_option = click.option(
+    "--wait", "wait_seconds", default=30.0, show_default=True,
+    help="Seconds to wait for the worker to apply the event (0: do not wait).",
+)
+
+
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
+    try:
+        return parse_duration(value) if value else None
+    except InvalidDuration as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _at(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "-"
+
+
+@click.group()
+def incident() -> None:
+    """Declare, update, resolve and inspect incidents."""
+
+
+@incident.command()
+@click.argument("title")
+@click.option("--component", "-c", help="The part of the product, e.g. groups. Reports about other components are not linked.")
+@click.option("--match", "-m", "phrases", multiple=True, help="A phrase reports about this incident contain (repeatable).")
+@click.option("--severity", type=click.Choice(SEVERITIES), default="sev2", show_default=True)
+@click.option("--description", "-d", default="", help="What is known, in words customers understand.")
+@click.option("--workaround", default="", help="What affected customers can do meanwhile.")
+@click.option("--next-update-in", callback=_duration, help="When subscribers hear from you next, e.g. 2h (default: by severity).")
+@wait_option
+@pass_cli
+def declare(cli: CliContext, title: str, component: str | None, phrases: tuple[str, ...], severity: str,
+            description: str, workaround: str, next_update_in: timedelta | None, wait_seconds: float) -> None:
+    """Declare an incident called TITLE; earlier matching reports are linked and acknowledged."""
+    event = actions.declare_incident(
+        cli, title, component=component, phrases=phrases, severity=severity,
+        description=description, workaround=workaround, next_update_in=next_update_in,
+    )
+    click.echo(f"Declared {event.incident_id}: {title}")
+    click.echo(f"Next update promised by {_at(event.next_update_at)}.")
+    if _await(cli, event.event_id, wait_seconds):
+        linked = cli.read(lambda s: queries.backlog_linked(s, s.get_one(Incident, event.incident_id)))
+        click.echo(f"Linked {linked} earlier report(s); their reporters are being acknowledged.")
+
+
+def _await(cli: CliContext, event_id: str, wait_seconds: float) -> bool:
+    applied = actions.wait_until_applied(cli, event_id, wait_seconds)
+    if wait_seconds > 0 and not applied:
+        click.echo(f"The worker has not applied it within {wait_seconds:g}s; is `broadcaster up` running?", err=True)
+    return applied
+
+
+def _open_incident(cli: CliContext, incident_id: str) -> Incident:
+    found = cli.read(lambda s: s.get(Incident, incident_id))
+    if found is None:
+        raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
+    if found.status == Status.RESOLVED:
+        raise click.ClickException(f"{incident_id} was resolved at {_at(found.resolved_at)}")
+    return found
+
+
+@incident.command()
+@click.argument("incident_id")
+@click.argument("message")
+@click.option("--status", type=click.Choice([s.value for s in OPEN_STATUSES]), help="Move the incident to this state.")
+@click.option("--next-update-in", callback=_duration, help="When subscribers hear from you next (default: by severity).")
+@wait_option
+@pass_cli
+def update(cli: CliContext, incident_id: str, message: str, status: str | None,
+           next_update_in: timedelta | None, wait_seconds: float) -> None:
+    """Tell every subscriber of INCIDENT_ID where things stand (MESSAGE)."""
+    found = _open_incident(cli, incident_id)
+    event = actions.post_update(
+        cli, incident_id, message, severity=found.severity, status=status, next_update_in=next_update_in
+    )
+    click.echo(f"Update to {incident_id} published; next update promised by {_at(event.next_update_at)}.")
+    _await(cli, event.event_id, wait_seconds)
+
+
+@incident.command()
+@click.argument("incident_id")
+@click.argument("message")
+@click.option("--how-to-verify", default="", help="How customers can check the fix themselves.")
+@wait_option
+@pass_cli
+def resolve(cli: CliContext, incident_id: str, message: str, how_to_verify: str, wait_seconds: float) -> None:
+    """Resolve INCIDENT_ID and tell every subscriber (MESSAGE), with how to check the fix."""
+    _open_incident(cli, incident_id)
+    event = actions.resolve_incident(cli, incident_id, message, how_to_verify)
+    click.echo(f"{incident_id} resolved; every subscriber will be told.")
+    _await(cli, event.event_id, wait_seconds)
+
+
+@incident.command("list")
+@click.option("--all", "include_resolved", is_flag=True, help="Include resolved incidents.")
+@pass_cli
+def list_incidents(cli: CliContext, include_resolved: bool) -> None:
+    """Open incidents (and resolved ones with --all)."""
+    rows = cli.read(lambda s: queries.summaries(s, include_resolved=include_resolved))
+    if not rows:
+        click.echo("No open incidents." if not include_resolved else "No incidents.")
+        return
+    click.echo(f"{'ID':<16} {'STATUS':<14} {'SEV':<5} {'SUBS':>5} {'NEXT UPDATE':<21} TITLE")
+    for row in rows:
+        i = row.incident
+        click.echo(f"{i.id:<16} {i.status:<14} {i.severity:<5} {row.subscribers:>5} {_at(i.next_update_at):<21} {i.title}")
+
+
+@incident.command()
+@click.argument("incident_id")
+@pass_cli
+def show(cli: CliContext, incident_id: str) -> None:
+    """One incident: its timeline, subscribers and the emails sent for each update."""
+
+    def load(session: Session):  # noqa: ANN202
+        found = session.get(Incident, incident_id)
+        if found is None:
+            return None
+        return queries.summary(session, found), queries.timeline(session, incident_id)
+
+    loaded = cli.read(load)
+    if loaded is None:
+        raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
+    summary, entries = loaded
+    i = summary.incident
+    click.echo(f"{i.id}  {i.title}")
+    click.echo(f"  status {i.status}, {i.severity}, component {i.component or '(any)'}")
+    click.echo(f"  declared {_at(i.declared_at)}; resolved {_at(i.resolved_at)}; next update {_at(i.next_update_at)}")
+    click.echo(f"  match phrases: {', '.join(i.match_phrases) or '(title only)'}")
+    click.echo(f"  {summary.reports} report(s) linked, {summary.subscribers} subscriber(s)")
+    click.echo("Timeline:")
+    for entry in entries:
+        u = entry.update
+        sent = ", ".join(f"{n} {state}" for state, n in sorted(entry.deliveries.items())) or "no emails"
+        click.echo(f"  {_at(u.created_at)}  {u.kind:<10} [{u.status}] {u.message or '(no message)'}")
+        click.echo(f"  {'':20} emails: {sent}")
+
+
+@click.command()
+@click.argument("incident_id")
+@pass_cli
+def subscribers(cli: CliContext, incident_id: str) -> None:
+    """Who will hear about INCIDENT_ID, and since when."""
+    rows = cli.read(lambda s: queries.subscribers(s, incident_id))
+    if not rows:
+        click.echo(f"{incident_id} has no subscribers.")
+        return
+    for row in rows:
+        click.echo(f"{row.email:<40} {row.name:<24} since {_at(row.subscribed_at)}")
+    click.echo(f"{len(rows)} subscriber(s)")

@@ -1,0 +1,28 @@
+"""``broadcaster report submit``: what a support desk or form would send."""
+
+import click
+
+from broadcaster.cli import actions
+from broadcaster.cli.context import CliContext, pass_cli
+from broadcaster.wire.errors import InvalidMessage
+
+
+@click.group()
+def report() -> None:
+    """Bug reports."""
+
+
+@report.command()
+@click.option("--email", "-e", required=True, help="The reporter's address.")
+@click.option("--name", "-n", required=True, help="The reporter's name, as they signed.")
+@click.option("--text", "-t", required=True, help="What they wrote.")
+@click.option("--component", "-c", help="The part of the product, if the form asked.")
+@click.option("--source", default="cli", show_default=True)
+@pass_cli
+def submit(cli: CliContext, email: str, name: str, text: str, component: str | None, source: str) -> None:
+    """Publish one bug report to the bug-reports topic."""
+    try:
+        event = actions.submit_report(cli, email, name, text, component, source)
+    except InvalidMessage as error:
+        raise click.ClickException(f"not sent: {error}") from None
+    click.echo(f"Report {event.report_id} from {event.email} submitted.")

@@ -1,0 +1,92 @@
+"""Settings, read from the environment (prefix ``BROADCASTER_``) and nowhere else.
+
+Every outside service has an embedded default, and setting one variable switches that
+part to the real service: ``KAFKA_BOOTSTRAP`` (else the embedded broker that
+``broadcaster up`` starts), ``DATABASE_URL`` (else a SQLite file here) and
+``SENDGRID_API_KEY`` (else an outbox folder of .eml files).
+"""
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from broadcaster.domain.durations import parse_duration
+
+Severity = Literal["sev1", "sev2", "sev3", "sev4"]
+SEVERITIES: tuple[str, ...] = ("sev1", "sev2", "sev3", "sev4")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BROADCASTER_", extra="ignore")
+
+    # Kafka
+    kafka_bootstrap: str | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_idempotence: bool | None = None
+    topic_prefix: str = "broadcaster."
+    topic_partitions: int = 4
+    topic_replication_factor: int = 1
+    app_id: str = "broadcaster"
+    broker_session_timeout: float = 10.0
+
+    # Storage
+    database_url: str = "sqlite:///broadcaster.db"
+
+    # Email
+    sendgrid_api_key: str | None = None
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    mail_from: str = "support@example.com"
+    mail_from_name: str = "Example Support"
+    product_name: str = "Example"
+    outbox_dir: Path = Path("outbox")
+
+    # Behaviour
+    link_backlog_window: timedelta = timedelta(hours=72)
+    resolved_reply_window: timedelta = timedelta(days=7)
+    next_update_sev1: timedelta = timedelta(hours=1)
+    next_update_sev2: timedelta = timedelta(hours=2)
+    next_update_sev3: timedelta = timedelta(hours=4)
+    next_update_sev4: timedelta = timedelta(hours=24)
+    delivery_lease: timedelta = timedelta(minutes=2)
+    delivery_max_attempts: int = 5
+
+    # Processes
+    state_dir: Path = Field(default=Path(".broadcaster"))
+    worker_web_port: int = 6066
+
+    @field_validator(
+        "link_backlog_window",
+        "resolved_reply_window",
+        "next_update_sev1",
+        "next_update_sev2",
+        "next_update_sev3",
+        "next_update_sev4",
+        "delivery_lease",
+        mode="before",
+    )
+    @classmethod
+    def _human_duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def producer_idempotence(self) -> bool:
+        """On for a real cluster; off for the embedded broker, which cannot do it."""
+        if self.kafka_idempotence is not None:
+            return self.kafka_idempotence
+        return not self.embedded_broker
+
+    def default_cadence(self, severity: str) -> timedelta:
+        return getattr(self, f"next_update_{severity}")

@@ -1,0 +1,43 @@
+"""The people in the story and what they write. Every line here was written for this demo."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reporter:
+    email: str
+    name: str
+
+
+ERIC = Reporter("eric@example.com", "Eric Olsen")
+PRIYA = Reporter("priya@example.com", "Priya Raman")
+MAZ = Reporter("maz@example.com", "Maz Ahmed")
+SONIA = Reporter("sonia@example.com", "Sonia Keller")
+TOM = Reporter("tom@example.com", "Tom Brennan")
+
+AFFECTED = (ERIC, PRIYA, MAZ)
+
+BEFORE_DECLARATION = (
+    (ERIC, "Hi, I am trying to set up a Group for an association I help run. When I upload the "
+           "CSV of people to prequalify, I get an \"unexpected error\" message. Can you help?"),
+    (PRIYA, "The pre-approved members list of my group won't take my spreadsheet: "
+            "unexpected error, three times in a row."),
+)
+AFTER_DECLARATION = (
+    (MAZ, "Unexpected error when I upload a CSV to my group's pre-approved list."),
+    (ERIC, "Following up: the CSV upload still fails with the same unexpected error. Any news?"),
+)
+UNRELATED = (SONIA, "I meant to take the monthly plan but was charged for a full year. "
+                    "Could you switch me to monthly and refund the difference?")
+AFTER_RESOLUTION = (TOM, "CSV upload to the pre-approved members of my group gives an unexpected error.")
+
+TITLE = "CSV upload to pre-approved members fails"
+MATCH = ("csv upload", "pre-approved", "prequalify")
+DESCRIPTION = ("Uploading a CSV file to a group's pre-approved members list fails with "
+               "\"unexpected error\". Nothing in your group was changed or lost.")
+WORKAROUND = "You can add pre-approved members one at a time from the group's settings page."
+PROGRESS = ("We found the cause: a change to how we read CSV files rejects lines with a "
+            "trailing comma. A fix is being tested now.")
+RESOLUTION = "The fix is live: CSV uploads to pre-approved members lists work again."
+HOW_TO_VERIFY = ("Open your group, choose Settings > Pre-approved members, and upload your CSV "
+                 "again. The members appear in the list within a minute.")

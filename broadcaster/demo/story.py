@@ -1,0 +1,149 @@
+"""Play the story step by step, print what happens, and check every email that came out."""
+
+import secrets
+from collections import Counter
+from email import policy
+from email.parser import BytesParser
+from email.utils import parseaddr
+from pathlib import Path
+
+import click
+
+from broadcaster.cli import actions
+from broadcaster.cli.context import CliContext
+from broadcaster.demo import cast
+from broadcaster.domain.notifications import NotificationKind as Kind
+from broadcaster.kafka.lag import group_lag
+from broadcaster.mail.outbox import OutboxMailer
+from broadcaster.services import queries
+from broadcaster.storage.models import Incident, Report
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def step(text: str) -> None:
+    click.echo(click.style(f"\n== {text}", bold=True))
+
+
+def _wait(cli: CliContext, what: str, query, timeout: float):  # noqa: ANN001, ANN202
+    found = cli.wait_for(query, timeout)
+    if not found:
+        raise DemoFailed(f"timed out after {timeout:g}s waiting for {what}")
+    return found
+
+
+def _submit(cli: CliContext, reporter: cast.Reporter, text: str, component: str) -> str:
+    event = actions.submit_report(cli, reporter.email, reporter.name, text, component, source="demo")
+    click.echo(f"  {reporter.name} <{reporter.email}> writes: \"{text[:70]}...\"")
+    return event.report_id
+
+
+def _reports_stored(cli: CliContext, report_ids: list[str], timeout: float) -> None:
+    _wait(cli, "the worker to store the reports",
+          lambda s: s.query(Report).filter(Report.id.in_(report_ids)).count() == len(report_ids), timeout)
+
+
+def _sent_to(cli: CliContext, incident_id: str, expected: dict[str, Counter], timeout: float) -> None:
+    """Wait until the ledger shows at least ``expected`` sent per recipient and kind."""
+
+    def reached(session) -> bool:  # noqa: ANN001
+        sent = queries.sent_by_recipient(session, incident_id)
+        return all(sent.get(email, Counter()) >= kinds for email, kinds in expected.items())
+
+    _wait(cli, "the emails to be sent", reached, timeout)
+    for email, kinds in sorted(expected.items()):
+        click.echo(f"  sent to {email}: {', '.join(sorted(kinds))}")
+
+
+def play(cli: CliContext, timeout: float) -> None:
+    component = f"groups-demo-{secrets.token_hex(2)}"  # each run its own, so runs never meet
+    step(f"Reports arrive before anyone knows (component {component})")
+    early = [_submit(cli, who, text, component) for who, text in cast.BEFORE_DECLARATION]
+    _reports_stored(cli, early, timeout)
+    click.echo("  stored, not linked: nothing is known yet")
+
+    step("An engineer declares the incident")
+    click.echo(f"  $ broadcaster incident declare \"{cast.TITLE}\" --component {component} "
+               + " ".join(f"--match \"{p}\"" for p in cast.MATCH))
+    declared = actions.declare_incident(
+        cli, cast.TITLE, component=component, phrases=cast.MATCH, severity="sev2",
+        description=cast.DESCRIPTION, workaround=cast.WORKAROUND, next_update_in=None,
+    )
+    incident_id = declared.incident_id
+    if not actions.wait_until_applied(cli, declared.event_id, timeout):
+        raise DemoFailed("the worker did not apply the declaration")
+    linked = cli.read(lambda s: queries.backlog_linked(s, s.get_one(Incident, incident_id)))
+    click.echo(f"  {incident_id} declared; {linked} earlier report(s) linked")
+
+    step("More reports arrive; Eric writes a second time; Sonia writes about something else")
+    later = [_submit(cli, who, text, component) for who, text in cast.AFTER_DECLARATION]
+    unrelated_who, unrelated_text = cast.UNRELATED
+    later.append(_submit(cli, unrelated_who, unrelated_text, "billing"))
+    _reports_stored(cli, later, timeout)
+    _sent_to(cli, incident_id, {r.email: Counter({Kind.ACKNOWLEDGEMENT: 1}) for r in cast.AFFECTED}, timeout)
+
+    step("The engineer posts progress")
+    update = actions.post_update(cli, incident_id, cast.PROGRESS, severity="sev2", status="identified",
+                                 next_update_in=None)
+    actions.wait_until_applied(cli, update.event_id, timeout)
+    progress = {r.email: Counter({Kind.ACKNOWLEDGEMENT: 1, Kind.PROGRESS: 1}) for r in cast.AFFECTED}
+    _sent_to(cli, incident_id, progress, timeout)
+
+    step("The engineer resolves the incident")
+    resolved = actions.resolve_incident(cli, incident_id, cast.RESOLUTION, cast.HOW_TO_VERIFY)
+    actions.wait_until_applied(cli, resolved.event_id, timeout)
+    final = {email: kinds + Counter({Kind.RESOLUTION: 1}) for email, kinds in progress.items()}
+    _sent_to(cli, incident_id, final, timeout)
+
+    step("Tom reports the problem after it was fixed")
+    late_who, late_text = cast.AFTER_RESOLUTION
+    _reports_stored(cli, [_submit(cli, late_who, late_text, component)], timeout)
+    final[late_who.email] = Counter({Kind.FIXED_REPLY: 1})
+    _sent_to(cli, incident_id, {late_who.email: final[late_who.email]}, timeout)
+
+    step("Checking every email that went out")
+    _check(cli, incident_id, final)
+    _print_lag(cli)
+    click.echo(click.style(f"\nThe story played out as it should. See `broadcaster incident show {incident_id}`.",
+                           fg="green"))
+
+
+def outbox_counts(directory: Path, incident_id: str) -> dict[str, Counter]:
+    """Per recipient, how many .eml files of each kind the outbox holds for one incident."""
+    counts: dict[str, Counter] = {}
+    parser = BytesParser(policy=policy.default)
+    for path in sorted(directory.glob("*.eml")):
+        with open(path, "rb") as file:
+            headers = parser.parse(file, headersonly=True)
+        if headers["X-Broadcaster-Incident"] == incident_id:
+            recipient = parseaddr(str(headers["To"]))[1]
+            counts.setdefault(recipient, Counter())[headers["X-Broadcaster-Kind"]] += 1
+    return counts
+
+
+def _check(cli: CliContext, incident_id: str, expected: dict[str, Counter]) -> None:
+    if isinstance(cli.services.mailer, OutboxMailer):
+        actual, where = outbox_counts(cli.settings.outbox_dir, incident_id), f"the outbox {cli.settings.outbox_dir}"
+    else:
+        actual, where = cli.read(lambda s: queries.sent_by_recipient(s, incident_id)), "the delivery ledger"
+    click.echo(f"  counted in {where}:")
+    for email in sorted(set(actual) | set(expected)):
+        got = actual.get(email, Counter())
+        mark = "ok" if got == expected.get(email, Counter()) else "WRONG"
+        click.echo(f"  {mark:5} {email:<22} {dict(sorted(got.items())) or 'nothing'}")
+    if actual != expected:
+        raise DemoFailed(f"the emails in {where} are not exactly what each reporter should have got")
+    if cast.SONIA.email in actual:
+        raise DemoFailed("the unrelated reporter was told about this incident")
+
+
+def _print_lag(cli: CliContext) -> None:
+    step("Consumer lag at the end")
+    rows = group_lag(cli.settings, cli.bootstrap_servers, cli.settings.app_id, cli.topics.all())
+    by_topic: dict[str, int] = {}
+    for row in rows:
+        by_topic[row.topic] = by_topic.get(row.topic, 0) + (row.lag or 0)
+    for topic, lag in sorted(by_topic.items()):
+        click.echo(f"  {topic:<40} lag {lag} message(s)")

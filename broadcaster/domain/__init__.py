@@ -1,0 +1,1 @@
+"""The pure core: incidents, reports, linking and wording. Imports nothing that does I/O."""

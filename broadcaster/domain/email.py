@@ -1,0 +1,22 @@
+"""An email addressed to one person: what every mail backend sends."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    delivery_id: int
+    to_email: str
+    to_name: str
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    delivery_id: int
+    accepted: bool
+    error: str | None = None
+    retryable: bool = False

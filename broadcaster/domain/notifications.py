@@ -1,0 +1,37 @@
+"""Who is told what: the kinds of email and the life of one delivery."""
+
+from enum import StrEnum
+
+from broadcaster.domain.incidents import UpdateKind
+
+
+class NotificationKind(StrEnum):
+    ACKNOWLEDGEMENT = "acknowledgement"
+    PROGRESS = "progress"
+    RESOLUTION = "resolution"
+    FIXED_REPLY = "fixed_reply"
+
+
+class DeliveryState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+_KIND_FOR_UPDATE = {
+    UpdateKind.DECLARED: NotificationKind.ACKNOWLEDGEMENT,
+    UpdateKind.PROGRESS: NotificationKind.PROGRESS,
+    UpdateKind.RESOLUTION: NotificationKind.RESOLUTION,
+}
+
+
+def kind_for_update(update_kind: str) -> NotificationKind:
+    """What existing subscribers receive when an update of this kind is published."""
+    return _KIND_FOR_UPDATE[UpdateKind(update_kind)]
+
+
+def kind_for_new_subscriber(incident_is_open: bool) -> NotificationKind:
+    """A reporter who joins an open incident is acknowledged; a late one hears it is fixed."""
+    return NotificationKind.ACKNOWLEDGEMENT if incident_is_open else NotificationKind.FIXED_REPLY

@@ -1,0 +1,1 @@
+"""Kafka plumbing: topic names and creation, client settings, the CLI's producer. Knows nothing of incidents."""

@@ -1,0 +1,151 @@
+"""A local HTTP server that speaks SendGrid's v3 mail/send API, for tests, demos and benchmarks.
+
+It enforces the rules of the real API that matter to us (bearer key, at most 1,000
+personalizations and 1,000 recipients per request, each address once, a sender,
+a subject and content), records every accepted request, and can be told to
+throttle (429) or fail (503) a share of requests. Run it on its own with
+``python -m broadcaster.mail.sandbox --port 8025``.
+"""
+
+import json
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MAX_PERSONALIZATIONS = 1000
+MAX_RECIPIENTS = 1000
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class SandboxState:
+    api_key: str
+    fail_share: float = 0.0
+    fail_status: int = 503
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    rejected: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    def recipients(self) -> list[str]:
+        """Every address accepted so far, once per acceptance (duplicates stay visible)."""
+        with self.lock:
+            return [
+                to["email"]
+                for body in self.accepted
+                for personalization in body["personalizations"]
+                for to in personalization["to"]
+            ]
+
+
+def rule_violations(body: Any) -> list[str]:
+    """What a request breaks of the documented mail/send rules; empty when it is valid."""
+    if not isinstance(body, dict):
+        return ["body must be a JSON object"]
+    problems = []
+    personalizations = body.get("personalizations")
+    if not isinstance(personalizations, list) or not 1 <= len(personalizations) <= MAX_PERSONALIZATIONS:
+        problems.append("personalizations must hold 1 to 1000 items")
+        personalizations = []
+    addresses = [
+        (to or {}).get("email", "")
+        for item in personalizations
+        for kind in ("to", "cc", "bcc")
+        for to in (item.get(kind) or [])
+    ]
+    if any(not item.get("to") for item in personalizations):
+        problems.append("every personalization needs at least one 'to'")
+    if len(addresses) > MAX_RECIPIENTS:
+        problems.append("at most 1000 recipients per request")
+    if len({address.lower() for address in addresses}) != len(addresses):
+        problems.append("each address may appear once per request")
+    problems += [f"invalid email address {a!r}" for a in addresses if not _ADDRESS.match(a or "")]
+    if not _ADDRESS.match((body.get("from") or {}).get("email", "")):
+        problems.append("from.email is required and must be an address")
+    has_subject = body.get("subject") or all(item.get("subject") for item in personalizations)
+    if not has_subject:
+        problems.append("subject is required")
+    content = body.get("content") or []
+    if not content or any(not c.get("type") or not c.get("value") for c in content):
+        problems.append("content needs at least one item with a type and a non-empty value")
+    return problems
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "SandboxServer"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by design
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server naming
+        state = self.server.state
+        if self.path.rstrip("/") != "/v3/mail/send":
+            return self._answer(404, {"errors": [{"message": "not found"}]})
+        if self.headers.get("Authorization") != f"Bearer {state.api_key}":
+            return self._answer(401, {"errors": [{"message": "authorization required"}]})
+        try:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        except ValueError:
+            return self._answer(400, {"errors": [{"message": "body is not JSON"}]})
+        problems = rule_violations(body)
+        with state.lock:
+            if problems:
+                state.rejected += 1
+            elif state.fail_share and state.rng.random() < state.fail_share:
+                return self._throttle_or_fail(state.fail_status)
+            else:
+                state.accepted.append(body)
+        if problems:
+            return self._answer(400, {"errors": [{"message": p} for p in problems]})
+        self._answer(202, None)
+
+    def _throttle_or_fail(self, status: int) -> None:
+        headers = {"X-RateLimit-Reset": str(int(time.time()) + 1)} if status == 429 else {}
+        self._answer(status, {"errors": [{"message": "injected failure"}]}, headers)
+
+    def _answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        payload = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, state: SandboxState, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__((host, port), _Handler)
+        self.state = state
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start_in_background(self) -> "SandboxServer":
+        threading.Thread(target=self.serve_forever, name="sendgrid-sandbox", daemon=True).start()
+        return self
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--api-key", default="sandbox-key")
+    parser.add_argument("--fail-share", type=float, default=0.0)
+    args = parser.parse_args()
+    server = SandboxServer(SandboxState(args.api_key, args.fail_share), port=args.port)
+    print(f"SendGrid sandbox on {server.url} (key {args.api_key!r})", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""What the emails say: wording and templates, kept apart from who gets them and how they go."""

@@ -1,0 +1,115 @@
+"""Compose one person's email about one incident update.
+
+The wording follows what customers told us they want (see ../shared/seeds): their
+name, their own report, a plain account of what is known, an apology without
+grovelling, when they will hear from us next, how to check the fix, and thanks.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from broadcaster.domain.email import OutgoingEmail
+from broadcaster.domain.incidents import status_label
+from broadcaster.domain.notifications import NotificationKind
+
+EXCERPT_LENGTH = 160
+
+
+@dataclass(frozen=True)
+class Sender:
+    product_name: str
+    team_name: str
+
+
+@dataclass(frozen=True)
+class EmailFacts:
+    """Everything one email needs to say, read from the ledger row and what it points at."""
+
+    delivery_id: int
+    kind: NotificationKind
+    to_email: str
+    to_name: str
+    report_text: str
+    reported_at: datetime
+    incident_id: str
+    incident_title: str
+    status: str
+    description: str
+    workaround: str
+    update_message: str
+    update_at: datetime
+    next_update_at: datetime | None
+    how_to_verify: str
+
+
+_SUBJECT_ENDINGS = {
+    NotificationKind.ACKNOWLEDGEMENT: "we are on it",
+    NotificationKind.PROGRESS: "progress update",
+    NotificationKind.RESOLUTION: "fixed",
+    NotificationKind.FIXED_REPLY: "already fixed, please try again",
+}
+
+
+def subject(facts: EmailFacts) -> str:
+    return f"[{status_label(facts.status)}] {facts.incident_title}: {_SUBJECT_ENDINGS[facts.kind]}"
+
+
+def when(moment: datetime) -> str:
+    """``Tuesday 24 November at 16:15 UTC``: unambiguous in every country."""
+    return f"{moment:%A} {moment.day} {moment:%B} at {moment:%H:%M} UTC"
+
+
+def excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= EXCERPT_LENGTH:
+        return flat
+    return flat[: EXCERPT_LENGTH - 1].rsplit(" ", 1)[0] + "…"
+
+
+def first_name(full_name: str) -> str:
+    return full_name.split()[0] if full_name.split() else full_name
+
+
+@cache
+def _environment() -> Environment:
+    """Templates ending in .html escape everything they insert; .txt ones are plain text."""
+    environment = Environment(
+        loader=PackageLoader("broadcaster.messages", "templates"),
+        autoescape=select_autoescape(["html"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters["when"] = when
+    return environment
+
+
+def _render(template: str, **context: object) -> str:
+    return _environment().get_template(template).render(**context)
+
+
+def compose(facts: EmailFacts, sender: Sender) -> OutgoingEmail:
+    context = {
+        "facts": facts,
+        "sender": sender,
+        "name": first_name(facts.to_name),
+        "report_excerpt": excerpt(facts.report_text),
+        "status": status_label(facts.status),
+    }
+    return OutgoingEmail(
+        delivery_id=facts.delivery_id,
+        to_email=facts.to_email,
+        to_name=facts.to_name,
+        subject=subject(facts),
+        text=_render(f"{facts.kind.value}.txt", **context),
+        html=_render(f"{facts.kind.value}.html", **context),
+        headers={
+            "X-Broadcaster-Incident": facts.incident_id,
+            "X-Broadcaster-Kind": facts.kind.value,
+            "X-Broadcaster-Delivery": str(facts.delivery_id),
+        },
+    )

@@ -1,0 +1,103 @@
+"""Sending queued ledger rows: claim them, compose each person's email, send, record.
+
+A row is claimed (queued -> sending) in its own transaction before anything is sent,
+so two workers never send the same row. A worker that dies mid-send leaves rows in
+``sending``; after the lease they are queued again (:func:`stalled`). The one window
+for a duplicate is a crash after the API accepted a batch and before the ledger
+recorded it: at most one batch.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from broadcaster.domain.email import OutgoingEmail, SendResult
+from broadcaster.domain.notifications import DeliveryState, NotificationKind
+from broadcaster.messages.compose import EmailFacts, Sender, compose
+from broadcaster.storage.models import Delivery, IncidentUpdate, Subscriber
+
+
+def claim(
+    session: Session, delivery_ids: Sequence[int], *, now: datetime, lease: timedelta
+) -> list[int]:
+    """Mark the sendable rows among ``delivery_ids`` as ours; return the ones we got."""
+    sendable = or_(
+        Delivery.state.in_([DeliveryState.QUEUED, DeliveryState.FAILED]),
+        and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - lease),
+    )
+    claimed = session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(delivery_ids), sendable)
+        .values(state=DeliveryState.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
+        .returning(Delivery.id)
+    )
+    return sorted(claimed)
+
+
+def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sender) -> list[OutgoingEmail]:
+    rows = session.scalars(
+        select(Delivery)
+        .where(Delivery.id.in_(delivery_ids))
+        .options(
+            joinedload(Delivery.update).joinedload(IncidentUpdate.incident),
+            joinedload(Delivery.subscriber).joinedload(Subscriber.first_report),
+        )
+        .order_by(Delivery.id)
+    )
+    return [compose(_facts(row), sender) for row in rows]
+
+
+def _facts(row: Delivery) -> EmailFacts:
+    update_row, subscriber = row.update, row.subscriber
+    incident, report = update_row.incident, subscriber.first_report
+    return EmailFacts(
+        delivery_id=row.id,
+        kind=NotificationKind(row.kind),
+        to_email=subscriber.email,
+        to_name=subscriber.name,
+        report_text=report.text,
+        reported_at=report.received_at,
+        incident_id=incident.id,
+        incident_title=incident.title,
+        status=update_row.status,
+        description=incident.description,
+        workaround=incident.workaround,
+        update_message=update_row.message,
+        update_at=update_row.created_at,
+        next_update_at=update_row.next_update_at,
+        how_to_verify=incident.how_to_verify,
+    )
+
+
+def record(
+    session: Session, results: Sequence[SendResult], *, now: datetime, max_attempts: int
+) -> None:
+    for result in results:
+        row = session.get_one(Delivery, result.delivery_id)
+        if result.accepted:
+            row.state, row.sent_at, row.last_error = DeliveryState.SENT, now, None
+        elif result.retryable and row.attempts < max_attempts:
+            row.state, row.last_error = DeliveryState.FAILED, result.error
+        else:
+            row.state, row.last_error = DeliveryState.DEAD, result.error
+
+
+def stalled(session: Session, *, now: datetime, lease: timedelta, limit: int = 1000) -> list[int]:
+    """Rows that should have gone by now: queued or failed a while ago, or claimed by a dead worker."""
+    overdue = now - lease
+    return list(
+        session.scalars(
+            select(Delivery.id)
+            .where(
+                or_(
+                    and_(Delivery.state == DeliveryState.QUEUED, Delivery.queued_at < overdue),
+                    and_(Delivery.state == DeliveryState.FAILED, Delivery.claimed_at < overdue),
+                    and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < overdue),
+                )
+            )
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+    )

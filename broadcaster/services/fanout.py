@@ -1,0 +1,64 @@
+"""Fan-out: turn one published update into one queued ledger row per subscriber, page by page."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broadcaster.domain.events import UpdatePublished
+from broadcaster.domain.notifications import DeliveryState, kind_for_update
+from broadcaster.storage.models import Delivery, IncidentUpdate, Subscriber
+from broadcaster.storage.upsert import insert_ignoring_duplicates
+
+
+@dataclass(frozen=True)
+class Page:
+    delivery_ids: list[int]
+    last_subscriber_id: int | None  # None when there are no more subscribers
+
+
+def queue_page(
+    session: Session, job: UpdatePublished, *, after_subscriber_id: int, size: int, now: datetime
+) -> Page:
+    """Queue the update for the next ``size`` subscribers; the unique key absorbs repeats.
+
+    Subscribers who joined after the update was written are skipped: their own
+    acknowledgement already told them everything up to it.
+    """
+    update = session.get_one(IncidentUpdate, job.update_id)
+    subscriber_ids = list(
+        session.scalars(
+            select(Subscriber.id)
+            .where(
+                Subscriber.incident_id == update.incident_id,
+                Subscriber.id > after_subscriber_id,
+                Subscriber.subscribed_at <= update.created_at,
+            )
+            .order_by(Subscriber.id)
+            .limit(size)
+        )
+    )
+    if not subscriber_ids:
+        return Page([], None)
+    kind = kind_for_update(update.kind)
+    rows = [
+        {
+            "update_id": update.id,
+            "subscriber_id": subscriber_id,
+            "kind": kind,
+            "state": DeliveryState.QUEUED,
+            "attempts": 0,
+            "queued_at": now,
+        }
+        for subscriber_id in subscriber_ids
+    ]
+    insert_ignoring_duplicates(session, Delivery, rows, unique=("update_id", "subscriber_id"))
+    queued = session.scalars(
+        select(Delivery.id).where(
+            Delivery.update_id == update.id,
+            Delivery.subscriber_id.in_(subscriber_ids),
+            Delivery.state == DeliveryState.QUEUED,
+        )
+    )
+    return Page(list(queued), subscriber_ids[-1])

@@ -1,0 +1,126 @@
+"""Applying incident events: declare, update, resolve. Each returns the update to fan out."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broadcaster.domain.events import (
+    IncidentDeclared,
+    IncidentEvent,
+    IncidentResolved,
+    IncidentUpdated,
+    UpdatePublished,
+)
+from broadcaster.domain.incidents import IncidentError, Status, UpdateKind
+from broadcaster.domain.linking import best_match
+from broadcaster.services.reports import as_candidate
+from broadcaster.services.subscriptions import link_report
+from broadcaster.storage.models import Incident, IncidentUpdate, Report
+
+
+def apply_incident_event(
+    session: Session, event: IncidentEvent, *, now: datetime, backlog_window: timedelta
+) -> UpdatePublished:
+    """Record the event once (by event id) and return the update its subscribers must get."""
+    already = session.scalars(
+        select(IncidentUpdate).where(IncidentUpdate.event_id == event.event_id)
+    ).one_or_none()
+    if already is not None:
+        return UpdatePublished(already.incident_id, already.id)
+    match event:
+        case IncidentDeclared():
+            update = _declare(session, event, now, backlog_window)
+        case IncidentUpdated():
+            update = _progress(session, event, now)
+        case IncidentResolved():
+            update = _resolve(session, event, now)
+    return UpdatePublished(update.incident_id, update.id)
+
+
+def _declare(
+    session: Session, event: IncidentDeclared, now: datetime, backlog_window: timedelta
+) -> IncidentUpdate:
+    if session.get(Incident, event.incident_id) is not None:
+        raise IncidentError(f"{event.incident_id} was already declared by another event")
+    incident = Incident(
+        id=event.incident_id,
+        title=event.title,
+        component=event.component,
+        severity=event.severity,
+        status=Status.INVESTIGATING,
+        description=event.description,
+        workaround=event.workaround,
+        how_to_verify="",
+        match_phrases=list(event.match),
+        declared_at=event.occurred_at,
+        next_update_at=event.next_update_at,
+    )
+    session.add(incident)
+    update = _record(session, incident, event.event_id, UpdateKind.DECLARED, event.description, now)
+    link_backlog(session, incident, since=event.occurred_at - backlog_window, now=now)
+    return update
+
+
+def link_backlog(session: Session, incident: Incident, *, since: datetime, now: datetime) -> int:
+    """Link the unlinked reports received since ``since`` that describe this incident."""
+    candidate = as_candidate(incident)
+    unlinked = session.scalars(
+        select(Report)
+        .where(Report.incident_id.is_(None), Report.received_at >= since)
+        .order_by(Report.received_at)
+    )
+    linked = 0
+    for report in unlinked:
+        if best_match(report.text, report.component, [candidate]) is not None:
+            link_report(session, report, incident.id, now)
+            linked += 1
+    return linked
+
+
+def _open_incident(session: Session, incident_id: str, action: str) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise IncidentError(f"cannot {action} {incident_id}: no such incident was declared")
+    if incident.status == Status.RESOLVED:
+        raise IncidentError(f"cannot {action} {incident_id}: it was resolved at {incident.resolved_at}")
+    return incident
+
+
+def _progress(session: Session, event: IncidentUpdated, now: datetime) -> IncidentUpdate:
+    incident = _open_incident(session, event.incident_id, "update")
+    if event.status:
+        incident.status = Status(event.status)
+    incident.next_update_at = event.next_update_at
+    return _record(session, incident, event.event_id, UpdateKind.PROGRESS, event.message, now)
+
+
+def _resolve(session: Session, event: IncidentResolved, now: datetime) -> IncidentUpdate:
+    incident = _open_incident(session, event.incident_id, "resolve")
+    incident.status = Status.RESOLVED
+    incident.resolved_at = event.occurred_at
+    incident.how_to_verify = event.how_to_verify
+    incident.next_update_at = None
+    return _record(session, incident, event.event_id, UpdateKind.RESOLUTION, event.message, now)
+
+
+def _record(
+    session: Session,
+    incident: Incident,
+    event_id: str,
+    kind: UpdateKind,
+    message: str,
+    now: datetime,
+) -> IncidentUpdate:
+    update = IncidentUpdate(
+        event_id=event_id,
+        incident_id=incident.id,
+        kind=kind,
+        status=incident.status,
+        message=message,
+        created_at=now,
+        next_update_at=incident.next_update_at,
+    )
+    session.add(update)
+    session.flush()
+    return update

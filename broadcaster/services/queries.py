@@ -1,0 +1,88 @@
+"""Read models for people: incident lists, timelines, subscribers and delivery counts."""
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    incident: Incident
+    subscribers: int
+    reports: int
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    update: IncidentUpdate
+    deliveries: Counter[str]
+
+
+def _count(session: Session, column, incident_id: str) -> int:  # noqa: ANN001
+    return session.scalar(select(func.count()).where(column == incident_id)) or 0
+
+
+def summaries(session: Session, *, include_resolved: bool) -> list[IncidentSummary]:
+    query = select(Incident).order_by(Incident.declared_at.desc())
+    if not include_resolved:
+        query = query.where(Incident.status != "resolved")
+    return [summary(session, incident) for incident in session.scalars(query)]
+
+
+def summary(session: Session, incident: Incident) -> IncidentSummary:
+    return IncidentSummary(
+        incident,
+        _count(session, Subscriber.incident_id, incident.id),
+        _count(session, Report.incident_id, incident.id),
+    )
+
+
+def timeline(session: Session, incident_id: str) -> list[TimelineEntry]:
+    updates = session.scalars(
+        select(IncidentUpdate).where(IncidentUpdate.incident_id == incident_id).order_by(IncidentUpdate.id)
+    ).all()
+    counts = session.execute(
+        select(Delivery.update_id, Delivery.state, func.count())
+        .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
+        .where(IncidentUpdate.incident_id == incident_id)
+        .group_by(Delivery.update_id, Delivery.state)
+    ).all()
+    by_update: dict[int, Counter[str]] = {update.id: Counter() for update in updates}
+    for update_id, state, count in counts:
+        by_update[update_id][state] = count
+    return [TimelineEntry(update, by_update[update.id]) for update in updates]
+
+
+def backlog_linked(session: Session, incident: Incident) -> int:
+    """Reports that arrived before the incident was declared and were linked to it."""
+    return session.scalar(
+        select(func.count()).where(
+            Report.incident_id == incident.id, Report.received_at < incident.declared_at
+        )
+    ) or 0
+
+
+def subscribers(session: Session, incident_id: str) -> list[Subscriber]:
+    return list(
+        session.scalars(
+            select(Subscriber).where(Subscriber.incident_id == incident_id).order_by(Subscriber.id)
+        )
+    )
+
+
+def sent_by_recipient(session: Session, incident_id: str) -> dict[str, Counter[str]]:
+    """For each subscriber's address: how many emails of each kind the ledger says were sent."""
+    rows = session.execute(
+        select(Subscriber.email, Delivery.kind, func.count())
+        .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+        .where(Subscriber.incident_id == incident_id, Delivery.state == "sent")
+        .group_by(Subscriber.email, Delivery.kind)
+    ).all()
+    result: dict[str, Counter[str]] = {}
+    for email, kind, count in rows:
+        result.setdefault(email, Counter())[kind] = count
+    return result

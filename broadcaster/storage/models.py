@@ -1,0 +1,144 @@
+"""Tables. Alembic migrations (``migrations/versions``) are the only way they are created.
+
+Unique keys carry idempotency: Kafka delivers at least once, so a report id, an
+incident update's event id and a (update, subscriber) delivery can each exist once.
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("refusing a naive datetime; use datetime.now(UTC)")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    component: Mapped[str | None] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    workaround: Mapped[str] = mapped_column(Text, default="")
+    how_to_verify: Mapped[str] = mapped_column(Text, default="")
+    match_phrases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    declared_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    next_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    updates: Mapped[list["IncidentUpdate"]] = relationship(
+        back_populates="incident", order_by="IncidentUpdate.id"
+    )
+
+
+class IncidentUpdate(Base):
+    """One entry of an incident's timeline: its declaration, progress or resolution."""
+
+    __tablename__ = "incident_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    next_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    incident: Mapped[Incident] = relationship(back_populates="updates")
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_unlinked", "incident_id", "received_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    component: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
+    linked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Subscriber(Base):
+    """A person who will hear about one incident until it is resolved."""
+
+    __tablename__ = "subscribers"
+    __table_args__ = (UniqueConstraint("incident_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    first_report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"))
+    subscribed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    first_report: Mapped[Report] = relationship()
+
+
+class Delivery(Base):
+    """The delivery ledger: one row per (incident update, subscriber), sent at most once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("update_id", "subscriber_id"),
+        Index("ix_deliveries_state", "state", "queued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    update_id: Mapped[int] = mapped_column(ForeignKey("incident_updates.id"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    update: Mapped[IncidentUpdate] = relationship()
+    subscriber: Mapped[Subscriber] = relationship()

@@ -1,0 +1,21 @@
+"""INSERT ... ON CONFLICT DO NOTHING for SQLite and PostgreSQL, the two databases we run on."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from broadcaster.storage.models import Base
+
+
+def insert_ignoring_duplicates(
+    session: Session, model: type[Base], rows: Sequence[dict[str, Any]], unique: Sequence[str]
+) -> None:
+    """Insert ``rows``; rows that collide on the ``unique`` columns are left as they are."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
+    statement = insert(model).values(list(rows)).on_conflict_do_nothing(index_elements=list(unique))
+    session.execute(statement)

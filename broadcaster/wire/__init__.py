@@ -1,0 +1,1 @@
+"""The JSON on Kafka topics: schemas from ``schemas/``, validated at every edge."""

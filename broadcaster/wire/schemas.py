@@ -1,0 +1,58 @@
+"""Loads the versioned JSON Schemas in ``schemas/`` and checks messages against them."""
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from broadcaster.wire.errors import InvalidMessage
+
+_REPO_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+SCHEMA_FILES = {
+    ("bug_report.received", 1): "bug-report-received.v1.json",
+    ("incident.declared", 1): "incident-declared.v1.json",
+    ("incident.updated", 1): "incident-updated.v1.json",
+    ("incident.resolved", 1): "incident-resolved.v1.json",
+    ("notification.update_published", 1): "update-published.v1.json",
+    ("delivery.queued", 1): "deliveries-queued.v1.json",
+    ("dead_letter", 1): "dead-letter.v1.json",
+}
+
+
+def schema_text(filename: str) -> str:
+    """A schema's text: from the source tree, or from the copy packed into a wheel."""
+    in_repo = _REPO_SCHEMAS / filename
+    if in_repo.is_file():
+        return in_repo.read_text()
+    return resources.files("broadcaster").joinpath("_schemas", filename).read_text()
+
+
+@cache
+def validator(message_type: str, version: int) -> Draft202012Validator:
+    try:
+        filename = SCHEMA_FILES[(message_type, version)]
+    except KeyError:
+        raise InvalidMessage(f"unknown message type {message_type!r} version {version!r}") from None
+    return Draft202012Validator(json.loads(schema_text(filename)), format_checker=FormatChecker())
+
+
+def validate(document: Any, expected_types: frozenset[str]) -> dict[str, Any]:
+    """Return ``document`` if it is one of ``expected_types`` and valid; else raise InvalidMessage."""
+    if not isinstance(document, dict):
+        raise InvalidMessage("message is not a JSON object")
+    message_type, version = document.get("type"), document.get("version")
+    if message_type not in expected_types:
+        raise InvalidMessage(
+            f"type {message_type!r} does not belong on this topic "
+            f"(expected one of {', '.join(sorted(expected_types))})"
+        )
+    errors = sorted(validator(message_type, version).iter_errors(document), key=str)
+    if errors:
+        first = errors[0]
+        where = "/".join(str(part) for part in first.absolute_path) or "(message)"
+        raise InvalidMessage(f"{message_type} v{version}: {where}: {first.message}")
+    return document

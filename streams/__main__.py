@@ -1,0 +1,22 @@
+"""``python -m streams worker``: a Faust worker running every processor, configured from the environment.
+
+``broadcaster up`` starts this as a child process; in production, run as many as
+there are partitions (see deploy/).
+"""
+
+from broadcaster.bootstrap import bootstrap
+from broadcaster.config import Settings
+from broadcaster.embedded.runtime import resolve_bootstrap
+from broadcaster.kafka.topics import ensure_topics
+from streams.app import create_app
+
+
+def main() -> None:
+    settings = Settings()
+    kafka = resolve_bootstrap(settings)
+    ensure_topics(settings, kafka)
+    create_app(bootstrap(settings), kafka).main()
+
+
+if __name__ == "__main__":
+    main()

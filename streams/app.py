@@ -1,0 +1,57 @@
+"""Builds the Faust app with every processor registered. Nothing connects until the worker starts."""
+
+import faust
+
+from broadcaster.bootstrap import Services
+from broadcaster.config import Settings
+from broadcaster.kafka.clients import ssl_context
+from broadcaster.kafka.topics import Topics
+from streams import apply_incident_events, deliver, fan_out, link_reports
+from streams.context import ProcessorContext, StreamTopics
+from streams.handling import DeadLetters
+
+PROCESSORS = (link_reports, apply_incident_events, fan_out, deliver)
+
+
+def _credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    context = ssl_context(settings)
+    if settings.kafka_security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context else None
+
+
+def create_app(services: Services, bootstrap: str) -> faust.App:
+    settings = services.settings
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in bootstrap.split(",")],
+        broker_credentials=_credentials(settings),
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.broker_session_timeout / 3),
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        web_port=settings.worker_web_port,
+        web_host="127.0.0.1",
+        datadir=str(settings.state_dir / "faust"),
+    )
+    names = Topics.from_prefix(settings.topic_prefix)
+    topics = StreamTopics(
+        bug_reports=app.topic(names.bug_reports),
+        incident_events=app.topic(names.incident_events),
+        notifications=app.topic(names.notifications),
+        deliveries=app.topic(names.deliveries),
+    )
+    context = ProcessorContext(app, services, topics, DeadLetters(app.topic(names.dead_letters)))
+    for processor in PROCESSORS:
+        processor.register(context)
+    return app

@@ -1,0 +1,36 @@
+"""Processor: incident events in (declare, update, resolve); stored updates out, for fan-out."""
+
+import logging
+
+from broadcaster.services.incidents import apply_incident_event
+from broadcaster.storage.database import transaction
+from broadcaster.wire.codec import decode_incident_event, encode_update_published
+from streams.context import ProcessorContext
+from streams.handling import handle, publish
+
+log = logging.getLogger(__name__)
+NAME = "apply-incident-events"
+
+
+def register(ctx: ProcessorContext) -> None:
+    services = ctx.services
+
+    def process(raw: bytes | None):  # noqa: ANN202
+        event = decode_incident_event(raw)
+        with transaction(services.sessions) as session:
+            published = apply_incident_event(
+                session,
+                event,
+                now=services.clock(),
+                backlog_window=services.settings.link_backlog_window,
+            )
+        log.info("%s %s: update %d stored", type(event).__name__, event.incident_id, published.update_id)
+        return published
+
+    @ctx.app.agent(ctx.topics.incident_events, name=NAME)
+    async def apply_incident_events(stream):  # noqa: ANN001, ANN202
+        async for event in stream.events():
+            published = await handle(event, NAME, ctx.dead_letters, lambda: process(event.value))
+            if published is not None:
+                value = encode_update_published(published)
+                await publish(ctx.topics.notifications, published.incident_id, value)

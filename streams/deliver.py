@@ -1,0 +1,67 @@
+"""Processor: queued delivery ids in; emails out through the configured mailer; the ledger updated.
+
+Also runs, on the leader only, the sweep that re-announces deliveries that should
+have gone by now (a worker died mid-send, or a retryable failure is due again).
+"""
+
+import asyncio
+import logging
+
+from broadcaster.domain.events import DeliveriesQueued
+from broadcaster.services import delivery
+from broadcaster.storage.database import transaction
+from broadcaster.wire.codec import decode_deliveries_queued, encode_deliveries_queued
+from streams.context import ProcessorContext
+from streams.handling import handle, publish
+
+log = logging.getLogger(__name__)
+NAME = "deliver"
+BATCH = 200
+SWEEP_INTERVAL_SECONDS = 15.0
+
+
+def register(ctx: ProcessorContext) -> None:
+    services = ctx.services
+    settings = services.settings
+
+    def claim_and_compose(ids: tuple[int, ...]):  # noqa: ANN202
+        with transaction(services.sessions) as session:
+            claimed = delivery.claim(session, ids, now=services.clock(), lease=settings.delivery_lease)
+        with transaction(services.sessions) as session:
+            return delivery.compose_claimed(session, claimed, services.sender)
+
+    def record(results) -> None:  # noqa: ANN001
+        with transaction(services.sessions) as session:
+            delivery.record(session, results, now=services.clock(), max_attempts=settings.delivery_max_attempts)
+
+    async def send(event, job: DeliveriesQueued) -> None:  # noqa: ANN001
+        emails = await handle(event, NAME, ctx.dead_letters, lambda: claim_and_compose(job.delivery_ids))
+        if not emails:
+            return
+        try:
+            results = await asyncio.to_thread(services.mailer.send, emails)
+        except Exception:  # noqa: BLE001 - the rows stay claimed; the sweep retries them
+            log.exception("mailer failed on %d emails; they will be retried after the lease", len(emails))
+            return
+        await handle(event, NAME, ctx.dead_letters, lambda: record(results))
+        sent = sum(result.accepted for result in results)
+        log.info("delivered %d of %d emails", sent, len(results))
+        for failed in (r for r in results if not r.accepted):
+            log.warning("delivery %d failed: %s", failed.delivery_id, failed.error)
+
+    @ctx.app.agent(ctx.topics.deliveries, name=NAME)
+    async def deliver(stream):  # noqa: ANN001, ANN202
+        async for event in stream.events():
+            job = await handle(event, NAME, ctx.dead_letters, lambda: decode_deliveries_queued(event.value))
+            if job is not None:
+                await send(event, job)
+
+    @ctx.app.timer(SWEEP_INTERVAL_SECONDS, on_leader=True)
+    async def sweep_stalled_deliveries() -> None:
+        with transaction(services.sessions) as session:
+            ids = delivery.stalled(session, now=services.clock(), lease=settings.delivery_lease)
+        for start in range(0, len(ids), BATCH):
+            chunk = tuple(ids[start : start + BATCH])
+            await publish(ctx.topics.deliveries, str(chunk[0]), encode_deliveries_queued(DeliveriesQueued(chunk)))
+        if ids:
+            log.warning("re-announced %d deliveries that should have gone by now", len(ids))

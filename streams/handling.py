@@ -1,0 +1,88 @@
+"""What a processor does with a message it cannot use, and with failures on the way."""
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import faust
+from faust.types import EventT
+from sqlalchemy.exc import OperationalError
+
+from broadcaster.domain.incidents import IncidentError
+from broadcaster.wire.dead_letters import DeadLetter, encode_dead_letter
+from broadcaster.wire.errors import InvalidMessage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+REJECTIONS = (InvalidMessage, IncidentError)
+"""Failures of the message itself: retrying cannot help, so they are dead-lettered at once."""
+
+BUG_RETRIES = 3
+OUTAGE_BACKOFF_CAP_SECONDS = 30.0
+
+
+class DeadLetters:
+    def __init__(self, topic: faust.TopicT) -> None:
+        self._topic = topic
+
+    async def send(self, event: EventT, reason: str, processor: str) -> None:
+        message = event.message
+        letter = DeadLetter(
+            reason=reason,
+            processor=processor,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            original=message.value,
+            failed_at=datetime.now(UTC),
+        )
+        log.warning(
+            "%s: dead-lettered %s[%d]@%d: %s",
+            processor, message.topic, message.partition, message.offset, reason,
+        )
+        delivered = await self._topic.send(key=message.key, value=encode_dead_letter(letter))
+        await delivered
+
+
+async def handle(
+    event: EventT,
+    processor: str,
+    dead_letters: DeadLetters,
+    work: Callable[[], T],
+) -> T | None:
+    """Run ``work`` for one event. Returns None when the event was dead-lettered.
+
+    - the message is wrong (invalid, or an impossible request): dead-letter at once;
+    - the database is unreachable: wait and retry for as long as it takes, since
+      skipping the message would lose it and the next one would fail the same way;
+    - anything else is a bug: retry a few times, then dead-letter with the traceback.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return work()
+        except REJECTIONS as error:
+            await dead_letters.send(event, str(error), processor)
+            return None
+        except OperationalError as error:
+            delay = min(OUTAGE_BACKOFF_CAP_SECONDS, 0.5 * 2**attempt)
+            log.error("%s: database unavailable (%s); retrying in %.1fs", processor, error, delay)
+            await asyncio.sleep(delay)
+        except Exception as error:  # noqa: BLE001 - a bug must not stop the worker
+            if attempt >= BUG_RETRIES:
+                reason = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=5)}"
+                await dead_letters.send(event, reason, processor)
+                return None
+            log.exception("%s: processing failed (attempt %d)", processor, attempt)
+            await asyncio.sleep(0.2 * attempt)
+
+
+async def publish(topic: faust.TopicT, key: str, value: bytes) -> Any:
+    """Send and wait for the broker's acknowledgement, so the source offset is committed only after."""
+    delivered = await topic.send(key=key.encode(), value=value)
+    return await delivered
