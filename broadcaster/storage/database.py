@@ -50,3 +50,8 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision``; the only way tables are made."""
     command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Step the database at ``url`` back to ``revision`` (``base`` removes every table)."""
+    command.downgrade(alembic_config(url), revision)

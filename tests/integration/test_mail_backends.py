@@ -1,0 +1,86 @@
+"""Both mail backends, for real: .eml files on disk, and HTTP requests to a server speaking SendGrid v3."""
+
+from collections.abc import Iterator
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+
+from broadcaster.domain.email import OutgoingEmail
+from broadcaster.mail.outbox import OutboxMailer
+from broadcaster.mail.sandbox import SandboxServer, SandboxState
+from broadcaster.mail.sendgrid_api import SendGridMailer
+
+
+def email(delivery_id: int, to: str) -> OutgoingEmail:
+    return OutgoingEmail(delivery_id, to, "Eric Olsen", "[Investigating] CSV upload fails: we are on it",
+                         "Hi Eric,\nplain", "<p>Hi Eric,</p>", {"X-Broadcaster-Incident": "INC-1"})
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(SandboxState(api_key="test-key")).start_in_background()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_outbox_writes_one_standard_eml_per_recipient(tmp_path: Path) -> None:
+    mailer = OutboxMailer(tmp_path, "support@example.com", "Example Support")
+    results = mailer.send([email(1, "eric@example.com"), email(2, "maz@example.com")])
+    assert all(r.accepted for r in results)
+    files = sorted(tmp_path.glob("*.eml"))
+    assert len(files) == 2
+    messages = [BytesParser(policy=policy.default).parse(f.open("rb")) for f in files]
+    assert [m["To"].addresses[0].addr_spec for m in messages] == ["eric@example.com", "maz@example.com"]
+    first = messages[0]
+    assert first["From"].addresses[0].addr_spec == "support@example.com"
+    assert first["X-Broadcaster-Incident"] == "INC-1"
+    assert first.get_body(("plain",)).get_content().startswith("Hi Eric,")
+    assert first.get_body(("html",)).get_content().startswith("<p>Hi Eric,</p>")
+
+
+def test_the_outbox_shows_a_duplicate_send_as_a_second_file(tmp_path: Path) -> None:
+    mailer = OutboxMailer(tmp_path, "support@example.com", "Example Support")
+    mailer.send([email(1, "eric@example.com")])
+    mailer.send([email(1, "eric@example.com")])
+    assert len(list(tmp_path.glob("*.eml"))) == 2
+
+
+def test_sendgrid_gets_one_personalization_per_recipient(sandbox: SandboxServer) -> None:
+    mailer = SendGridMailer("test-key", sandbox.url, "support@example.com", "Example Support")
+    results = mailer.send([email(1, "eric@example.com"), email(2, "maz@example.com")])
+    assert [r.accepted for r in results] == [True, True]
+    bodies = sandbox.state.accepted
+    assert [[p["to"] for p in b["personalizations"]] for b in bodies] == [
+        [[{"email": "eric@example.com", "name": "Eric Olsen"}]],
+        [[{"email": "maz@example.com", "name": "Eric Olsen"}]],
+    ]
+    assert bodies[0]["content"][0] == {"type": "text/plain", "value": "Hi Eric,\nplain"}
+    assert bodies[0]["headers"]["X-Broadcaster-Incident"] == "INC-1"
+
+
+def test_a_bad_address_fails_alone_and_is_not_retried(sandbox: SandboxServer) -> None:
+    mailer = SendGridMailer("test-key", sandbox.url, "support@example.com", "Example Support")
+    results = mailer.send([email(1, "not-an-address"), email(2, "maz@example.com")])
+    assert results[0].accepted is False and results[0].retryable is False and "400" in results[0].error
+    assert results[1].accepted is True
+    assert sandbox.state.recipients() == ["maz@example.com"]
+
+
+def test_throttling_and_outages_are_retryable(sandbox: SandboxServer) -> None:
+    sandbox.state.fail_share, sandbox.state.fail_status = 1.0, 429
+    mailer = SendGridMailer("test-key", sandbox.url, "support@example.com", "Example Support")
+    [throttled] = mailer.send([email(1, "eric@example.com")])
+    assert throttled.retryable and "429" in throttled.error
+    sandbox.shutdown()
+    sandbox.server_close()
+    [unreachable] = mailer.send([email(2, "eric@example.com")])
+    assert unreachable.retryable and not unreachable.accepted
+
+
+def test_a_wrong_key_is_refused(sandbox: SandboxServer) -> None:
+    mailer = SendGridMailer("wrong-key", sandbox.url, "support@example.com", "Example Support")
+    [result] = mailer.send([email(1, "eric@example.com")])
+    assert not result.accepted and not result.retryable and "401" in result.error

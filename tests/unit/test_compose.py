@@ -1,0 +1,73 @@
+"""The wording customers receive: the promises in issue 2, checked one by one."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from broadcaster.domain.notifications import NotificationKind as Kind
+from broadcaster.messages.compose import EmailFacts, Sender, compose, excerpt
+
+REPORTED = datetime(2026, 2, 1, 16, 15, tzinfo=UTC)
+SENDER = Sender("Example", "Example Support")
+FACTS = EmailFacts(
+    delivery_id=7, kind=Kind.ACKNOWLEDGEMENT, to_email="eric@example.com", to_name="Eric Olsen",
+    report_text="Unexpected error when I upload the CSV of <b>pre-approved</b> members",
+    reported_at=REPORTED, incident_id="INC-260201-ABCD",
+    incident_title="CSV upload to pre-approved members fails", status="investigating",
+    description="Uploading a CSV fails with unexpected error.", workaround="Add members one by one.",
+    update_message="", update_at=REPORTED, next_update_at=REPORTED + timedelta(hours=2),
+    how_to_verify="Upload the CSV again.",
+)
+RESOLVED = replace(FACTS, kind=Kind.RESOLUTION, status="resolved", update_message="Fixed.", next_update_at=None)
+
+
+@pytest.mark.parametrize("facts", [FACTS, replace(FACTS, kind=Kind.PROGRESS, update_message="Testing a fix."),
+                                   RESOLVED, replace(RESOLVED, kind=Kind.FIXED_REPLY)])
+def test_every_email_uses_the_name_refers_to_their_report_and_apologises(facts: EmailFacts) -> None:
+    email = compose(facts, SENDER)
+    for body in (email.text, email.html):
+        assert "Hi Eric," in body
+        assert "Sunday 1 February at 16:15 UTC" in body
+        assert "Unexpected error when I upload the CSV" in body
+        assert "sorry" in body.lower()
+        assert "Eric" in body.split("Hi Eric,", 1)[1]  # thanked by name at the end too
+    assert email.to_email == "eric@example.com"
+    assert email.headers["X-Broadcaster-Incident"] == "INC-260201-ABCD"
+
+
+def test_the_subject_carries_the_state() -> None:
+    assert compose(FACTS, SENDER).subject.startswith("[Investigating] CSV upload")
+    assert compose(RESOLVED, SENDER).subject.startswith("[Resolved] CSV upload")
+
+
+def test_the_acknowledgement_says_what_is_known_what_to_do_and_when_we_write_next() -> None:
+    text = compose(FACTS, SENDER).text
+    assert "What we know: Uploading a CSV fails with unexpected error." in text
+    assert "What you can do meanwhile: Add members one by one." in text
+    assert "again by Sunday 1 February at 18:15 UTC" in text
+
+
+def test_the_resolution_shows_how_to_check_and_thanks() -> None:
+    text = compose(RESOLVED, SENDER).text
+    assert "How to check it yourself:\nUpload the CSV again." in text
+    assert "Thank you for reporting it, Eric" in text
+    assert "write to you again by" not in text
+
+
+def test_the_late_reply_says_it_was_fixed_and_to_try_again() -> None:
+    text = compose(replace(RESOLVED, kind=Kind.FIXED_REPLY), SENDER).text
+    assert "we fixed it on Sunday 1 February" in text
+    assert "Please try again." in text
+
+
+def test_user_text_is_escaped_in_html_and_left_alone_in_text() -> None:
+    email = compose(FACTS, SENDER)
+    assert "&lt;b&gt;pre-approved&lt;/b&gt;" in email.html
+    assert "<b>pre-approved</b>" not in email.html
+    assert "<b>pre-approved</b>" in email.text
+
+
+def test_long_reports_are_quoted_as_an_excerpt_on_a_word_boundary() -> None:
+    quoted = excerpt("word " * 100)
+    assert len(quoted) <= 160 and quoted.endswith("word…")
