@@ -47,6 +47,13 @@ def sqlite_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    _postgres_or_fail()
+    with fresh_database("postgresql", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
 def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
     """Settings with topic, group and folder names that no other test uses."""
 

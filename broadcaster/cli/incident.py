@@ -147,7 +147,7 @@ def show(cli: CliContext, incident_id: str) -> None:
     click.echo("Timeline:")
     for entry in entries:
         u = entry.update
-        sent = ", ".join(f"{n} {state}" for state, n in sorted(entry.deliveries.items())) or "no emails"
+        sent = ", ".join(f"{n} {what}" for what, n in sorted(entry.deliveries.items())) or "none"
         click.echo(f"  {_at(u.created_at)}  {u.kind:<10} [{u.status}] {u.message or '(no message)'}")
         click.echo(f"  {'':20} emails: {sent}")
 

@@ -19,7 +19,7 @@ class IncidentSummary:
 @dataclass(frozen=True)
 class TimelineEntry:
     update: IncidentUpdate
-    deliveries: Counter[str]
+    deliveries: Counter[str]  # "acknowledgement sent": 3, "resolution failed": 1, ...
 
 
 def _count(session: Session, column, incident_id: str) -> int:  # noqa: ANN001
@@ -46,14 +46,14 @@ def timeline(session: Session, incident_id: str) -> list[TimelineEntry]:
         select(IncidentUpdate).where(IncidentUpdate.incident_id == incident_id).order_by(IncidentUpdate.id)
     ).all()
     counts = session.execute(
-        select(Delivery.update_id, Delivery.state, func.count())
+        select(Delivery.update_id, Delivery.kind, Delivery.state, func.count())
         .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
         .where(IncidentUpdate.incident_id == incident_id)
-        .group_by(Delivery.update_id, Delivery.state)
+        .group_by(Delivery.update_id, Delivery.kind, Delivery.state)
     ).all()
     by_update: dict[int, Counter[str]] = {update.id: Counter() for update in updates}
-    for update_id, state, count in counts:
-        by_update[update_id][state] = count
+    for update_id, kind, state, count in counts:
+        by_update[update_id][f"{kind.replace('_', ' ')} {state}"] = count
     return [TimelineEntry(update, by_update[update.id]) for update in updates]
 
 
