@@ -1,6 +1,7 @@
 """Play the story step by step, print what happens, and check every email that came out."""
 
 import secrets
+import time
 from collections import Counter
 from email import policy
 from email.parser import BytesParser
@@ -139,11 +140,20 @@ def _check(cli: CliContext, incident_id: str, expected: dict[str, Counter]) -> N
         raise DemoFailed("the unrelated reporter was told about this incident")
 
 
-def _print_lag(cli: CliContext) -> None:
+def _print_lag(cli: CliContext, settle_seconds: float = 10.0) -> None:
+    """Print lag per topic, once the worker has committed what it processed (it commits every few seconds)."""
     step("Consumer lag at the end")
-    rows = group_lag(cli.settings, cli.bootstrap_servers, cli.settings.app_id, cli.topics.all())
-    by_topic: dict[str, int] = {}
-    for row in rows:
-        by_topic[row.topic] = by_topic.get(row.topic, 0) + (row.lag or 0)
-    for topic, lag in sorted(by_topic.items()):
-        click.echo(f"  {topic:<40} lag {lag} message(s)")
+
+    def totals() -> dict[str, int]:
+        by_topic: dict[str, int] = {}
+        for row in group_lag(cli.settings, cli.bootstrap_servers, cli.settings.app_id, cli.topics.all()):
+            by_topic[row.topic] = by_topic.get(row.topic, 0) + (row.lag or 0)
+        return by_topic
+
+    deadline = time.monotonic() + settle_seconds
+    lag = totals()
+    while any(lag.values()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        lag = totals()
+    for topic, messages in sorted(lag.items()):
+        click.echo(f"  {topic:<40} lag {messages} message(s)")

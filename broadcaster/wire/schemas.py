@@ -6,10 +6,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from broadcaster.wire.errors import InvalidMessage
 
+MAX_REPORTED_ERRORS = 5
 _REPO_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 SCHEMA_FILES = {
@@ -52,7 +53,11 @@ def validate(document: Any, expected_types: frozenset[str]) -> dict[str, Any]:
         )
     errors = sorted(validator(message_type, version).iter_errors(document), key=str)
     if errors:
-        first = errors[0]
-        where = "/".join(str(part) for part in first.absolute_path) or "(message)"
-        raise InvalidMessage(f"{message_type} v{version}: {where}: {first.message}")
+        problems = "; ".join(_describe(error) for error in errors[:MAX_REPORTED_ERRORS])
+        raise InvalidMessage(f"{message_type} v{version}: {problems}")
     return document
+
+
+def _describe(error: ValidationError) -> str:
+    where = "/".join(str(part) for part in error.absolute_path) or "(message)"
+    return f"{where}: {error.message}"
