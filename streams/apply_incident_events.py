@@ -2,11 +2,12 @@
 
 import logging
 
+from broadcaster.domain.events import IncidentEvent, UpdatePublished
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.storage.database import transaction
 from broadcaster.wire.codec import decode_incident_event, encode_update_published
 from streams.context import ProcessorContext
-from streams.handling import handle, publish
+from streams.handling import handle, publish, valid_messages
 
 log = logging.getLogger(__name__)
 NAME = "apply-incident-events"
@@ -15,22 +16,18 @@ NAME = "apply-incident-events"
 def register(ctx: ProcessorContext) -> None:
     services = ctx.services
 
-    def process(raw: bytes | None):  # noqa: ANN202
-        event = decode_incident_event(raw)
+    def process(event: IncidentEvent) -> UpdatePublished:
         with transaction(services.sessions) as session:
             published = apply_incident_event(
-                session,
-                event,
-                now=services.clock(),
-                backlog_window=services.settings.link_backlog_window,
+                session, event, now=services.clock(), backlog_window=services.settings.link_backlog_window
             )
         log.info("%s %s: update %d stored", type(event).__name__, event.incident_id, published.update_id)
         return published
 
     @ctx.app.agent(ctx.topics.incident_events, name=NAME)
     async def apply_incident_events(stream):  # noqa: ANN001, ANN202
-        async for event in stream.events():
-            published = await handle(event, NAME, ctx.dead_letters, lambda: process(event.value))
+        async for event, incident_event in valid_messages(stream, NAME, ctx.dead_letters, decode_incident_event):
+            published = await handle(event, NAME, ctx.dead_letters, lambda: process(incident_event))
             if published is not None:
                 value = encode_update_published(published)
                 await publish(ctx.topics.notifications, published.incident_id, value)

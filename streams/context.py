@@ -5,7 +5,9 @@ from dataclasses import dataclass
 import faust
 
 from broadcaster.bootstrap import Services
-from streams.handling import DeadLetters
+from broadcaster.domain.events import DeliveriesQueued
+from broadcaster.wire.codec import encode_deliveries_queued
+from streams.handling import DeadLetters, publish
 
 
 @dataclass(frozen=True)
@@ -22,3 +24,8 @@ class ProcessorContext:
     services: Services
     topics: StreamTopics
     dead_letters: DeadLetters
+
+    async def announce_deliveries(self, key: str, delivery_ids: list[int] | tuple[int, ...]) -> None:
+        """Tell the deliver processor that these ledger rows are ready to go."""
+        job = DeliveriesQueued(tuple(delivery_ids))
+        await publish(self.topics.deliveries, key, encode_deliveries_queued(job))

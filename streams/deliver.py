@@ -10,9 +10,9 @@ import logging
 from broadcaster.domain.events import DeliveriesQueued
 from broadcaster.services import delivery
 from broadcaster.storage.database import transaction
-from broadcaster.wire.codec import decode_deliveries_queued, encode_deliveries_queued
+from broadcaster.wire.codec import decode_deliveries_queued
 from streams.context import ProcessorContext
-from streams.handling import handle, publish
+from streams.handling import handle, valid_messages
 
 log = logging.getLogger(__name__)
 NAME = "deliver"
@@ -51,17 +51,15 @@ def register(ctx: ProcessorContext) -> None:
 
     @ctx.app.agent(ctx.topics.deliveries, name=NAME)
     async def deliver(stream):  # noqa: ANN001, ANN202
-        async for event in stream.events():
-            job = await handle(event, NAME, ctx.dead_letters, lambda: decode_deliveries_queued(event.value))
-            if job is not None:
-                await send(event, job)
+        async for event, job in valid_messages(stream, NAME, ctx.dead_letters, decode_deliveries_queued):
+            await send(event, job)
 
     @ctx.app.timer(SWEEP_INTERVAL_SECONDS, on_leader=True)
     async def sweep_stalled_deliveries() -> None:
         with transaction(services.sessions) as session:
             ids = delivery.stalled(session, now=services.clock(), lease=settings.delivery_lease)
         for start in range(0, len(ids), BATCH):
-            chunk = tuple(ids[start : start + BATCH])
-            await publish(ctx.topics.deliveries, str(chunk[0]), encode_deliveries_queued(DeliveriesQueued(chunk)))
+            chunk = ids[start : start + BATCH]
+            await ctx.announce_deliveries(str(chunk[0]), chunk)
         if ids:
             log.warning("re-announced %d deliveries that should have gone by now", len(ids))

@@ -2,12 +2,12 @@
 
 import logging
 
-from broadcaster.domain.events import DeliveriesQueued, UpdatePublished
+from broadcaster.domain.events import UpdatePublished
 from broadcaster.services.fanout import queue_page
 from broadcaster.storage.database import transaction
-from broadcaster.wire.codec import decode_update_published, encode_deliveries_queued
+from broadcaster.wire.codec import decode_update_published
 from streams.context import ProcessorContext
-from streams.handling import handle, publish
+from streams.handling import handle, valid_messages
 
 log = logging.getLogger(__name__)
 NAME = "fan-out"
@@ -28,15 +28,12 @@ def register(ctx: ProcessorContext) -> None:
             if page is None or page.last_subscriber_id is None:
                 break
             if page.delivery_ids:
-                value = encode_deliveries_queued(DeliveriesQueued(tuple(page.delivery_ids)))
-                await publish(ctx.topics.deliveries, job.incident_id, value)
+                await ctx.announce_deliveries(job.incident_id, page.delivery_ids)
                 queued += len(page.delivery_ids)
             after = page.last_subscriber_id
         log.info("update %d of %s: %d deliveries queued", job.update_id, job.incident_id, queued)
 
     @ctx.app.agent(ctx.topics.notifications, name=NAME)
     async def fan_out(stream):  # noqa: ANN001, ANN202
-        async for event in stream.events():
-            job = await handle(event, NAME, ctx.dead_letters, lambda: decode_update_published(event.value))
-            if job is not None:
-                await fan_out_one(event, job)
+        async for event, job in valid_messages(stream, NAME, ctx.dead_letters, decode_update_published):
+            await fan_out_one(event, job)

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -86,3 +86,16 @@ async def publish(topic: faust.TopicT, key: str, value: bytes) -> Any:
     """Send and wait for the broker's acknowledgement, so the source offset is committed only after."""
     delivered = await topic.send(key=key.encode(), value=value)
     return await delivered
+
+
+async def valid_messages(
+    stream: faust.StreamT,
+    processor: str,
+    dead_letters: DeadLetters,
+    decode: Callable[[bytes | None], T],
+) -> AsyncIterator[tuple[EventT, T]]:
+    """Each event of ``stream`` with its decoded message; the ones that do not decode are dead-lettered."""
+    async for event in stream.events():
+        message = await handle(event, processor, dead_letters, lambda: decode(event.value))
+        if message is not None:
+            yield event, message
