@@ -51,6 +51,11 @@ class Settings(BaseSettings):
 
     # Behaviour
     link_backlog_window: timedelta = timedelta(hours=72)
+    link_threshold: float = 0.42
+    suggest_threshold: float = 0.22
+    link_margin: float = 0.06
+    early_warning_count: int = 3
+    early_warning_window: timedelta = timedelta(hours=2)
     resolved_reply_window: timedelta = timedelta(days=7)
     next_update_sev1: timedelta = timedelta(hours=1)
     next_update_sev2: timedelta = timedelta(hours=2)
@@ -65,6 +70,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "link_backlog_window",
+        "early_warning_window",
         "resolved_reply_window",
         "next_update_sev1",
         "next_update_sev2",

@@ -6,6 +6,7 @@ from broadcaster.bootstrap import Services
 from broadcaster.config import Settings
 from broadcaster.kafka.clients import ssl_context
 from broadcaster.kafka.topics import Topics
+from broadcaster.services.linking import LinkingModel
 from streams import apply_incident_events, deliver, fan_out, link_reports
 from streams.context import ProcessorContext, StreamTopics
 from streams.handling import DeadLetters
@@ -51,7 +52,9 @@ def create_app(services: Services, bootstrap: str) -> faust.App:
         notifications=app.topic(names.notifications),
         deliveries=app.topic(names.deliveries),
     )
-    context = ProcessorContext(app, services, topics, DeadLetters(app.topic(names.dead_letters)))
+    context = ProcessorContext(
+        app, services, topics, DeadLetters(app.topic(names.dead_letters)), LinkingModel(settings)
+    )
     for processor in PROCESSORS:
         processor.register(context)
     return app

@@ -18,9 +18,7 @@ def register(ctx: ProcessorContext) -> None:
 
     def process(event: IncidentEvent) -> UpdatePublished:
         with transaction(services.sessions) as session:
-            published = apply_incident_event(
-                session, event, now=services.clock(), backlog_window=services.settings.link_backlog_window
-            )
+            published = apply_incident_event(session, event, now=services.clock(), model=ctx.linking)
         log.info("%s %s: update %d stored", type(event).__name__, event.incident_id, published.update_id)
         return published
 

@@ -6,6 +6,7 @@ import faust
 
 from broadcaster.bootstrap import Services
 from broadcaster.domain.events import DeliveriesQueued
+from broadcaster.services.linking import LinkingModel
 from broadcaster.wire.codec import encode_deliveries_queued
 from streams.handling import DeadLetters, publish
 
@@ -24,6 +25,7 @@ class ProcessorContext:
     services: Services
     topics: StreamTopics
     dead_letters: DeadLetters
+    linking: LinkingModel
 
     async def announce_deliveries(self, key: str, delivery_ids: list[int] | tuple[int, ...]) -> None:
         """Tell the deliver processor that these ledger rows are ready to go."""

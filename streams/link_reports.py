@@ -18,9 +18,7 @@ def register(ctx: ProcessorContext) -> None:
 
     def process(report: BugReportReceived) -> ReportResult:
         with transaction(services.sessions) as session:
-            result = receive_report(
-                session, report, now=services.clock(), resolved_window=services.settings.resolved_reply_window
-            )
+            result = receive_report(session, report, now=services.clock(), model=ctx.linking)
         log.info("report %s from %s: %s %s", report.report_id, report.email,
                  result.outcome.value, result.incident_id or "")
         return result

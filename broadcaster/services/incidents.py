@@ -1,6 +1,6 @@
 """Applying incident events: declare, update, resolve. Each returns the update to fan out."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,14 +13,14 @@ from broadcaster.domain.events import (
     UpdatePublished,
 )
 from broadcaster.domain.incidents import IncidentError, Status, UpdateKind
-from broadcaster.domain.linking import best_match
-from broadcaster.services.reports import as_candidate
+from broadcaster.linking.matcher import Outcome, ReportText
+from broadcaster.services.linking import LinkingModel
 from broadcaster.services.subscriptions import link_report
 from broadcaster.storage.models import Incident, IncidentUpdate, Report
 
 
 def apply_incident_event(
-    session: Session, event: IncidentEvent, *, now: datetime, backlog_window: timedelta
+    session: Session, event: IncidentEvent, *, now: datetime, model: LinkingModel
 ) -> UpdatePublished:
     """Record the event once (by event id) and return the update its subscribers must get."""
     already = session.scalars(
@@ -30,7 +30,7 @@ def apply_incident_event(
         return UpdatePublished(already.incident_id, already.id)
     match event:
         case IncidentDeclared():
-            update = _declare(session, event, now, backlog_window)
+            update = _declare(session, event, now, model)
         case IncidentUpdated():
             update = _progress(session, event, now)
         case IncidentResolved():
@@ -38,9 +38,7 @@ def apply_incident_event(
     return UpdatePublished(update.incident_id, update.id)
 
 
-def _declare(
-    session: Session, event: IncidentDeclared, now: datetime, backlog_window: timedelta
-) -> IncidentUpdate:
+def _declare(session: Session, event: IncidentDeclared, now: datetime, model: LinkingModel) -> IncidentUpdate:
     if session.get(Incident, event.incident_id) is not None:
         raise IncidentError(f"{event.incident_id} was already declared by another event")
     incident = Incident(
@@ -58,23 +56,38 @@ def _declare(
     )
     session.add(incident)
     update = _record(session, incident, event.event_id, UpdateKind.DECLARED, event.description, now)
-    link_backlog(session, incident, since=event.occurred_at - backlog_window, now=now)
+    link_backlog(session, incident, model, since=event.occurred_at - model.settings.link_backlog_window, now=now)
     return update
 
 
-def link_backlog(session: Session, incident: Incident, *, since: datetime, now: datetime) -> int:
-    """Link the unlinked reports received since ``since`` that describe this incident."""
-    candidate = as_candidate(incident)
-    unlinked = session.scalars(
-        select(Report)
-        .where(Report.incident_id.is_(None), Report.received_at >= since)
-        .order_by(Report.received_at)
+def link_backlog(
+    session: Session, incident: Incident, model: LinkingModel, *, since: datetime, now: datetime
+) -> int:
+    """Link the reports received since ``since`` that nobody linked and that describe this incident.
+
+    They are scored against every candidate, not just the new incident, so a report
+    that fits another incident as well goes to an engineer instead.
+    """
+    waiting = list(
+        session.scalars(
+            select(Report)
+            .where(Report.link_state.in_(["unlinked", "suggested"]), Report.received_at >= since)
+            .order_by(Report.received_at)
+        )
     )
+    model.sync(session, now)
+    decisions = model.matcher.decide_many([ReportText(r.text, r.component, r.received_at) for r in waiting])
     linked = 0
-    for report in unlinked:
-        if best_match(report.text, report.component, [candidate]) is not None:
+    for report, decision in zip(waiting, decisions, strict=True):
+        if decision.incident_id != incident.id:
+            continue
+        if decision.outcome is Outcome.LINKED:
             link_report(session, report, incident.id, now)
+            model.matcher.learn(incident.id, report.text)
             linked += 1
+        elif decision.outcome is Outcome.SUGGESTED:
+            report.link_state, report.candidate_incident_id = "suggested", incident.id
+        report.link_score = decision.score
     return linked
 
 

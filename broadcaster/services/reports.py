@@ -1,16 +1,17 @@
-"""Receiving a bug report: store it, link it, and say who must hear back."""
+"""Receiving a bug report: store it, let the matcher decide, and say who must hear back."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.events import BugReportReceived
-from broadcaster.domain.incidents import OPEN_STATUSES, Status
-from broadcaster.domain.linking import Candidate, best_match
+from broadcaster.domain.incidents import Status
 from broadcaster.domain.notifications import kind_for_new_subscriber
+from broadcaster.linking.matcher import Outcome as Decided
+from broadcaster.services.early_warning import check_for_pile_up
+from broadcaster.services.linking import LinkingModel
 from broadcaster.services.subscriptions import (
     has_deliveries,
     latest_update,
@@ -24,6 +25,7 @@ from broadcaster.storage.models import Incident, Report
 class Outcome(StrEnum):
     LINKED = "linked"
     FIXED_REPLY = "fixed_reply"
+    SUGGESTED = "suggested"
     UNLINKED = "unlinked"
 
 
@@ -32,31 +34,7 @@ class ReportResult:
     outcome: Outcome
     incident_id: str | None = None
     delivery_ids: list[int] = field(default_factory=list)
-
-
-def candidates(session: Session, now: datetime, resolved_window: timedelta) -> list[Candidate]:
-    """Open incidents, and those resolved recently enough that a late report is about them."""
-    rows = session.scalars(
-        select(Incident).where(
-            or_(
-                Incident.status.in_([status.value for status in OPEN_STATUSES]),
-                Incident.resolved_at >= now - resolved_window,
-            )
-        )
-    )
-    return [as_candidate(incident) for incident in rows]
-
-
-def as_candidate(incident: Incident) -> Candidate:
-    return Candidate(
-        incident_id=incident.id,
-        title=incident.title,
-        component=incident.component,
-        phrases=tuple(incident.match_phrases or ()),
-        is_open=incident.status != Status.RESOLVED,
-        declared_at=incident.declared_at,
-        resolved_at=incident.resolved_at,
-    )
+    suspicion_id: int | None = None
 
 
 def _store(session: Session, event: BugReportReceived) -> Report:
@@ -70,29 +48,41 @@ def _store(session: Session, event: BugReportReceived) -> Report:
             component=event.component,
             source=event.source,
             received_at=event.received_at,
+            link_state="unlinked",
         )
         session.add(report)
         session.flush()
     return report
 
 
-def _match(session: Session, report: Report, now: datetime, window: timedelta) -> str | None:
-    match = best_match(report.text, report.component, candidates(session, now, window))
-    return match.candidate.incident_id if match else None
-
-
-def receive_report(
-    session: Session, event: BugReportReceived, *, now: datetime, resolved_window: timedelta
+def subscribe_reporter(
+    session: Session, report: Report, incident_id: str, now: datetime, linked_by: str
 ) -> ReportResult:
-    """Idempotent: a redelivered report changes nothing and re-announces what is still queued."""
-    report = _store(session, event)
-    incident_id = report.incident_id or _match(session, report, now, resolved_window)
-    if incident_id is None:
-        return ReportResult(Outcome.UNLINKED)
-    subscriber = link_report(session, report, incident_id, now)
+    """Link the report, subscribe its reporter and queue what they must hear (idempotent)."""
+    subscriber = link_report(session, report, incident_id, now, linked_by)
     is_open = session.get_one(Incident, incident_id).status != Status.RESOLVED
     if not has_deliveries(session, subscriber):
         update = latest_update(session, incident_id)
         queue_delivery(session, update, subscriber, kind_for_new_subscriber(is_open), now)
     outcome = Outcome.LINKED if is_open else Outcome.FIXED_REPLY
     return ReportResult(outcome, incident_id, queued_for(session, subscriber))
+
+
+def receive_report(
+    session: Session, event: BugReportReceived, *, now: datetime, model: LinkingModel
+) -> ReportResult:
+    """Idempotent: a redelivered report changes nothing and re-announces what is still queued."""
+    report = _store(session, event)
+    if report.link_state == Outcome.LINKED and report.incident_id:
+        return subscribe_reporter(session, report, report.incident_id, now, report.linked_by or "matcher")
+    decision = model.decide(session, report, now)
+    report.link_score = decision.score
+    if decision.outcome is Decided.LINKED and decision.incident_id:
+        model.matcher.learn(decision.incident_id, report.text)
+        return subscribe_reporter(session, report, decision.incident_id, now, "matcher")
+    report.link_state = decision.outcome.value
+    report.candidate_incident_id = decision.incident_id
+    if decision.outcome is Decided.SUGGESTED:
+        return ReportResult(Outcome.SUGGESTED, decision.incident_id)
+    suspicion = check_for_pile_up(session, report, model, now)
+    return ReportResult(Outcome.UNLINKED, suspicion_id=suspicion.id if suspicion else None)

@@ -8,11 +8,16 @@ from sqlalchemy.orm import Session
 from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber
 
 
-def link_report(session: Session, report: Report, incident_id: str, now: datetime) -> Subscriber:
+def link_report(
+    session: Session, report: Report, incident_id: str, now: datetime, linked_by: str = "matcher"
+) -> Subscriber:
     """Attach ``report`` to the incident and return its reporter's subscription (idempotent)."""
     if report.incident_id != incident_id or report.linked_at is None:
         report.incident_id = incident_id
         report.linked_at = now
+        report.linked_by = linked_by
+    report.link_state = "linked"
+    report.candidate_incident_id = None
     subscriber = session.scalars(
         select(Subscriber).where(
             Subscriber.incident_id == incident_id, Subscriber.email == report.email

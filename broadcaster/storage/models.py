@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -102,6 +103,38 @@ class Report(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
     linked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # What the matcher (or an engineer) made of it: linked, suggested or unlinked.
+    link_state: Mapped[str] = mapped_column(String(16), default="unlinked", server_default="unlinked", index=True)
+    candidate_incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
+    link_score: Mapped[float | None] = mapped_column(Float)
+    linked_by: Mapped[str | None] = mapped_column(String(16))
+
+
+class LinkFeedback(Base):
+    """An engineer's verdict on a suggestion: it teaches the matcher either way."""
+
+    __tablename__ = "link_feedback"
+    __table_args__ = (UniqueConstraint("report_id", "incident_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"))
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    verdict: Mapped[str] = mapped_column(String(16))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SuspectedIncident(Base):
+    """Unlinked reports that resemble each other and piled up: maybe an incident nobody declared."""
+
+    __tablename__ = "suspected_incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    component: Mapped[str | None] = mapped_column(String(100))
+    title_hint: Mapped[str] = mapped_column(String(200))
+    phrases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    report_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class Subscriber(Base):

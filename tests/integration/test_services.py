@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from broadcaster.config import Settings
 from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import BugReportReceived, IncidentDeclared, IncidentResolved, IncidentUpdated
 from broadcaster.domain.incidents import IncidentError
@@ -18,6 +19,7 @@ from broadcaster.messages.compose import Sender
 from broadcaster.services import delivery
 from broadcaster.services.fanout import queue_page
 from broadcaster.services.incidents import apply_incident_event
+from broadcaster.services.linking import LinkingModel
 from broadcaster.services.reports import Outcome, receive_report
 from broadcaster.storage.database import make_engine, make_session_factory
 from broadcaster.storage.models import Delivery, Report, Subscriber
@@ -25,6 +27,11 @@ from broadcaster.storage.models import Delivery, Report, Subscriber
 T0 = datetime(2026, 11, 24, 16, 15, tzinfo=UTC)
 WINDOW = timedelta(hours=72)
 LEASE = timedelta(minutes=2)
+
+
+@pytest.fixture
+def model(database_url: str) -> LinkingModel:
+    return LinkingModel(Settings(database_url=database_url))
 
 
 @pytest.fixture
@@ -43,14 +50,14 @@ def declared(incident_id: str = "INC-1", at: datetime = T0) -> IncidentDeclared:
                             "groups", "sev2", at + timedelta(hours=2), ("csv upload",), "Uploads fail.")
 
 
-def receive(sessions: sessionmaker[Session], event: BugReportReceived, now: datetime):  # noqa: ANN201
+def receive(sessions: sessionmaker[Session], model: LinkingModel, event: BugReportReceived, now: datetime):  # noqa: ANN201
     with sessions.begin() as session:
-        return receive_report(session, event, now=now, resolved_window=timedelta(days=7))
+        return receive_report(session, event, now=now, model=model)
 
 
-def apply(sessions: sessionmaker[Session], event, now: datetime):  # noqa: ANN001, ANN201
+def apply(sessions: sessionmaker[Session], model: LinkingModel, event, now: datetime):  # noqa: ANN001, ANN201
     with sessions.begin() as session:
-        return apply_incident_event(session, event, now=now, backlog_window=WINDOW)
+        return apply_incident_event(session, event, now=now, model=model)
 
 
 def fan_out_all(sessions: sessionmaker[Session], job, now: datetime, size: int = 2) -> list[int]:  # noqa: ANN001
@@ -69,17 +76,17 @@ def count(sessions: sessionmaker[Session], query) -> int:  # noqa: ANN001
         return session.scalar(select(func.count()).select_from(query)) or 0
 
 
-def test_a_report_before_any_incident_is_stored_unlinked(sessions) -> None:  # noqa: ANN001
-    result = receive(sessions, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
+def test_a_report_before_any_incident_is_stored_unlinked(sessions, model) -> None:  # noqa: ANN001
+    result = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
     assert result.outcome is Outcome.UNLINKED
     assert count(sessions, select(Report).where(Report.incident_id.is_(None)).subquery()) == 1
 
 
-def test_declaring_links_reports_within_the_window_and_not_older_ones(sessions) -> None:  # noqa: ANN001
-    receive(sessions, report("old", "old@example.com", "CSV upload fails", T0 - timedelta(hours=80)), T0)
-    receive(sessions, report("r1", "eric@example.com", "CSV upload fails", T0 - timedelta(hours=1)), T0)
-    receive(sessions, report("other", "sonia@example.com", "billing is wrong", T0 - timedelta(hours=1)), T0)
-    job = apply(sessions, declared(), T0)
+def test_declaring_links_reports_within_the_window_and_not_older_ones(sessions, model) -> None:  # noqa: ANN001
+    receive(sessions, model, report("old", "old@example.com", "CSV upload fails", T0 - timedelta(hours=80)), T0)
+    receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0 - timedelta(hours=1)), T0)
+    receive(sessions, model, report("other", "sonia@example.com", "billing is wrong", T0 - timedelta(hours=1)), T0)
+    job = apply(sessions, model, declared(), T0)
     acknowledged = fan_out_all(sessions, job, T0)
     with sessions() as session:
         linked = {r.id for r in session.scalars(select(Report).where(Report.incident_id == "INC-1"))}
@@ -87,74 +94,74 @@ def test_declaring_links_reports_within_the_window_and_not_older_ones(sessions) 
     assert len(acknowledged) == 1
 
 
-def test_a_reporter_who_writes_twice_is_one_subscriber_with_one_acknowledgement(sessions) -> None:  # noqa: ANN001
-    apply(sessions, declared(), T0)
-    first = receive(sessions, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
-    second = receive(sessions, report("r2", "eric@example.com", "still: csv upload broken", T0), T0)
+def test_a_reporter_who_writes_twice_is_one_subscriber_with_one_acknowledgement(sessions, model) -> None:  # noqa: ANN001
+    apply(sessions, model, declared(), T0)
+    first = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
+    second = receive(sessions, model, report("r2", "eric@example.com", "still: csv upload broken", T0), T0)
     assert first.outcome is Outcome.LINKED and len(first.delivery_ids) == 1
     assert second.delivery_ids == first.delivery_ids  # the same, still-queued acknowledgement
     assert count(sessions, select(Subscriber).subquery()) == 1
     assert count(sessions, select(Delivery).subquery()) == 1
 
 
-def test_a_redelivered_report_changes_nothing(sessions) -> None:  # noqa: ANN001
-    apply(sessions, declared(), T0)
+def test_a_redelivered_report_changes_nothing(sessions, model) -> None:  # noqa: ANN001
+    apply(sessions, model, declared(), T0)
     event = report("r1", "eric@example.com", "CSV upload fails", T0)
-    assert receive(sessions, event, T0) == receive(sessions, event, T0 + timedelta(seconds=5))
+    assert receive(sessions, model, event, T0) == receive(sessions, model, event, T0 + timedelta(seconds=5))
     assert count(sessions, select(Delivery).subquery()) == 1
 
 
-def test_a_redelivered_incident_event_is_applied_once(sessions) -> None:  # noqa: ANN001
-    apply(sessions, declared(), T0)
+def test_a_redelivered_incident_event_is_applied_once(sessions, model) -> None:  # noqa: ANN001
+    apply(sessions, model, declared(), T0)
     update = IncidentUpdated("u1", "INC-1", T0, "Fix in test", T0 + timedelta(hours=1))
-    assert apply(sessions, update, T0) == apply(sessions, update, T0)
+    assert apply(sessions, model, update, T0) == apply(sessions, model, update, T0)
 
 
-def test_every_update_is_queued_once_per_subscriber_even_when_fanned_out_twice(sessions) -> None:  # noqa: ANN001
-    apply(sessions, declared(), T0)
+def test_every_update_is_queued_once_per_subscriber_even_when_fanned_out_twice(sessions, model) -> None:  # noqa: ANN001
+    apply(sessions, model, declared(), T0)
     for n in range(5):
-        receive(sessions, report(f"r{n}", f"user{n}@example.com", "CSV upload fails", T0), T0)
+        receive(sessions, model, report(f"r{n}", f"user{n}@example.com", "CSV upload fails", T0), T0)
     later = T0 + timedelta(minutes=5)
-    job = apply(sessions, IncidentUpdated("u1", "INC-1", later, "Fix in test", later + timedelta(hours=1)), later)
+    job = apply(sessions, model, IncidentUpdated("u1", "INC-1", later, "Fix in test", later + timedelta(hours=1)), later)
     first = fan_out_all(sessions, job, later)
     again = fan_out_all(sessions, job, later)
     assert len(first) == 5 and sorted(again) == sorted(first)
     assert count(sessions, select(Delivery).where(Delivery.kind == "progress").subquery()) == 5
 
 
-def test_a_subscriber_who_joins_after_an_update_is_not_sent_that_update_again(sessions) -> None:  # noqa: ANN001
-    apply(sessions, declared(), T0)
+def test_a_subscriber_who_joins_after_an_update_is_not_sent_that_update_again(sessions, model) -> None:  # noqa: ANN001
+    apply(sessions, model, declared(), T0)
     later = T0 + timedelta(minutes=5)
-    job = apply(sessions, IncidentUpdated("u1", "INC-1", later, "Fix in test", later), later)
-    result = receive(sessions, report("r1", "late@example.com", "CSV upload fails", later), later + timedelta(1))
+    job = apply(sessions, model, IncidentUpdated("u1", "INC-1", later, "Fix in test", later), later)
+    result = receive(sessions, model, report("r1", "late@example.com", "CSV upload fails", later), later + timedelta(1))
     assert len(result.delivery_ids) == 1  # the acknowledgement, which carries the latest news
     assert fan_out_all(sessions, job, later) == []
 
 
-def test_a_report_after_resolution_gets_the_fixed_reply_and_nothing_after_the_window(sessions) -> None:  # noqa: ANN001
-    apply(sessions, declared(), T0)
-    apply(sessions, IncidentResolved("done", "INC-1", T0, "Fixed", "Upload again"), T0)
-    result = receive(sessions, report("late", "tom@example.com", "CSV upload fails", T0), T0 + timedelta(hours=1))
+def test_a_report_after_resolution_gets_the_fixed_reply_and_nothing_after_the_window(sessions, model) -> None:  # noqa: ANN001
+    apply(sessions, model, declared(), T0)
+    apply(sessions, model, IncidentResolved("done", "INC-1", T0, "Fixed", "Upload again"), T0)
+    result = receive(sessions, model, report("late", "tom@example.com", "CSV upload fails", T0), T0 + timedelta(hours=1))
     assert result.outcome is Outcome.FIXED_REPLY and len(result.delivery_ids) == 1
     with sessions() as session:
         assert session.get_one(Delivery, result.delivery_ids[0]).kind == "fixed_reply"
     much_later = T0 + timedelta(days=8)
-    stale = receive(sessions, report("later", "ann@example.com", "CSV upload fails", much_later), much_later)
+    stale = receive(sessions, model, report("later", "ann@example.com", "CSV upload fails", much_later), much_later)
     assert stale.outcome is Outcome.UNLINKED
 
 
-def test_updates_to_unknown_or_resolved_incidents_are_refused(sessions) -> None:  # noqa: ANN001
+def test_updates_to_unknown_or_resolved_incidents_are_refused(sessions, model) -> None:  # noqa: ANN001
     with pytest.raises(IncidentError, match="no such incident"):
-        apply(sessions, IncidentUpdated("u0", "INC-404", T0, "?", T0), T0)
-    apply(sessions, declared(), T0)
-    apply(sessions, IncidentResolved("done", "INC-1", T0, "Fixed"), T0)
+        apply(sessions, model, IncidentUpdated("u0", "INC-404", T0, "?", T0), T0)
+    apply(sessions, model, declared(), T0)
+    apply(sessions, model, IncidentResolved("done", "INC-1", T0, "Fixed"), T0)
     with pytest.raises(IncidentError, match="was resolved"):
-        apply(sessions, IncidentUpdated("u1", "INC-1", T0, "more?", T0), T0)
+        apply(sessions, model, IncidentUpdated("u1", "INC-1", T0, "more?", T0), T0)
 
 
-def test_a_claimed_delivery_cannot_be_claimed_again_until_its_lease_expires(sessions) -> None:  # noqa: ANN001
-    apply(sessions, declared(), T0)
-    ids = receive(sessions, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
+def test_a_claimed_delivery_cannot_be_claimed_again_until_its_lease_expires(sessions, model) -> None:  # noqa: ANN001
+    apply(sessions, model, declared(), T0)
+    ids = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
     with sessions.begin() as session:
         assert delivery.claim(session, ids, now=T0, lease=LEASE) == ids
     with sessions.begin() as session:
@@ -165,10 +172,10 @@ def test_a_claimed_delivery_cannot_be_claimed_again_until_its_lease_expires(sess
         assert delivery.claim(session, ids, now=T0 + LEASE + timedelta(seconds=1), lease=LEASE) == ids
 
 
-def test_sent_rows_are_never_claimed_again_and_failures_end_dead(sessions) -> None:  # noqa: ANN001
-    apply(sessions, declared(), T0)
-    sent = receive(sessions, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
-    bad = receive(sessions, report("r2", "bad@example.com", "CSV upload fails", T0), T0).delivery_ids
+def test_sent_rows_are_never_claimed_again_and_failures_end_dead(sessions, model) -> None:  # noqa: ANN001
+    apply(sessions, model, declared(), T0)
+    sent = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
+    bad = receive(sessions, model, report("r2", "bad@example.com", "CSV upload fails", T0), T0).delivery_ids
     with sessions.begin() as session:
         delivery.claim(session, sent + bad, now=T0, lease=LEASE)
         emails = delivery.compose_claimed(session, sent + bad, Sender("Example", "Example Support"))

@@ -1,0 +1,247 @@
+"""Scores a report against every candidate incident and decides: linked, suggested or unlinked.
+
+Technique (chosen on the corpus in tests/data/linking; see docs/LINKING.md): TF-IDF cosine
+similarity over hashed word 1-2-grams and character 3-5-grams (robust to typos), between
+the report and each incident's profile — its title, description and match phrases, plus
+the reports already confirmed as belonging to it, so an incident gets better at
+recognising its reports. Signals a bag of words misses adjust the score: the engineer's
+match phrases, quoted error codes, the component, whether the text reports a failure at
+all, and time. Scoring many reports at once is one sparse matrix product.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.preprocessing import normalize
+
+from broadcaster.domain.linking import significant_words
+from broadcaster.linking.text import error_codes, normalise, reports_a_failure
+
+N_FEATURES = 2**20
+
+
+class Outcome(StrEnum):
+    LINKED = "linked"
+    SUGGESTED = "suggested"
+    UNLINKED = "unlinked"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    link: float = 0.42
+    suggest: float = 0.22
+    margin: float = 0.06
+
+
+@dataclass(frozen=True)
+class Weights:
+    char: float = 0.5
+    phrase_bonus: float = 0.20
+    code_bonus: float = 0.20
+    same_component: float = 0.05
+    other_component: float = -0.20
+    no_failure_factor: float = 0.55
+    too_early_factor: float = 0.5
+    learned_share: float = 0.5
+    rejected_penalty: float = 0.5
+
+
+@dataclass(frozen=True)
+class IncidentProfile:
+    incident_id: str
+    title: str
+    component: str | None = None
+    description: str = ""
+    phrases: tuple[str, ...] = ()
+    declared_at: datetime | None = None
+    is_open: bool = True
+
+
+@dataclass(frozen=True)
+class ReportText:
+    text: str
+    component: str | None = None
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    incident_id: str | None
+    score: float
+    runner_up: tuple[str, float] | None = None
+
+
+@dataclass
+class _Learned:
+    sums: dict[str, sparse.csr_matrix] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _vectorizer(analyzer: str, ngrams: tuple[int, int]) -> HashingVectorizer:
+    return HashingVectorizer(
+        analyzer=analyzer, ngram_range=ngrams, n_features=N_FEATURES, alternate_sign=False,
+        norm=None, lowercase=False, token_pattern=r"(?u)\b\w+\b",
+    )
+
+
+class Matcher:
+    """Holds the candidate incidents; thread-unsafe, one per processor."""
+
+    def __init__(self, thresholds: Thresholds = Thresholds(), weights: Weights = Weights(),
+                 backlog_window: timedelta = timedelta(hours=72)) -> None:
+        self.thresholds, self.weights, self.backlog_window = thresholds, weights, backlog_window
+        self._words, self._chars = _vectorizer("word", (1, 2)), _vectorizer("char_wb", (3, 5))
+        self._profiles: list[IncidentProfile] = []
+        self._learned, self._rejected = _Learned(), _Learned()
+        self._dirty = True
+
+    # -- the candidate set -------------------------------------------------
+
+    def set_incidents(self, profiles: Sequence[IncidentProfile]) -> None:
+        self._profiles = list(profiles)
+        self._dirty = True
+
+    def forget(self) -> None:
+        """Drop everything learned and rejected (before relearning it from the database)."""
+        self._learned, self._rejected = _Learned(), _Learned()
+        self._dirty = True
+
+    def learn(self, incident_id: str, text: str) -> None:
+        """A report confirmed as this incident's (linked automatically or by an engineer)."""
+        self._remember(self._learned, incident_id, text)
+
+    def reject(self, incident_id: str, text: str) -> None:
+        """An engineer said this report is not about this incident: similar ones score lower."""
+        self._remember(self._rejected, incident_id, text)
+
+    def _remember(self, memory: _Learned, incident_id: str, text: str) -> None:
+        tf = self._tf([text])
+        previous = memory.sums.get(incident_id)
+        memory.sums[incident_id] = tf if previous is None else previous + tf
+        memory.counts[incident_id] = memory.counts.get(incident_id, 0) + 1
+        self._dirty = True
+
+    @property
+    def incident_ids(self) -> list[str]:
+        return [p.incident_id for p in self._profiles]
+
+    # -- scoring -----------------------------------------------------------
+
+    def decide(self, report: ReportText) -> Decision:
+        return self.decide_many([report])[0]
+
+    def decide_many(self, reports: Sequence[ReportText]) -> list[Decision]:
+        if not self._profiles or not reports:
+            return [Decision(Outcome.UNLINKED, None, 0.0) for _ in reports]
+        scores = self.scores(reports)
+        return [self._decide(row) for row in scores]
+
+    def scores(self, reports: Sequence[ReportText]) -> np.ndarray:
+        """A (reports × incidents) array of scores."""
+        self._refresh()
+        similarity, rejected = self._similarity([normalise(r.text) for r in reports])
+        similarity -= self.weights.rejected_penalty * rejected
+        return np.vstack([similarity[i] + self._adjustments(r, similarity[i]) for i, r in enumerate(reports)])
+
+    def _decide(self, row: np.ndarray) -> Decision:
+        order = np.argsort(row)[::-1]
+        best, score = order[0], float(row[order[0]])
+        runner = self._runner_up(order, row)
+        clear = runner is None or score - runner[1] >= self.thresholds.margin
+        incident_id = self._profiles[best].incident_id
+        if score >= self.thresholds.link and clear:
+            return Decision(Outcome.LINKED, incident_id, score, runner)
+        if score >= self.thresholds.suggest:
+            return Decision(Outcome.SUGGESTED, incident_id, score, runner)
+        return Decision(Outcome.UNLINKED, None, score, runner)
+
+    def _runner_up(self, order: np.ndarray, row: np.ndarray) -> tuple[str, float] | None:
+        """The closest rival; a resolved incident is no rival to an open one (a recurrence)."""
+        rivals = order[1:]
+        if self._profiles[order[0]].is_open:
+            rivals = [i for i in rivals if self._profiles[i].is_open]
+        if len(rivals) == 0:
+            return None
+        return self._profiles[rivals[0]].incident_id, float(row[rivals[0]])
+
+    def _adjustments(self, report: ReportText, similarity: np.ndarray) -> np.ndarray:
+        w = self.weights
+        adjust = np.zeros(len(self._profiles))
+        words, codes = significant_words(normalise(report.text)), error_codes(report.text)
+        for i, profile in enumerate(self._profiles):
+            if self._phrase_matches(profile, words):
+                adjust[i] += w.phrase_bonus
+            if codes and codes & self._codes[i]:
+                adjust[i] += w.code_bonus
+            adjust[i] += self._component_adjustment(report.component, profile.component)
+            if self._too_early(report.received_at, profile.declared_at):
+                adjust[i] -= (1 - w.too_early_factor) * similarity[i]
+        if not reports_a_failure(report.text):
+            adjust -= (1 - w.no_failure_factor) * (similarity + adjust)
+        return adjust
+
+    def _phrase_matches(self, profile: IncidentProfile, words: frozenset[str]) -> bool:
+        return any((needed := significant_words(normalise(p))) and needed <= words for p in profile.phrases)
+
+    def _component_adjustment(self, reported: str | None, incident: str | None) -> float:
+        if reported is None or incident is None:
+            return 0.0
+        same = reported.strip().lower() == incident.strip().lower()
+        return self.weights.same_component if same else self.weights.other_component
+
+    def _too_early(self, received_at: datetime | None, declared_at: datetime | None) -> bool:
+        return bool(received_at and declared_at and received_at < declared_at - self.backlog_window)
+
+    # -- vectors -----------------------------------------------------------
+
+    def term_frequencies(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """The matcher's raw features for any texts (used to compare reports with each other)."""
+        return self._tf(texts)
+
+    def _tf(self, texts: Sequence[str], *, normalised: bool = False) -> sparse.csr_matrix:
+        """Hashed term frequencies: word 1-2-grams, and character 3-5-grams weighted by ``char``."""
+        prepared = list(texts) if normalised else [normalise(t) for t in texts]
+        return sparse.hstack(
+            [self._words.transform(prepared), self.weights.char * self._chars.transform(prepared)], format="csr"
+        )
+
+    def _refresh(self) -> None:
+        if not self._dirty:
+            return
+        base = self._tf([_profile_text(p) for p in self._profiles])
+        learned, rejected = self._means(self._learned, base.shape[1]), self._means(self._rejected, base.shape[1])
+        documents = len(self._profiles) + sum(self._learned.counts.values())
+        df = _document_frequency(base) + _document_frequency(learned)
+        self._idf = sparse.diags(np.log((documents + 1) / (df + 1)) + 1.0)
+        centroid = normalize(base @ self._idf) + self.weights.learned_share * normalize(learned @ self._idf)
+        self._matrix = normalize(centroid).T.tocsr()
+        self._rejected_matrix = normalize(rejected @ self._idf).T.tocsr()
+        self._codes = [error_codes(f"{p.title} {p.description} {' '.join(p.phrases)}") for p in self._profiles]
+        self._dirty = False
+
+    def _means(self, memory: _Learned, width: int) -> sparse.csr_matrix:
+        """One row per incident: the mean term frequencies of the reports remembered for it."""
+        rows = []
+        for profile in self._profiles:
+            total = memory.sums.get(profile.incident_id)
+            rows.append(sparse.csr_matrix((1, width)) if total is None else total / memory.counts[profile.incident_id])
+        return sparse.vstack(rows, format="csr")
+
+    def _similarity(self, normalised: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine similarity of each report to each incident profile, and to what was rejected for it."""
+        vectors = normalize(self._tf(normalised, normalised=True) @ self._idf)
+        return (vectors @ self._matrix).toarray(), (vectors @ self._rejected_matrix).toarray()
+
+
+def _document_frequency(matrix: sparse.csr_matrix) -> np.ndarray:
+    return np.asarray((matrix > 0).astype(np.int32).sum(axis=0)).ravel()
+
+
+def _profile_text(profile: IncidentProfile) -> str:
+    return " ".join([profile.title, profile.description, *profile.phrases])

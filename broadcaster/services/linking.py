@@ -1,0 +1,100 @@
+"""The matcher kept in step with the database: incidents, confirmed links and rejections.
+
+One :class:`LinkingModel` lives in each link-reports processor. Before each decision it
+checks a cheap fingerprint of the candidate incidents and of engineers' feedback, and
+rebuilds the matcher when they changed (an incident declared or resolved anywhere, a
+suggestion confirmed or rejected), so every worker sees a new incident before it links
+the next report.
+"""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from broadcaster.config import Settings
+from broadcaster.domain.incidents import OPEN_STATUSES, Status
+from broadcaster.linking.matcher import Decision, IncidentProfile, Matcher, ReportText, Thresholds
+from broadcaster.storage.models import Incident, LinkFeedback, Report
+
+LEARNED_PER_INCIDENT = 50
+
+
+class LinkingModel:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.matcher = Matcher(
+            Thresholds(settings.link_threshold, settings.suggest_threshold, settings.link_margin),
+            backlog_window=settings.link_backlog_window,
+        )
+        self._fingerprint: tuple | None = None
+
+    def decide(self, session: Session, report: Report, now: datetime) -> Decision:
+        self.sync(session, now)
+        return self.matcher.decide(ReportText(report.text, report.component, report.received_at))
+
+    def sync(self, session: Session, now: datetime) -> None:
+        incidents = candidates(session, now, self.settings.resolved_reply_window)
+        feedback = session.execute(select(func.count(), func.max(LinkFeedback.id))).one()
+        fingerprint = (tuple((i.id, i.status, tuple(i.match_phrases or ())) for i in incidents), tuple(feedback))
+        if fingerprint != self._fingerprint:
+            self._rebuild(session, incidents)
+            self._fingerprint = fingerprint
+
+    def _rebuild(self, session: Session, incidents: list[Incident]) -> None:
+        self.matcher.set_incidents([profile(incident) for incident in incidents])
+        self.matcher.forget()
+        ids = [incident.id for incident in incidents]
+        for incident_id, text in _confirmed_texts(session, ids):
+            self.matcher.learn(incident_id, text)
+        rejected = session.execute(
+            select(LinkFeedback.incident_id, Report.text)
+            .join(Report, Report.id == LinkFeedback.report_id)
+            .where(LinkFeedback.verdict == "rejected", LinkFeedback.incident_id.in_(ids))
+        )
+        for incident_id, text in rejected:
+            self.matcher.reject(incident_id, text)
+
+
+def _confirmed_texts(session: Session, incident_ids: list[str]) -> list[tuple[str, str]]:
+    """The most recent reports confirmed for each incident (by the matcher or an engineer)."""
+    rows = session.execute(
+        select(Report.incident_id, Report.text)
+        .where(Report.incident_id.in_(incident_ids), Report.link_state == "linked")
+        .order_by(Report.linked_at.desc())
+    )
+    taken: dict[str, int] = {}
+    texts = []
+    for incident_id, text in rows:
+        if taken.get(incident_id, 0) < LEARNED_PER_INCIDENT:
+            taken[incident_id] = taken.get(incident_id, 0) + 1
+            texts.append((incident_id, text))
+    return texts
+
+
+def candidates(session: Session, now: datetime, resolved_window: timedelta) -> list[Incident]:
+    """Open incidents, and those resolved recently enough that a late report is about them."""
+    return list(
+        session.scalars(
+            select(Incident)
+            .where(
+                or_(
+                    Incident.status.in_([status.value for status in OPEN_STATUSES]),
+                    Incident.resolved_at >= now - resolved_window,
+                )
+            )
+            .order_by(Incident.id)
+        )
+    )
+
+
+def profile(incident: Incident) -> IncidentProfile:
+    return IncidentProfile(
+        incident_id=incident.id,
+        title=incident.title,
+        component=incident.component,
+        description=incident.description,
+        phrases=tuple(incident.match_phrases or ()),
+        declared_at=incident.declared_at,
+        is_open=incident.status != Status.RESOLVED,
+    )
