@@ -4,7 +4,7 @@ import logging
 
 import click
 
-from broadcaster.cli import demo, incident, report, system
+from broadcaster.cli import demo, incident, linking, report, system, triage
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -23,3 +23,5 @@ cli.add_command(incident.incident)
 cli.add_command(incident.subscribers)
 cli.add_command(report.report)
 cli.add_command(demo.demo)
+cli.add_command(triage.triage)
+cli.add_command(linking.linking)

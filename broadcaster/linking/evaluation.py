@@ -42,6 +42,7 @@ class Result:
     suggested_correct: int = 0
     unlinked: int = 0
     confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def precision(self) -> float:
@@ -120,6 +121,8 @@ def evaluate(matcher: Matcher, incidents: list[IncidentProfile], reports: Iterab
 
 def _score_one(matcher: Matcher, item: LabelledReport, result: Result) -> None:
     decision = matcher.decide(item.report)
+    result.decisions.append({"report_id": item.report_id, "label": item.label, "outcome": decision.outcome.value,
+                             "incident_id": decision.incident_id, "score": round(decision.score, 4)})
     result.reports += 1
     result.labelled += item.label is not None
     if decision.outcome is Outcome.LINKED:
