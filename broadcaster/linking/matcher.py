@@ -19,8 +19,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
 
-from broadcaster.domain.linking import significant_words
-from broadcaster.linking.text import error_codes, normalise, reports_a_failure
+from broadcaster.linking.signals import Signals
+from broadcaster.linking.text import normalise
 
 N_FEATURES = 2**20
 
@@ -99,6 +99,7 @@ class Matcher:
         self._words, self._chars = _vectorizer("word", (1, 2)), _vectorizer("char_wb", (3, 5))
         self._profiles: list[IncidentProfile] = []
         self._learned, self._rejected = _Learned(), _Learned()
+        self._signals = Signals(weights, backlog_window)
         self._dirty = True
 
     # -- the candidate set -------------------------------------------------
@@ -147,7 +148,7 @@ class Matcher:
         self._refresh()
         similarity, rejected = self._similarity([normalise(r.text) for r in reports])
         similarity -= self.weights.rejected_penalty * rejected
-        return np.vstack([similarity[i] + self._adjustments(r, similarity[i]) for i, r in enumerate(reports)])
+        return np.vstack([similarity[i] + self._signals.adjust(r, similarity[i]) for i, r in enumerate(reports)])
 
     def _decide(self, row: np.ndarray) -> Decision:
         order = np.argsort(row)[::-1]
@@ -170,34 +171,6 @@ class Matcher:
             return None
         return self._profiles[rivals[0]].incident_id, float(row[rivals[0]])
 
-    def _adjustments(self, report: ReportText, similarity: np.ndarray) -> np.ndarray:
-        w = self.weights
-        adjust = np.zeros(len(self._profiles))
-        words, codes = significant_words(normalise(report.text)), error_codes(report.text)
-        for i, profile in enumerate(self._profiles):
-            if self._phrase_matches(profile, words):
-                adjust[i] += w.phrase_bonus
-            if codes and codes & self._codes[i]:
-                adjust[i] += w.code_bonus
-            adjust[i] += self._component_adjustment(report.component, profile.component)
-            if self._too_early(report.received_at, profile.declared_at):
-                adjust[i] -= (1 - w.too_early_factor) * similarity[i]
-        if not reports_a_failure(report.text):
-            adjust -= (1 - w.no_failure_factor) * (similarity + adjust)
-        return adjust
-
-    def _phrase_matches(self, profile: IncidentProfile, words: frozenset[str]) -> bool:
-        return any((needed := significant_words(normalise(p))) and needed <= words for p in profile.phrases)
-
-    def _component_adjustment(self, reported: str | None, incident: str | None) -> float:
-        if reported is None or incident is None:
-            return 0.0
-        same = reported.strip().lower() == incident.strip().lower()
-        return self.weights.same_component if same else self.weights.other_component
-
-    def _too_early(self, received_at: datetime | None, declared_at: datetime | None) -> bool:
-        return bool(received_at and declared_at and received_at < declared_at - self.backlog_window)
-
     # -- vectors -----------------------------------------------------------
 
     def term_frequencies(self, texts: Sequence[str]) -> sparse.csr_matrix:
@@ -218,12 +191,18 @@ class Matcher:
         learned, rejected = self._means(self._learned, base.shape[1]), self._means(self._rejected, base.shape[1])
         documents = len(self._profiles) + sum(self._learned.counts.values())
         df = _document_frequency(base) + _document_frequency(learned)
-        self._idf = sparse.diags(np.log((documents + 1) / (df + 1)) + 1.0)
-        centroid = normalize(base @ self._idf) + self.weights.learned_share * normalize(learned @ self._idf)
+        self._idf = np.log((documents + 1) / (df + 1)) + 1.0
+        centroid = normalize(self._weighted(base)) + self.weights.learned_share * normalize(self._weighted(learned))
         self._matrix = normalize(centroid).T.tocsr()
-        self._rejected_matrix = normalize(rejected @ self._idf).T.tocsr()
-        self._codes = [error_codes(f"{p.title} {p.description} {' '.join(p.phrases)}") for p in self._profiles]
+        self._rejected_matrix = normalize(self._weighted(rejected)).T.tocsr()
+        self._signals.index(self._profiles)
         self._dirty = False
+
+    def _weighted(self, tf: sparse.csr_matrix) -> sparse.csr_matrix:
+        """TF-IDF: each stored term frequency times its feature's IDF (touches only non-zeros)."""
+        weighted = tf.tocsr(copy=True)
+        weighted.data = weighted.data * self._idf[weighted.indices]
+        return weighted
 
     def _means(self, memory: _Learned, width: int) -> sparse.csr_matrix:
         """One row per incident: the mean term frequencies of the reports remembered for it."""
@@ -235,7 +214,7 @@ class Matcher:
 
     def _similarity(self, normalised: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarity of each report to each incident profile, and to what was rejected for it."""
-        vectors = normalize(self._tf(normalised, normalised=True) @ self._idf)
+        vectors = normalize(self._weighted(self._tf(normalised, normalised=True)))
         return (vectors @ self._matrix).toarray(), (vectors @ self._rejected_matrix).toarray()
 
 
