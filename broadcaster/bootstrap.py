@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,18 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def file_clock(path: Path) -> Clock:
+    """A clock that reads the time from a file, so tests and demos can move it (never in production)."""
+
+    def now() -> datetime:
+        try:
+            return datetime.fromisoformat(path.read_text().strip()).astimezone(UTC)
+        except (OSError, ValueError):
+            return utc_now()
+
+    return now
 
 
 @dataclass(frozen=True)
@@ -43,8 +56,9 @@ def make_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.outbox_dir, settings.mail_from, settings.mail_from_name)
 
 
-def bootstrap(settings: Settings, clock: Clock = utc_now) -> Services:
+def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
     engine = make_engine(settings.database_url)
+    clock = clock or (file_clock(settings.clock_file) if settings.clock_file else utc_now)
     return Services(
         settings=settings,
         engine=engine,

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     next_update_sev2: timedelta = timedelta(hours=2)
     next_update_sev3: timedelta = timedelta(hours=4)
     next_update_sev4: timedelta = timedelta(hours=24)
+    reminder_lead: timedelta = timedelta(minutes=15)
+    holding_grace: timedelta = timedelta(minutes=15)
+    cadence_check_interval: float = 30.0
+    clock_file: Path | None = None
     delivery_lease: timedelta = timedelta(minutes=2)
     delivery_max_attempts: int = 5
 
@@ -77,6 +81,8 @@ class Settings(BaseSettings):
         "next_update_sev3",
         "next_update_sev4",
         "delivery_lease",
+        "reminder_lead",
+        "holding_grace",
         mode="before",
     )
     @classmethod

@@ -6,6 +6,7 @@ from datetime import timedelta
 from broadcaster.cli.context import CliContext
 from broadcaster.domain.events import (
     BugReportReceived,
+    CadenceChanged,
     IncidentDeclared,
     IncidentResolved,
     IncidentUpdated,
@@ -35,26 +36,40 @@ def submit_report(
 
 def declare_incident(
     cli: CliContext, title: str, *, component: str | None, phrases: tuple[str, ...], severity: str,
-    description: str, workaround: str, next_update_in: timedelta | None,
+    description: str, workaround: str, next_update_in: timedelta | None, owner: str | None = None,
+    holding_updates: bool = True,
 ) -> IncidentDeclared:
     now = cli.services.clock()
     cadence = next_update_in or cli.settings.default_cadence(severity)
     event = IncidentDeclared(
         event_id=_event_id(), incident_id=new_incident_id(now), occurred_at=now, title=title,
         component=component, severity=severity, next_update_at=now + cadence, match=phrases,
-        description=description, workaround=workaround,
+        description=description, workaround=workaround, update_every=cadence, owner=owner,
+        holding_updates=holding_updates,
     )
     cli.publish(cli.topics.incident_events, event.incident_id, encode_incident_event(event))
     return event
 
 
 def post_update(
-    cli: CliContext, incident_id: str, message: str, *, severity: str, status: str | None,
+    cli: CliContext, incident_id: str, message: str, *, update_every: timedelta, status: str | None,
     next_update_in: timedelta | None,
 ) -> IncidentUpdated:
+    """Post progress; the next promise is ``next_update_in`` from now, else the incident's cadence."""
     now = cli.services.clock()
-    cadence = next_update_in or cli.settings.default_cadence(severity)
+    cadence = next_update_in or update_every
     event = IncidentUpdated(_event_id(), incident_id, now, message, now + cadence, status)
+    cli.publish(cli.topics.incident_events, incident_id, encode_incident_event(event))
+    return event
+
+
+def change_cadence(
+    cli: CliContext, incident_id: str, *, update_every: timedelta | None, next_update_in: timedelta | None,
+    holding_updates: bool | None,
+) -> CadenceChanged:
+    now = cli.services.clock()
+    next_update_at = now + next_update_in if next_update_in else None
+    event = CadenceChanged(_event_id(), incident_id, now, update_every, next_update_at, holding_updates)
     cli.publish(cli.topics.incident_events, incident_id, encode_incident_event(event))
     return event
 

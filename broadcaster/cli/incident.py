@@ -8,9 +8,10 @@ from sqlalchemy.orm import Session
 from broadcaster.cli import actions
 from broadcaster.cli.context import CliContext, pass_cli
 from broadcaster.config import SEVERITIES
-from broadcaster.domain.durations import InvalidDuration, parse_duration
+from broadcaster.domain.durations import InvalidDuration, format_duration, parse_duration
 from broadcaster.domain.incidents import OPEN_STATUSES, Status
 from broadcaster.services import queries
+from broadcaster.services.cadence import open_with_promises
 from broadcaster.storage.models import Incident
 
 wait_option = click.option(
@@ -42,15 +43,21 @@ def incident() -> None:
 @click.option("--severity", type=click.Choice(SEVERITIES), default="sev2", show_default=True)
 @click.option("--description", "-d", default="", help="What is known, in words customers understand.")
 @click.option("--workaround", default="", help="What affected customers can do meanwhile.")
-@click.option("--next-update-in", callback=_duration, help="When subscribers hear from you next, e.g. 2h (default: by severity).")
+@click.option("--next-update-in", callback=_duration,
+              help="When subscribers hear from you next, e.g. 2h; also the cadence after each update (default: by severity).")
+@click.option("--owner", help="Email of the engineer reminded before each promised update falls due.")
+@click.option("--holding-updates/--no-holding-updates", default=True, show_default=True,
+              help="When a promised update is missed, tell subscribers there is no news yet.")
 @wait_option
 @pass_cli
 def declare(cli: CliContext, title: str, component: str | None, phrases: tuple[str, ...], severity: str,
-            description: str, workaround: str, next_update_in: timedelta | None, wait_seconds: float) -> None:
+            description: str, workaround: str, next_update_in: timedelta | None, owner: str | None,
+            holding_updates: bool, wait_seconds: float) -> None:
     """Declare an incident called TITLE; earlier matching reports are linked and acknowledged."""
     event = actions.declare_incident(
         cli, title, component=component, phrases=phrases, severity=severity,
-        description=description, workaround=workaround, next_update_in=next_update_in,
+        description=description, workaround=workaround, next_update_in=next_update_in, owner=owner,
+        holding_updates=holding_updates,
     )
     click.echo(f"Declared {event.incident_id}: {title}")
     click.echo(f"Next update promised by {_at(event.next_update_at)}.")
@@ -79,7 +86,7 @@ def _open_incident(cli: CliContext, incident_id: str) -> Incident:
 @click.argument("incident_id")
 @click.argument("message")
 @click.option("--status", type=click.Choice([s.value for s in OPEN_STATUSES]), help="Move the incident to this state.")
-@click.option("--next-update-in", callback=_duration, help="When subscribers hear from you next (default: by severity).")
+@click.option("--next-update-in", callback=_duration, help="When subscribers hear from you next (default: the incident's cadence).")
 @wait_option
 @pass_cli
 def update(cli: CliContext, incident_id: str, message: str, status: str | None,
@@ -87,7 +94,8 @@ def update(cli: CliContext, incident_id: str, message: str, status: str | None,
     """Tell every subscriber of INCIDENT_ID where things stand (MESSAGE)."""
     found = _open_incident(cli, incident_id)
     event = actions.post_update(
-        cli, incident_id, message, severity=found.severity, status=status, next_update_in=next_update_in
+        cli, incident_id, message, update_every=timedelta(seconds=found.update_every_seconds), status=status,
+        next_update_in=next_update_in,
     )
     click.echo(f"Update to {incident_id} published; next update promised by {_at(event.next_update_at)}.")
     _await(cli, event.event_id, wait_seconds)
@@ -143,6 +151,11 @@ def show(cli: CliContext, incident_id: str) -> None:
     click.echo(f"  status {i.status}, {i.severity}, component {i.component or '(any)'}")
     click.echo(f"  declared {_at(i.declared_at)}; resolved {_at(i.resolved_at)}; next update {_at(i.next_update_at)}")
     click.echo(f"  match phrases: {', '.join(i.match_phrases) or '(title only)'}")
+    holding = "holding updates when a promise is missed" if i.holding_updates else "no holding updates"
+    click.echo(f"  cadence: news promised every {format_duration(timedelta(seconds=i.update_every_seconds))}, "
+               f"{holding}; owner {i.owner_email or '(none)'}")
+    broken = summary.missed_promises
+    click.echo(f"  promises: {'never broken' if not broken else f'broken {broken} time(s): a holding update went out'}")
     click.echo(f"  {summary.reports} report(s) linked, {summary.subscribers} subscriber(s)")
     click.echo("Timeline:")
     for entry in entries:
@@ -164,3 +177,38 @@ def subscribers(cli: CliContext, incident_id: str) -> None:
     for row in rows:
         click.echo(f"{row.email:<40} {row.name:<24} since {_at(row.subscribed_at)}")
     click.echo(f"{len(rows)} subscriber(s)")
+
+
+@incident.command()
+@click.argument("incident_id")
+@click.option("--every", "update_every", callback=_duration, help="Promise news this often, e.g. 1h.")
+@click.option("--next-update-in", callback=_duration, help="Move the next promise to this long from now.")
+@click.option("--holding-updates/--no-holding-updates", default=None, help="Turn holding updates on or off.")
+@pass_cli
+def cadence(cli: CliContext, incident_id: str, update_every: timedelta | None, next_update_in: timedelta | None,
+            holding_updates: bool | None) -> None:
+    """See or change how often INCIDENT_ID's subscribers are promised news."""
+    found = _open_incident(cli, incident_id)
+    if update_every is None and next_update_in is None and holding_updates is None:
+        every = format_duration(timedelta(seconds=found.update_every_seconds))
+        click.echo(f"{incident_id}: news every {every}; next by {_at(found.next_update_at)}; "
+                   f"holding updates {'on' if found.holding_updates else 'off'}")
+        return
+    actions.change_cadence(cli, incident_id, update_every=update_every, next_update_in=next_update_in,
+                           holding_updates=holding_updates)
+    click.echo(f"Cadence of {incident_id} changed; `broadcaster incident show {incident_id}` shows it once applied.")
+
+
+@incident.command()
+@pass_cli
+def due(cli: CliContext) -> None:
+    """Open incidents by when their promised update falls due; overdue ones first."""
+    now = cli.services.clock()
+    rows = cli.read(open_with_promises)
+    if not rows:
+        click.echo("No open incident has a promised update.")
+        return
+    for i in rows:
+        left = i.next_update_at - now
+        when = f"overdue by {format_duration(-left)}" if left.total_seconds() < 0 else f"due in {format_duration(left)}"
+        click.echo(f"{i.id:<16} {when:<22} by {_at(i.next_update_at)}  owner {i.owner_email or '-':<24} {i.title}")

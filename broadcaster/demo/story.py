@@ -86,8 +86,8 @@ def play(cli: CliContext, timeout: float) -> None:
     _sent_to(cli, incident_id, {r.email: Counter({Kind.ACKNOWLEDGEMENT: 1}) for r in cast.AFFECTED}, timeout)
 
     step("The engineer posts progress")
-    update = actions.post_update(cli, incident_id, cast.PROGRESS, severity="sev2", status="identified",
-                                 next_update_in=None)
+    update = actions.post_update(cli, incident_id, cast.PROGRESS, update_every=cli.settings.default_cadence("sev2"),
+                                 status="identified", next_update_in=None)
     actions.wait_until_applied(cli, update.event_id, timeout)
     progress = {r.email: Counter({Kind.ACKNOWLEDGEMENT: 1, Kind.PROGRESS: 1}) for r in cast.AFFECTED}
     _sent_to(cli, incident_id, progress, timeout)

@@ -5,7 +5,7 @@ wire format of each lives in ``schemas/`` and is read by ``broadcaster.wire``.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,9 @@ class IncidentDeclared:
     match: tuple[str, ...] = ()
     description: str = ""
     workaround: str = ""
+    update_every: timedelta | None = None
+    owner: str | None = None
+    holding_updates: bool = True
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,29 @@ class IncidentResolved:
     how_to_verify: str = ""
 
 
-IncidentEvent = IncidentDeclared | IncidentUpdated | IncidentResolved
+@dataclass(frozen=True)
+class CadenceChanged:
+    """Engineers changed how often they promise news, or when the next news is due."""
+
+    event_id: str
+    incident_id: str
+    occurred_at: datetime
+    update_every: timedelta | None = None
+    next_update_at: datetime | None = None
+    holding_updates: bool | None = None
+
+
+@dataclass(frozen=True)
+class HoldingUpdateDue:
+    """The promised update was missed by the grace period: subscribers get a holding update."""
+
+    event_id: str
+    incident_id: str
+    occurred_at: datetime
+    missed_promise_at: datetime
+
+
+IncidentEvent = IncidentDeclared | IncidentUpdated | IncidentResolved | CadenceChanged | HoldingUpdateDue
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
 class UpdateKind(StrEnum):
     DECLARED = "declared"
     PROGRESS = "progress"
+    HOLDING = "holding"
     RESOLUTION = "resolution"
 
 
@@ -40,3 +41,11 @@ def next_update_due(now: datetime, cadence: timedelta) -> datetime:
 def status_label(status: str) -> str:
     """How a state reads in a subject line: ``Investigating``, ``Resolved``."""
     return Status(status).value.capitalize()
+
+
+HOLDING_MESSAGE = "No news yet: we are still working on it."
+
+
+def holding_event_id(incident_id: str, promise_at: datetime) -> str:
+    """One id per missed promise, so a holding update is applied once however often it is requested."""
+    return f"holding-{incident_id}-{int(promise_at.timestamp())}"

@@ -8,6 +8,7 @@ from broadcaster.domain.incidents import UpdateKind
 class NotificationKind(StrEnum):
     ACKNOWLEDGEMENT = "acknowledgement"
     PROGRESS = "progress"
+    HOLDING = "holding"
     RESOLUTION = "resolution"
     FIXED_REPLY = "fixed_reply"
 
@@ -23,6 +24,7 @@ class DeliveryState(StrEnum):
 _KIND_FOR_UPDATE = {
     UpdateKind.DECLARED: NotificationKind.ACKNOWLEDGEMENT,
     UpdateKind.PROGRESS: NotificationKind.PROGRESS,
+    UpdateKind.HOLDING: NotificationKind.HOLDING,
     UpdateKind.RESOLUTION: NotificationKind.RESOLUTION,
 }
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
+from markupsafe import escape
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from broadcaster.domain.email import OutgoingEmail
@@ -48,6 +49,7 @@ class EmailFacts:
 _SUBJECT_ENDINGS = {
     NotificationKind.ACKNOWLEDGEMENT: "we are on it",
     NotificationKind.PROGRESS: "progress update",
+    NotificationKind.HOLDING: "still working on it",
     NotificationKind.RESOLUTION: "fixed",
     NotificationKind.FIXED_REPLY: "already fixed, please try again",
 }
@@ -112,4 +114,17 @@ def compose(facts: EmailFacts, sender: Sender) -> OutgoingEmail:
             "X-Broadcaster-Kind": facts.kind.value,
             "X-Broadcaster-Delivery": str(facts.delivery_id),
         },
+    )
+
+
+def compose_owner_reminder(
+    incident_id: str, title: str, owner_email: str, promise_at: datetime, grace: str, sender: Sender
+) -> OutgoingEmail:
+    """The note to an incident's owner that a promised update falls due."""
+    text = _render("owner_reminder.txt", incident_id=incident_id, title=title, promise_at=promise_at,
+                   grace=grace, team_name=sender.team_name)
+    return OutgoingEmail(
+        delivery_id=0, to_email=owner_email, to_name=owner_email, subject=f"Update due on {incident_id} by {when(promise_at)}",
+        text=text, html=f"<pre>{escape(text)}</pre>",
+        headers={"X-Broadcaster-Incident": incident_id, "X-Broadcaster-Kind": "owner_reminder"},
     )

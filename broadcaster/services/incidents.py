@@ -1,18 +1,20 @@
 """Applying incident events: declare, update, resolve. Each returns the update to fan out."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.events import (
+    CadenceChanged,
+    HoldingUpdateDue,
     IncidentDeclared,
     IncidentEvent,
     IncidentResolved,
     IncidentUpdated,
     UpdatePublished,
 )
-from broadcaster.domain.incidents import IncidentError, Status, UpdateKind
+from broadcaster.domain.incidents import HOLDING_MESSAGE, IncidentError, Status, UpdateKind
 from broadcaster.linking.matcher import Outcome, ReportText
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.subscriptions import link_report
@@ -21,8 +23,8 @@ from broadcaster.storage.models import Incident, IncidentUpdate, Report
 
 def apply_incident_event(
     session: Session, event: IncidentEvent, *, now: datetime, model: LinkingModel
-) -> UpdatePublished:
-    """Record the event once (by event id) and return the update its subscribers must get."""
+) -> UpdatePublished | None:
+    """Record the event once (by event id) and return the update its subscribers must get, if any."""
     already = session.scalars(
         select(IncidentUpdate).where(IncidentUpdate.event_id == event.event_id)
     ).one_or_none()
@@ -35,7 +37,11 @@ def apply_incident_event(
             update = _progress(session, event, now)
         case IncidentResolved():
             update = _resolve(session, event, now)
-    return UpdatePublished(update.incident_id, update.id)
+        case HoldingUpdateDue():
+            update = _holding(session, event, now)
+        case CadenceChanged():
+            update = _change_cadence(session, event)
+    return UpdatePublished(update.incident_id, update.id) if update else None
 
 
 def _declare(session: Session, event: IncidentDeclared, now: datetime, model: LinkingModel) -> IncidentUpdate:
@@ -53,6 +59,9 @@ def _declare(session: Session, event: IncidentDeclared, now: datetime, model: Li
         match_phrases=list(event.match),
         declared_at=event.occurred_at,
         next_update_at=event.next_update_at,
+        update_every_seconds=int((event.update_every or event.next_update_at - event.occurred_at).total_seconds()),
+        holding_updates=event.holding_updates,
+        owner_email=event.owner,
     )
     session.add(incident)
     update = _record(session, incident, event.event_id, UpdateKind.DECLARED, event.description, now)
@@ -106,6 +115,27 @@ def _progress(session: Session, event: IncidentUpdated, now: datetime) -> Incide
         incident.status = Status(event.status)
     incident.next_update_at = event.next_update_at
     return _record(session, incident, event.event_id, UpdateKind.PROGRESS, event.message, now)
+
+
+def _holding(session: Session, event: HoldingUpdateDue, now: datetime) -> IncidentUpdate | None:
+    """Tell subscribers there is no news yet, unless the promise was kept or moved meanwhile."""
+    incident = session.get(Incident, event.incident_id)
+    if incident is None or incident.status == Status.RESOLVED or not incident.holding_updates:
+        return None
+    if incident.next_update_at != event.missed_promise_at:
+        return None
+    incident.next_update_at = now + timedelta(seconds=incident.update_every_seconds)
+    return _record(session, incident, event.event_id, UpdateKind.HOLDING, HOLDING_MESSAGE, now)
+
+
+def _change_cadence(session: Session, event: CadenceChanged) -> None:
+    incident = _open_incident(session, event.incident_id, "change the cadence of")
+    if event.update_every is not None:
+        incident.update_every_seconds = int(event.update_every.total_seconds())
+    if event.next_update_at is not None:
+        incident.next_update_at = event.next_update_at
+    if event.holding_updates is not None:
+        incident.holding_updates = event.holding_updates
 
 
 def _resolve(session: Session, event: IncidentResolved, now: datetime) -> IncidentUpdate:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from broadcaster.services.cadence import missed_promises
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber
 
 
@@ -14,6 +15,7 @@ class IncidentSummary:
     incident: Incident
     subscribers: int
     reports: int
+    missed_promises: int
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ def summary(session: Session, incident: Incident) -> IncidentSummary:
         incident,
         _count(session, Subscriber.incident_id, incident.id),
         _count(session, Report.incident_id, incident.id),
+        missed_promises(session, incident.id),
     )
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -67,6 +69,10 @@ class Incident(Base):
     declared_at: Mapped[datetime] = mapped_column(UtcDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     next_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The cadence: how often news is promised, whether a missed promise sends a holding update.
+    update_every_seconds: Mapped[int] = mapped_column(Integer, default=7200, server_default="7200")
+    holding_updates: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    owner_email: Mapped[str | None] = mapped_column(String(320))
 
     updates: Mapped[list["IncidentUpdate"]] = relationship(
         back_populates="incident", order_by="IncidentUpdate.id"
@@ -88,6 +94,18 @@ class IncidentUpdate(Base):
     next_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     incident: Mapped[Incident] = relationship(back_populates="updates")
+
+
+class OwnerReminder(Base):
+    """An owner was reminded that a promised update falls due: once per promise."""
+
+    __tablename__ = "owner_reminders"
+    __table_args__ = (UniqueConstraint("incident_id", "promise_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"))
+    promise_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reminded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Report(Base):

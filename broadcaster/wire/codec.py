@@ -6,11 +6,13 @@ or raise :class:`InvalidMessage` with a reason a person can act on.
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from broadcaster.domain.events import (
     BugReportReceived,
+    CadenceChanged,
+    HoldingUpdateDue,
     DeliveriesQueued,
     IncidentDeclared,
     IncidentEvent,
@@ -102,6 +104,9 @@ def encode_incident_event(event: IncidentEvent) -> bytes:
                 "description": event.description,
                 "workaround": event.workaround,
                 "next_update_at": _iso(event.next_update_at),
+                "update_every_seconds": _seconds(event.update_every),
+                "owner": event.owner,
+                "holding_updates": event.holding_updates,
             }
         case IncidentUpdated():
             body = {
@@ -116,7 +121,24 @@ def encode_incident_event(event: IncidentEvent) -> bytes:
                 "message": event.message,
                 "how_to_verify": event.how_to_verify,
             }
+        case CadenceChanged():
+            body = {
+                "type": "incident.cadence_changed",
+                "update_every_seconds": _seconds(event.update_every),
+                "next_update_at": _iso(event.next_update_at) if event.next_update_at else None,
+                "holding_updates": event.holding_updates,
+            }
+        case HoldingUpdateDue():
+            body = {"type": "incident.holding_update_due", "missed_promise_at": _iso(event.missed_promise_at)}
     return _dump(common | body)
+
+
+def _seconds(delta: timedelta | None) -> int | None:
+    return int(delta.total_seconds()) if delta is not None else None
+
+
+def _delta(seconds: int | None) -> timedelta | None:
+    return timedelta(seconds=seconds) if seconds is not None else None
 
 
 def _declared(doc: dict[str, Any]) -> IncidentDeclared:
@@ -131,6 +153,9 @@ def _declared(doc: dict[str, Any]) -> IncidentDeclared:
         match=tuple(doc.get("match", ())),
         description=doc.get("description", ""),
         workaround=doc.get("workaround", ""),
+        update_every=_delta(doc.get("update_every_seconds")),
+        owner=doc.get("owner"),
+        holding_updates=doc.get("holding_updates", True),
     )
 
 
@@ -155,10 +180,33 @@ def _resolved(doc: dict[str, Any]) -> IncidentResolved:
     )
 
 
+def _cadence_changed(doc: dict[str, Any]) -> CadenceChanged:
+    next_update_at = doc.get("next_update_at")
+    return CadenceChanged(
+        event_id=doc["event_id"],
+        incident_id=doc["incident_id"],
+        occurred_at=_time(doc["occurred_at"]),
+        update_every=_delta(doc.get("update_every_seconds")),
+        next_update_at=_time(next_update_at) if next_update_at else None,
+        holding_updates=doc.get("holding_updates"),
+    )
+
+
+def _holding_due(doc: dict[str, Any]) -> HoldingUpdateDue:
+    return HoldingUpdateDue(
+        event_id=doc["event_id"],
+        incident_id=doc["incident_id"],
+        occurred_at=_time(doc["occurred_at"]),
+        missed_promise_at=_time(doc["missed_promise_at"]),
+    )
+
+
 _INCIDENT_DECODERS: dict[str, Callable[[dict[str, Any]], IncidentEvent]] = {
     "incident.declared": _declared,
     "incident.updated": _updated,
     "incident.resolved": _resolved,
+    "incident.cadence_changed": _cadence_changed,
+    "incident.holding_update_due": _holding_due,
 }
 
 
