@@ -9,6 +9,7 @@ import logging
 
 from broadcaster.domain.events import DeliveriesQueued
 from broadcaster.services import delivery
+from broadcaster.services.fanout import catch_up
 from broadcaster.storage.database import transaction
 from broadcaster.wire.codec import decode_deliveries_queued
 from streams.context import ProcessorContext
@@ -57,7 +58,9 @@ def register(ctx: ProcessorContext) -> None:
     @ctx.app.timer(SWEEP_INTERVAL_SECONDS, on_leader=True)
     async def sweep_stalled_deliveries() -> None:
         with transaction(services.sessions) as session:
-            ids = delivery.stalled(session, now=services.clock(), lease=settings.delivery_lease)
+            now = services.clock()
+            ids = delivery.stalled(session, now=now, lease=settings.delivery_lease)
+            ids += catch_up(session, now=now, settle=settings.delivery_lease)
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
             await ctx.announce_deliveries(str(chunk[0]), chunk)

@@ -1,9 +1,9 @@
 """Fan-out: turn one published update into one queued ledger row per subscriber, page by page."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.events import UpdatePublished
@@ -62,3 +62,43 @@ def queue_page(
         )
     )
     return Page(list(queued), subscriber_ids[-1])
+
+
+def catch_up(session: Session, *, now: datetime, settle: timedelta, limit: int = 1000) -> list[int]:
+    """Queue each incident's latest update for subscribers who have nothing that recent.
+
+    The normal paths (fan-out, acknowledgements) cover everyone; this closes the gaps
+    they can leave with several workers, e.g. a reporter subscribed on one worker while
+    an update was being fanned out on another, and a lost fan-out job. It looks only at
+    subscribers older than ``settle``, so it does not race the normal paths.
+    """
+    latest = (
+        select(IncidentUpdate.incident_id, func.max(IncidentUpdate.id).label("update_id"))
+        .group_by(IncidentUpdate.incident_id)
+        .subquery()
+    )
+    newer = (
+        select(Delivery.id)
+        .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
+        .where(Delivery.subscriber_id == Subscriber.id, IncidentUpdate.id >= latest.c.update_id)
+    )
+    missing = session.execute(
+        select(Subscriber.id, latest.c.update_id)
+        .join(latest, latest.c.incident_id == Subscriber.incident_id)
+        .where(Subscriber.subscribed_at < now - settle, ~newer.exists())
+        .limit(limit)
+    ).all()
+    if not missing:
+        return []
+    kinds = dict(session.execute(select(IncidentUpdate.id, IncidentUpdate.kind)
+                                 .where(IncidentUpdate.id.in_({u for _, u in missing}))).all())
+    rows = [
+        {"update_id": update_id, "subscriber_id": subscriber_id, "kind": kind_for_update(kinds[update_id]),
+         "state": DeliveryState.QUEUED, "attempts": 0, "queued_at": now}
+        for subscriber_id, update_id in missing
+    ]
+    insert_ignoring_duplicates(session, Delivery, rows, unique=("update_id", "subscriber_id"))
+    pairs = [(u, s) for s, u in missing]
+    return list(session.scalars(
+        select(Delivery.id).where(tuple_(Delivery.update_id, Delivery.subscriber_id).in_(pairs))
+    ))

@@ -17,7 +17,7 @@ from broadcaster.domain.events import BugReportReceived, IncidentDeclared, Incid
 from broadcaster.domain.incidents import IncidentError
 from broadcaster.messages.compose import Sender
 from broadcaster.services import delivery
-from broadcaster.services.fanout import queue_page
+from broadcaster.services.fanout import catch_up, queue_page
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.reports import Outcome, receive_report
@@ -185,3 +185,28 @@ def test_sent_rows_are_never_claimed_again_and_failures_end_dead(sessions, model
     with sessions.begin() as session:
         assert delivery.claim(session, sent + bad, now=T0 + timedelta(hours=1), lease=LEASE) == []
         assert session.get_one(Delivery, bad[0]).state == "dead"
+
+
+def test_catch_up_queues_the_latest_update_for_a_subscriber_every_path_missed(sessions, model) -> None:  # noqa: ANN001
+    apply(sessions, model, declared(), T0)
+    first = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
+    later = T0 + timedelta(minutes=5)
+    update = IncidentUpdated("u1", "INC-1", later, "Fix in test", later + timedelta(hours=1))
+    job = apply(sessions, model, update, later)
+    fan_out_all(sessions, job, later)
+    # A subscriber whose row became visible only after the fan-out paged (another worker's slow transaction).
+    with sessions.begin() as session:
+        session.add(Report(id="r2", email="maz@example.com", name="Maz", text="CSV upload fails", component="groups",
+                           source="test", received_at=T0, incident_id="INC-1", linked_at=T0, link_state="linked"))
+        session.flush()
+        session.add(Subscriber(incident_id="INC-1", email="maz@example.com", name="Maz", first_report_id="r2",
+                               subscribed_at=T0))
+    with sessions.begin() as session:
+        assert catch_up(session, now=later, settle=timedelta(minutes=1)) != []
+    with sessions.begin() as session:
+        assert catch_up(session, now=later, settle=timedelta(minutes=1)) == []  # once only
+    with sessions() as session:
+        rows = session.execute(select(Subscriber.email, Delivery.kind).join(Delivery)).all()
+    assert sorted(rows) == [("eric@example.com", "acknowledgement"), ("eric@example.com", "progress"),
+                            ("maz@example.com", "progress")]
+    assert len(first.delivery_ids) == 1
