@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     clock_file: Path | None = None
     delivery_lease: timedelta = timedelta(minutes=2)
     delivery_max_attempts: int = 5
+    sweep_interval: float = 15.0
 
     # Processes
     state_dir: Path = Field(default=Path(".broadcaster"))

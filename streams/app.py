@@ -7,11 +7,11 @@ from broadcaster.config import Settings
 from broadcaster.kafka.clients import ssl_context
 from broadcaster.kafka.topics import Topics
 from broadcaster.services.linking import LinkingModel
-from streams import apply_incident_events, cadence, deliver, fan_out, link_reports
+from streams import apply_incident_events, cadence, deliver, fan_out, health, link_reports
 from streams.context import ProcessorContext, StreamTopics
 from streams.handling import DeadLetters
 
-PROCESSORS = (link_reports, apply_incident_events, fan_out, deliver, cadence)
+PROCESSORS = (link_reports, apply_incident_events, fan_out, deliver, cadence, health)
 
 
 def _credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:

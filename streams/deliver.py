@@ -18,7 +18,6 @@ from streams.handling import handle, valid_messages
 log = logging.getLogger(__name__)
 NAME = "deliver"
 BATCH = 200
-SWEEP_INTERVAL_SECONDS = 15.0
 
 
 def register(ctx: ProcessorContext) -> None:
@@ -55,7 +54,7 @@ def register(ctx: ProcessorContext) -> None:
         async for event, job in valid_messages(stream, NAME, ctx.dead_letters, decode_deliveries_queued):
             await send(event, job)
 
-    @ctx.app.timer(SWEEP_INTERVAL_SECONDS, on_leader=True)
+    @ctx.app.timer(settings.sweep_interval, on_leader=True)
     async def sweep_stalled_deliveries() -> None:
         with transaction(services.sessions) as session:
             now = services.clock()

@@ -1,7 +1,9 @@
 """The embedded mail backend: one standard .eml file per recipient, in a folder.
 
-Every write gets a file of its own (never overwritten), so a duplicate send shows up
-as a second file: the outbox is as honest about exactly-once as a mail API would be.
+An idempotent sink: a delivery's file is named by its ledger id and created only if it
+does not exist yet, so a send repeated after a crash (the mail was written, the ledger
+not yet updated) leaves one file, not two. Mail that is not a ledger delivery (owner
+reminders) gets a file of its own each time.
 """
 
 import os
@@ -27,11 +29,15 @@ class OutboxMailer:
 
     def _write(self, email: OutgoingEmail) -> SendResult:
         message = to_mime(email, *self._from)
-        name = f"{email.delivery_id:09d}-{uuid.uuid4().hex[:8]}.eml"
-        partial = self._directory / f".{name}.partial"
+        name = f"{email.delivery_id:09d}.eml" if email.delivery_id > 0 else f"note-{uuid.uuid4().hex}.eml"
+        partial = self._directory / f".{name}.{uuid.uuid4().hex[:8]}.partial"
         try:
             partial.write_bytes(message.as_bytes())
-            os.replace(partial, self._directory / name)
+            os.link(partial, self._directory / name)  # fails if the file exists: never two of one delivery
+        except FileExistsError:
+            pass  # already delivered before a crash: the outcome we want
         except OSError as error:
             return SendResult(email.delivery_id, False, f"outbox write failed: {error}", True)
+        finally:
+            partial.unlink(missing_ok=True)
         return SendResult(email.delivery_id, True)

@@ -41,11 +41,12 @@ def test_the_outbox_writes_one_standard_eml_per_recipient(tmp_path: Path) -> Non
     assert first.get_body(("html",)).get_content().startswith("<p>Hi Eric,</p>")
 
 
-def test_the_outbox_shows_a_duplicate_send_as_a_second_file(tmp_path: Path) -> None:
+def test_the_outbox_keeps_one_file_per_delivery_when_a_send_is_repeated(tmp_path: Path) -> None:
     mailer = OutboxMailer(tmp_path, "support@example.com", "Example Support")
-    mailer.send([email(1, "eric@example.com")])
-    mailer.send([email(1, "eric@example.com")])
-    assert len(list(tmp_path.glob("*.eml"))) == 2
+    first = mailer.send([email(1, "eric@example.com")])
+    again = mailer.send([email(1, "eric@example.com")])  # as after a crash before the ledger was updated
+    assert first[0].accepted and again[0].accepted
+    assert [p.name for p in tmp_path.iterdir()] == ["000000001.eml"]
 
 
 def test_sendgrid_gets_one_personalization_per_recipient(sandbox: SandboxServer) -> None:

@@ -1,0 +1,90 @@
+"""Several workers in one consumer group: shared partitions, failover without loss or duplicates."""
+
+import signal
+import uuid
+from collections import Counter
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.request import urlopen
+
+from sqlalchemy import insert
+
+from broadcaster.config import Settings
+from broadcaster.embedded.broker import free_port
+from broadcaster.kafka.topics import ensure_topics
+from broadcaster.storage.database import make_engine
+from broadcaster.storage.models import Report
+from tests.e2e.conftest import System
+from tests.support.waiting import wait_for
+from tests.support.worker import running_worker
+
+
+def worker_settings(settings: Settings, name: str) -> Settings:
+    """The same system (group, topics, database, outbox) with this worker's own port and logs."""
+    return settings.model_copy(update={"worker_web_port": free_port(), "state_dir": settings.state_dir / name})
+
+
+def log_lines(settings: Settings, needle: str) -> int:
+    log = Path(settings.state_dir) / "worker.log"
+    return log.read_text(errors="replace").count(needle) if log.exists() else 0
+
+
+def seed_unlinked_reports(database_url: str, count: int) -> None:
+    now = datetime.now(UTC)
+    rows = [{"id": f"seed-{n}", "email": f"user{n}@example.com", "name": f"User {n}", "source": "seed",
+             "text": "Search returns nothing at all since this morning", "component": "search",
+             "received_at": now - timedelta(minutes=5), "link_state": "unlinked"} for n in range(count)]
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(insert(Report), rows)
+    engine.dispose()
+
+
+def test_two_workers_share_the_partitions_and_both_link_to_an_incident_declared_through_one(
+    broker: str, settings_factory, postgres_url: str  # noqa: ANN001
+) -> None:
+    settings = settings_factory(postgres_url)
+    ensure_topics(settings, broker)
+    first, second = worker_settings(settings, "w1"), worker_settings(settings, "w2")
+    system = System(settings, broker, None)
+    with running_worker(first, broker), running_worker(second, broker):
+        for worker in (first, second):
+            with urlopen(f"http://127.0.0.1:{worker.worker_web_port}/health/ready", timeout=5) as answer:
+                assert answer.status == 200
+        system.run("incident", "declare", "Search returns nothing", "--component", "search", "--match", "search")
+        people = [f"p{n}-{uuid.uuid4().hex[:6]}@example.com" for n in range(24)]
+        for email in people:
+            system.run("report", "submit", "--email", email, "--name", "Pat", "--text",
+                       "search returns nothing for me", "--component", "search")
+        wait_for(lambda: all(system.counts().get(p) == Counter(acknowledgement=1) for p in people),
+                 timeout=90, what="every reporter acknowledged")
+        handled = [log_lines(worker, ": linked INC-") for worker in (first, second)]
+    assert all(n > 0 for n in handled), f"reports linked per worker: {handled}"
+    assert sum(handled) == len(people)
+
+
+def test_a_worker_killed_mid_fan_out_leaves_the_other_to_finish_with_every_email_sent_once(
+    broker: str, settings_factory, postgres_url: str  # noqa: ANN001
+) -> None:
+    settings = settings_factory(postgres_url, delivery_lease="3s", sweep_interval=1.0)
+    ensure_topics(settings, broker)
+    count = 3000
+    seed_unlinked_reports(postgres_url, count)
+    first, second = worker_settings(settings, "w1"), worker_settings(settings, "w2")
+    system = System(settings, broker, None)
+    with ExitStack() as stack:
+        victim = stack.enter_context(running_worker(first, broker))
+        stack.enter_context(running_worker(second, broker))
+        system.run("incident", "declare", "Search returns nothing", "--component", "search", "--match", "search",
+                   "--wait", "90")
+        outbox = Path(settings.outbox_dir)
+        wait_for(lambda: outbox.exists() and len(list(outbox.glob("*.eml"))) >= 200, timeout=90,
+                 what="the fan-out to be under way")
+        victim.send_signal(signal.SIGKILL)
+        sent = len(list(outbox.glob("*.eml")))
+        print(f"killed a worker after {sent} of {count} emails")
+        wait_for(lambda: len(system.counts()) == count, timeout=120, what=f"all {count} acknowledgements")
+    assert sent < count, "the kill came after the fan-out had finished; it proved nothing"
+    wrong = {who: kinds for who, kinds in system.counts().items() if kinds != Counter(acknowledgement=1)}
+    assert wrong == {}
