@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     # Processes
     state_dir: Path = Field(default=Path(".broadcaster"))
     worker_web_port: int = 6066
+    worker_web_host: str = "127.0.0.1"
 
     @field_validator(
         "link_backlog_window",

@@ -42,7 +42,8 @@ def create_app(services: Services, bootstrap: str) -> faust.App:
         processing_guarantee="at_least_once",
         producer_acks=-1,
         web_port=settings.worker_web_port,
-        web_host="127.0.0.1",
+        web_host=settings.worker_web_host,
+        web_bind=settings.worker_web_host,
         datadir=str(settings.state_dir / "faust"),
     )
     names = Topics.from_prefix(settings.topic_prefix)

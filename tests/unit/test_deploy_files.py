@@ -1,0 +1,48 @@
+"""deploy/ cannot be run here (no container engine, no cluster), so it is checked as far as it can be:
+Kubernetes schemas, the compose topology, and that every setting it passes is one Broadcaster reads."""
+
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from broadcaster.config import Settings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+KNOWN = {f"BROADCASTER_{name.upper()}" for name in Settings.model_fields}
+
+
+@pytest.mark.parametrize("path", sorted((DEPLOY / "k8s").glob("*.yaml")), ids=lambda p: p.name)
+def test_kubernetes_manifests_match_the_api_schema(path: Path) -> None:
+    for document in yaml.safe_load_all(path.read_text()):
+        kubernetes_validate.validate(document, "1.30", strict=True)
+
+
+def test_every_setting_in_the_manifests_is_one_broadcaster_reads() -> None:
+    for name in ("configmap.yaml", "secret.example.yaml"):
+        document = yaml.safe_load((DEPLOY / "k8s" / name).read_text())
+        keys = set(document.get("data") or document.get("stringData"))
+        assert keys <= KNOWN, keys - KNOWN
+
+
+def test_the_worker_probes_are_the_health_endpoints() -> None:
+    deployment = yaml.safe_load((DEPLOY / "k8s" / "worker-deployment.yaml").read_text())
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+
+
+def test_compose_runs_three_kraft_brokers_postgres_a_migration_and_two_workers() -> None:
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    brokers = [s for name, s in services.items() if name.startswith("kafka-")]
+    assert len(brokers) == 3
+    assert {b["environment"]["KAFKA_PROCESS_ROLES"] for b in brokers} == {"broker,controller"}
+    assert len({b["environment"]["KAFKA_NODE_ID"] for b in brokers}) == 3
+    workers = [s for name, s in services.items() if name.startswith("worker-")]
+    assert len(workers) == 2
+    for worker in workers:
+        assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert set(worker["environment"]) <= KNOWN
+    assert services["migrate"]["command"] == ["broadcaster", "db", "upgrade"]
+    assert "postgres" in services
