@@ -1,4 +1,10 @@
-"""Processor: bug reports in; linked reports, subscriptions and queued acknowledgements out."""
+"""Processor: bug reports in; linked reports, subscriptions and queued acknowledgements out.
+
+Reports are taken in small batches (up to 200, or whatever arrived within 50 ms) and
+decided in one transaction, so a burst costs one commit per batch, not per report.
+If a batch fails, its reports are retried one by one, so one bad report cannot hold
+back the others.
+"""
 
 import logging
 
@@ -7,25 +13,43 @@ from broadcaster.services.reports import ReportResult, receive_report
 from broadcaster.storage.database import transaction
 from broadcaster.wire.codec import decode_bug_report
 from streams.context import ProcessorContext
-from streams.handling import handle, valid_messages
+from streams.handling import handle
 
 log = logging.getLogger(__name__)
 NAME = "link-reports"
+BATCH = 200
+WITHIN_SECONDS = 0.05
+ANNOUNCE_CHUNK = 1000
 
 
 def register(ctx: ProcessorContext) -> None:
     services = ctx.services
 
-    def process(report: BugReportReceived) -> ReportResult:
+    def process(reports: list[BugReportReceived]) -> list[ReportResult]:
         with transaction(services.sessions) as session:
-            result = receive_report(session, report, now=services.clock(), model=ctx.linking)
-        log.info("report %s from %s: %s %s", report.report_id, report.email,
-                 result.outcome.value, result.incident_id or "")
-        return result
+            now = services.clock()
+            results = [receive_report(session, report, now=now, model=ctx.linking) for report in reports]
+        for report, result in zip(reports, results, strict=True):
+            log.info("report %s from %s: %s %s", report.report_id, report.email,
+                     result.outcome.value, result.incident_id or "")
+        return results
+
+    async def process_one_by_one(valid: list) -> list[ReportResult | None]:  # noqa: ANN001
+        return [await handle(event, NAME, ctx.dead_letters, lambda r=report: process([r])[0]) for event, report in valid]
 
     @ctx.app.agent(ctx.topics.bug_reports, name=NAME)
     async def link_reports(stream):  # noqa: ANN001, ANN202
-        async for event, report in valid_messages(stream, NAME, ctx.dead_letters, decode_bug_report):
-            result = await handle(event, NAME, ctx.dead_letters, lambda: process(report))
-            if result is not None and result.delivery_ids:
-                await ctx.announce_deliveries(result.incident_id or report.email, result.delivery_ids)
+        async for events in stream.take_events(BATCH, within=WITHIN_SECONDS):
+            valid = []
+            for event in events:
+                report = await handle(event, NAME, ctx.dead_letters, lambda e=event: decode_bug_report(e.value))
+                if report is not None:
+                    valid.append((event, report))
+            try:
+                results: list[ReportResult | None] = list(process([report for _, report in valid]))
+            except Exception:  # noqa: BLE001 - fall back to one at a time, which sorts out the culprit
+                log.warning("a batch of %d reports failed; retrying them one by one", len(valid), exc_info=True)
+                results = await process_one_by_one(valid)
+            ids = [i for result in results if result is not None for i in result.delivery_ids]
+            for start in range(0, len(ids), ANNOUNCE_CHUNK):
+                await ctx.announce_deliveries(str(ids[start]), ids[start : start + ANNOUNCE_CHUNK])

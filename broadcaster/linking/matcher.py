@@ -9,6 +9,7 @@ match phrases, quoted error codes, the component, whether the text reports a fai
 all, and time. Scoring many reports at once is one sparse matrix product.
 """
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from sklearn.preprocessing import normalize
 from broadcaster.linking.signals import Signals
 from broadcaster.linking.text import normalise
 
-N_FEATURES = 2**20
+N_FEATURES = 2**18
 
 
 class Outcome(StrEnum):
@@ -94,8 +95,17 @@ class Matcher:
     """Holds the candidate incidents; thread-unsafe, one per processor."""
 
     def __init__(self, thresholds: Thresholds = Thresholds(), weights: Weights = Weights(),
-                 backlog_window: timedelta = timedelta(hours=72)) -> None:
+                 backlog_window: timedelta = timedelta(hours=72), learn_refresh_seconds: float = 0.0) -> None:
+        """``learn_refresh_seconds``: how stale what was learned may get before profiles are rebuilt.
+
+        0 applies every confirmation before the next decision (the offline evaluation);
+        a stream processor linking thousands of reports a second uses a few seconds.
+        A change of the incidents themselves always applies at once.
+        """
         self.thresholds, self.weights, self.backlog_window = thresholds, weights, backlog_window
+        self.learn_refresh_seconds = learn_refresh_seconds
+        self._learned_since_refresh = False
+        self._refreshed_at = 0.0
         self._words, self._chars = _vectorizer("word", (1, 2)), _vectorizer("char_wb", (3, 5))
         self._profiles: list[IncidentProfile] = []
         self._learned, self._rejected = _Learned(), _Learned()
@@ -126,7 +136,7 @@ class Matcher:
         previous = memory.sums.get(incident_id)
         memory.sums[incident_id] = tf if previous is None else previous + tf
         memory.counts[incident_id] = memory.counts.get(incident_id, 0) + 1
-        self._dirty = True
+        self._learned_since_refresh = True
 
     @property
     def incident_ids(self) -> list[str]:
@@ -185,7 +195,10 @@ class Matcher:
         )
 
     def _refresh(self) -> None:
-        if not self._dirty:
+        learning_due = (
+            self._learned_since_refresh and time.monotonic() - self._refreshed_at >= self.learn_refresh_seconds
+        )
+        if not (self._dirty or learning_due):
             return
         base = self._tf([_profile_text(p) for p in self._profiles])
         learned, rejected = self._means(self._learned, base.shape[1]), self._means(self._rejected, base.shape[1])
@@ -196,7 +209,8 @@ class Matcher:
         self._matrix = normalize(centroid).T.tocsr()
         self._rejected_matrix = normalize(self._weighted(rejected)).T.tocsr()
         self._signals.index(self._profiles)
-        self._dirty = False
+        self._dirty = self._learned_since_refresh = False
+        self._refreshed_at = time.monotonic()
 
     def _weighted(self, tf: sparse.csr_matrix) -> sparse.csr_matrix:
         """TF-IDF: each stored term frequency times its feature's IDF (touches only non-zeros)."""
@@ -219,7 +233,9 @@ class Matcher:
 
 
 def _document_frequency(matrix: sparse.csr_matrix) -> np.ndarray:
-    return np.asarray((matrix > 0).astype(np.int32).sum(axis=0)).ravel()
+    matrix = matrix.tocsr()
+    matrix.eliminate_zeros()
+    return np.bincount(matrix.indices, minlength=matrix.shape[1])
 
 
 def _profile_text(profile: IncidentProfile) -> str:

@@ -18,6 +18,8 @@ from broadcaster.linking.matcher import Decision, IncidentProfile, Matcher, Repo
 from broadcaster.storage.models import Incident, LinkFeedback, Report
 
 LEARNED_PER_INCIDENT = 50
+LEARN_REFRESH_SECONDS = 2.0
+_SYNCED = "broadcaster.linking.synced"
 
 
 class LinkingModel:
@@ -26,6 +28,7 @@ class LinkingModel:
         self.matcher = Matcher(
             Thresholds(settings.link_threshold, settings.suggest_threshold, settings.link_margin),
             backlog_window=settings.link_backlog_window,
+            learn_refresh_seconds=LEARN_REFRESH_SECONDS,
         )
         self._fingerprint: tuple | None = None
 
@@ -34,6 +37,10 @@ class LinkingModel:
         return self.matcher.decide(ReportText(report.text, report.component, report.received_at))
 
     def sync(self, session: Session, now: datetime) -> None:
+        """Bring the matcher up to date; once per transaction and moment (a batch shares both)."""
+        if session.info.get(_SYNCED) == (id(self), now):
+            return
+        session.info[_SYNCED] = (id(self), now)
         incidents = candidates(session, now, self.settings.resolved_reply_window)
         feedback = session.execute(select(func.count(), func.max(LinkFeedback.id))).one()
         fingerprint = (tuple((i.id, i.status, tuple(i.match_phrases or ())) for i in incidents), tuple(feedback))
