@@ -51,9 +51,9 @@ class Settings(BaseSettings):
 
     # Behaviour
     link_backlog_window: timedelta = timedelta(hours=72)
-    link_threshold: float = 0.42
-    suggest_threshold: float = 0.22
-    link_margin: float = 0.06
+    link_threshold: float = 0.20
+    suggest_threshold: float = 0.08
+    link_margin: float = 0.03
     early_warning_count: int = 3
     early_warning_window: timedelta = timedelta(hours=2)
     resolved_reply_window: timedelta = timedelta(days=7)

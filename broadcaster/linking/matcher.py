@@ -34,9 +34,9 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Thresholds:
-    link: float = 0.42
-    suggest: float = 0.22
-    margin: float = 0.06
+    link: float = 0.20
+    suggest: float = 0.08
+    margin: float = 0.03
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ class Weights:
     code_bonus: float = 0.20
     same_component: float = 0.05
     other_component: float = -0.20
-    no_failure_factor: float = 0.55
+    question_factor: float = 0.2
+    neutral_factor: float = 0.75
     too_early_factor: float = 0.5
     learned_share: float = 0.5
     rejected_penalty: float = 0.5
@@ -204,7 +205,9 @@ class Matcher:
         learned, rejected = self._means(self._learned, base.shape[1]), self._means(self._rejected, base.shape[1])
         documents = len(self._profiles) + sum(self._learned.counts.values())
         df = _document_frequency(base) + _document_frequency(learned)
-        self._idf = np.log((documents + 1) / (df + 1)) + 1.0
+        # Words no incident uses cannot match anything; at full weight they would only dilute the
+        # report's similarity (greetings, context), so they get the lowest weight instead of the highest.
+        self._idf = np.where(df > 0, np.log((documents + 1) / (df + 1)) + 1.0, 1.0)
         centroid = normalize(self._weighted(base)) + self.weights.learned_share * normalize(self._weighted(learned))
         self._matrix = normalize(centroid).T.tocsr()
         self._rejected_matrix = normalize(self._weighted(rejected)).T.tocsr()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from broadcaster.domain.linking import significant_words
-from broadcaster.linking.text import error_codes, normalise, reports_a_failure
+from broadcaster.linking.text import Tone, error_codes, normalise, tone
 
 if TYPE_CHECKING:
     from broadcaster.linking.matcher import IncidentProfile, ReportText, Weights
@@ -57,8 +57,8 @@ class Signals:
         if report.received_at:
             too_early = self._declared - self.backlog_window.total_seconds() > report.received_at.timestamp()
             adjust[too_early] -= (1 - w.too_early_factor) * similarity[too_early]
-        if not reports_a_failure(report.text):
-            adjust -= (1 - w.no_failure_factor) * (similarity + adjust)
+        factor = {Tone.FAILURE: 1.0, Tone.QUESTION: w.question_factor, Tone.NEUTRAL: w.neutral_factor}[tone(report.text)]
+        adjust -= (1 - factor) * (similarity + adjust)
         return adjust
 
     def _phrase_matches(self, text: str) -> list[int]:

@@ -3,6 +3,7 @@ lexicon, quoted error codes, and whether the text reports a failure at all."""
 
 import re
 import unicodedata
+from enum import StrEnum
 
 # Words customers use in other languages for the things our incidents are about, mapped to
 # the English word our incidents use. Written for this project; extend it as reports show.
@@ -44,6 +45,13 @@ LEXICON = {
     "esportare": "export", "calendario": "calendar", "calendrier": "calendar", "kalender": "calendar",
     "pago": "payment", "paiement": "payment", "zahlung": "payment", "pagamento": "payment",
     "betaling": "payment", "correo": "email", "courriel": "email", "mail": "email",
+    # English words customers use for the same thing
+    "doubled": "twice", "duplicate": "twice", "duplicated": "twice", "double": "twice",
+    "delayed": "delay", "late": "delay", "later": "delay", "slow": "delay",
+    "invite": "invitation", "invites": "invitation", "invitations": "invitation", "invited": "invitation",
+    "avatar": "photo", "picture": "photo", "pic": "photo", "log": "login", "sign": "login", "signin": "login",
+    "kick": "remove", "removing": "remove", "removal": "remove",
+    "uploading": "upload", "uploaded": "upload", "uploads": "upload", "import": "upload",
     # failure words
     "error": "error", "erreur": "error", "fehler": "error", "erro": "error", "fout": "error",
     "errore": "error", "falla": "fails", "falló": "fails", "échoue": "fails", "fonctionne": "works",
@@ -54,11 +62,17 @@ FAILURE_SIGNALS = frozenset(
     """error errors fail fails failed failing failure broken broke crash crashes crashed bug
     cannot can't cant couldn't won't doesn't doesnt didn't isn't not never stuck timeout timeouts
     wrong missing lost down unable problem problems issue issues blank empty rejected rejects
-    corrupt corrupted unexpected twice double duplicate delayed late slow nothing
-    no ne nicht não niet non kein keine""".split()
+    corrupt corrupted damaged unexpected twice double duplicate duplicated delayed late slow nothing
+    stopped stop stops vanish vanished disappeared declined expired expire expires still again
+    reappear reappears nobody zero invalid forever dead doubled shifted useless impossible
+    no ne nicht não niet non kein keine niemand niemandem nadie personne vide leer vazio retraso
+    rechazada rechazado rifiutato rejeitado dañados dañado cierra stürzt échoué
+    don't dont aren't haven't hasn't wasn't weren't anymore crash crashing incorrect unreadable
+    none falsch falschen verkeerde verkeerd mauvais mauvaise equivocado errato""".split()
 )
-QUESTION_OPENERS = ("how do i", "how can i", "how to", "is it possible", "can i ", "could you tell me how",
-                    "where do i", "where can i", "what is the", "do you support", "is there a way")
+QUESTION_OPENERS = ("how ", "what ", "where ", "when ", "which ", "can i ", "could i ", "can you ", "could you ",
+                    "is it possible", "is there ", "do you ", "does ", "should ", "may i ")
+_CLAUSE = re.compile(r"[.!?;,]|\bbut\b")
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 _NAMED_CODE = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
@@ -92,10 +106,22 @@ def error_codes(text: str) -> frozenset[str]:
     return frozenset(named | numbered)
 
 
-def reports_a_failure(text: str) -> bool:
-    """False for how-to questions and praise: text that shares our words but reports nothing broken."""
+class Tone(StrEnum):
+    FAILURE = "failure"  # says something is broken
+    QUESTION = "question"  # asks how to do something, reports nothing broken
+    NEUTRAL = "neutral"  # neither: a request, praise, a description without failure words
+
+
+def tone(text: str) -> Tone:
+    """Whether a report says something is broken; how-to questions share our words but do not."""
     folded = fold(text)
-    tokens = set(words(folded)) | {LEXICON.get(w, w) for w in words(folded)}
-    if tokens & FAILURE_SIGNALS:
-        return not (folded.lstrip().startswith(QUESTION_OPENERS) and "error" not in tokens)
-    return False
+    tokens = {LEXICON.get(w, w) for w in words(folded)} | set(words(folded))
+    if tokens & FAILURE_SIGNALS or error_codes(text):
+        return Tone.FAILURE
+    if "?" in folded or any(clause.strip().startswith(QUESTION_OPENERS) for clause in _CLAUSE.split(folded)):
+        return Tone.QUESTION
+    return Tone.NEUTRAL
+
+
+def reports_a_failure(text: str) -> bool:
+    return tone(text) is Tone.FAILURE
