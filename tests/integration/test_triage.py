@@ -48,7 +48,7 @@ def report(sessions, model, report_id: str, text: str, email: str = "ann@example
 def test_confirming_a_suggestion_subscribes_acknowledges_and_is_remembered(sessions, model) -> None:  # noqa: ANN001
     declare(sessions, model, "INC-CSV", "CSV upload to pre-approved members fails")
     declare(sessions, model, "INC-INV", "Group invitations never arrive")
-    result = report(sessions, model, "r1", "the group member list has a problem")
+    result = report(sessions, model, "r1", "something looks strange on my settings page today")
     assert result.outcome in (Outcome.SUGGESTED, Outcome.UNLINKED)
     with sessions.begin() as session:
         confirmed = triage.link_by_hand(session, "r1", "INC-CSV", T0)
