@@ -4,7 +4,7 @@ import logging
 
 import click
 
-from broadcaster.cli import demo, incident, linking, report, system, triage
+from broadcaster.cli import demo, incident, lag, linking, report, system, triage
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -25,3 +25,4 @@ cli.add_command(report.report)
 cli.add_command(demo.demo)
 cli.add_command(triage.triage)
 cli.add_command(linking.linking)
+cli.add_command(lag.lag)

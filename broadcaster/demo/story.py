@@ -14,7 +14,7 @@ from broadcaster.cli import actions
 from broadcaster.cli.context import CliContext
 from broadcaster.demo import cast
 from broadcaster.domain.notifications import NotificationKind as Kind
-from broadcaster.kafka.lag import group_lag
+from broadcaster.kafka.lag import read_group_lag
 from broadcaster.mail.outbox import OutboxMailer
 from broadcaster.services import queries
 from broadcaster.storage.models import Incident, Report
@@ -146,7 +146,8 @@ def _print_lag(cli: CliContext, settle_seconds: float = 10.0) -> None:
 
     def totals() -> dict[str, int]:
         by_topic: dict[str, int] = {}
-        for row in group_lag(cli.settings, cli.bootstrap_servers, cli.settings.app_id, cli.topics.all()):
+        topics = tuple(t for t in cli.topics.all() if t != cli.topics.dead_letters)
+        for row in read_group_lag(cli.settings, cli.bootstrap_servers, cli.settings.app_id, topics).partitions:
             by_topic[row.topic] = by_topic.get(row.topic, 0) + (row.lag or 0)
         return by_topic
 

@@ -1,0 +1,100 @@
+"""broadcaster lag against the real broker: the cases where common lag tools go wrong."""
+
+import json
+import time
+
+from click.testing import CliRunner
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from broadcaster.cli.main import cli
+from broadcaster.kafka.topics import Topics, ensure_topics
+from tests.support.worker import settings_environment
+
+GROUP = "lag-test-group"
+
+
+def lag_report(settings, bootstrap: str, *args: str) -> tuple[int, dict]:  # noqa: ANN001
+    env = settings_environment(settings) | {"BROADCASTER_KAFKA_BOOTSTRAP": bootstrap}
+    result = CliRunner().invoke(cli, ["lag", "--json", "--group", GROUP, *args], env=env, catch_exceptions=False)
+    return result.exit_code, json.loads(result.output.splitlines()[0])
+
+
+def produce(bootstrap: str, topic: str, count: int, partition: int = 0) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    for n in range(count):
+        producer.send(topic, value=b"x%d" % n, partition=partition)
+    producer.flush()
+    producer.close()
+
+
+def commit(bootstrap: str, tp: TopicPartition, offset: int) -> None:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=GROUP, enable_auto_commit=False)
+    consumer.commit({tp: OffsetAndMetadata(offset, None, -1)})
+    consumer.close()
+
+
+def partitions(report: dict, topic: str) -> dict[int, dict]:
+    [group] = report["groups"]
+    return {p["partition"]: p for p in group["partitions"] if p["topic"] == topic}
+
+
+def setup(broker: str, settings_factory, sqlite_url: str):  # noqa: ANN001, ANN201
+    settings = settings_factory(sqlite_url)
+    ensure_topics(settings, broker)
+    return settings, Topics.from_prefix(settings.topic_prefix).bug_reports
+
+
+def test_a_caught_up_group_is_ok_with_zero_lag_and_uncommitted_partitions_say_so(
+    broker: str, settings_factory, sqlite_url: str  # noqa: ANN001
+) -> None:
+    settings, topic = setup(broker, settings_factory, sqlite_url)
+    produce(broker, topic, 25, partition=0)
+    commit(broker, TopicPartition(topic, 0), 25)
+    code, report = lag_report(settings, broker)
+    rows = partitions(report, topic)
+    assert code == 0 and report["groups"][0]["status"] == "OK"
+    assert rows[0]["committed"] == 25 and rows[0]["end"] == 25 and rows[0]["lag"] == 0
+    assert rows[0]["lag_seconds"] == 0
+    assert rows[1]["committed"] is None and rows[1]["lag"] is None  # never committed: not 0, not the whole log
+    assert "no committed offset" in rows[1]["note"]
+
+
+def test_a_stopped_consumer_with_a_growing_backlog_is_flagged_with_the_right_lag(
+    broker: str, settings_factory, sqlite_url: str  # noqa: ANN001
+) -> None:
+    settings, topic = setup(broker, settings_factory, sqlite_url)
+    produce(broker, topic, 10)
+    commit(broker, TopicPartition(topic, 0), 10)
+    first_unprocessed_at = time.time()
+    for _ in range(3):  # the backlog grows while the group's offset stays put
+        produce(broker, topic, 7)
+        code, report = lag_report(settings, broker, "--max-messages", "5")
+    row = partitions(report, topic)[0]
+    assert row["committed"] == 10 and row["end"] == 31 and row["lag"] == 21
+    assert row["status"] in ("STALL", "STOP") and report["groups"][0]["status"] in ("STALL", "STOP")
+    assert not row["lag_seconds_estimated"]
+    assert 0 <= row["lag_seconds"] <= time.time() - first_unprocessed_at + 1
+    assert code == 2
+
+
+def test_lag_is_never_negative_across_produce_and_consume_rounds(
+    broker: str, settings_factory, sqlite_url: str  # noqa: ANN001
+) -> None:
+    settings, topic = setup(broker, settings_factory, sqlite_url)
+    consumer = KafkaConsumer(bootstrap_servers=broker, group_id=GROUP, enable_auto_commit=False,
+                             auto_offset_reset="earliest")
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    consumed = 0
+    for round_number in range(8):
+        produce(broker, topic, 5 + round_number)
+        target = consumed + 3 + round_number
+        while consumed < target:
+            consumed += sum(len(r) for r in consumer.poll(500, max_records=target - consumed).values())
+        consumer.commit()
+        _, report = lag_report(settings, broker)
+        row = partitions(report, topic)[0]
+        assert row["end"] >= row["committed"] == consumed
+        assert row["lag"] == row["end"] - row["committed"] >= 0
+    consumer.close()
