@@ -4,7 +4,7 @@ import logging
 
 import click
 
-from broadcaster.cli import demo, incident, lag, linking, report, system, triage
+from broadcaster.cli import demo, incident, lag, linking, report, status, system, triage
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -15,6 +15,8 @@ def cli(verbose: bool) -> None:
     Settings come from BROADCASTER_* environment variables (see README.md).
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+    if not verbose:  # kafka-python logs connection churn on close as errors; the commands report real ones
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
 cli.add_command(system.up)
@@ -26,3 +28,4 @@ cli.add_command(demo.demo)
 cli.add_command(triage.triage)
 cli.add_command(linking.linking)
 cli.add_command(lag.lag)
+cli.add_command(status.status)

@@ -98,3 +98,21 @@ def test_lag_is_never_negative_across_produce_and_consume_rounds(
         assert row["end"] >= row["committed"] == consumed
         assert row["lag"] == row["end"] - row["committed"] >= 0
     consumer.close()
+
+
+def test_status_fails_when_a_group_stalls_and_passes_when_it_is_caught_up(
+    broker: str, settings_factory, sqlite_url: str  # noqa: ANN001
+) -> None:
+    settings, topic = setup(broker, settings_factory, sqlite_url)
+    settings = settings.model_copy(update={"app_id": GROUP})
+    env = settings_environment(settings) | {"BROADCASTER_KAFKA_BOOTSTRAP": broker}
+    produce(broker, topic, 4)
+    commit(broker, TopicPartition(topic, 0), 4)
+    healthy = CliRunner().invoke(cli, ["status"], env=env)
+    assert healthy.exit_code == 0, healthy.output
+    assert "ok   lag               OK, 0 message(s) behind" in healthy.output
+    produce(broker, topic, 3)
+    CliRunner().invoke(cli, ["lag", "--json"], env=env)  # a first sample of the stalled offset
+    stalled = CliRunner().invoke(cli, ["status"], env=env)
+    assert stalled.exit_code == 1
+    assert "FAIL lag               STALL, 3 message(s) behind" in stalled.output
