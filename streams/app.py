@@ -7,11 +7,12 @@ from broadcaster.config import Settings
 from broadcaster.kafka.clients import ssl_context
 from broadcaster.kafka.topics import Topics
 from broadcaster.services.linking import LinkingModel
-from streams import apply_incident_events, cadence, deliver, fan_out, health, link_reports
+from streams import apply_incident_events, cadence, deliver, fan_out, health, link_reports, metrics
 from streams.context import ProcessorContext, StreamTopics
 from streams.handling import DeadLetters
+from streams.metrics import Metrics
 
-PROCESSORS = (link_reports, apply_incident_events, fan_out, deliver, cadence, health)
+PROCESSORS = (link_reports, apply_incident_events, fan_out, deliver, cadence, health, metrics)
 
 
 def _credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
@@ -54,7 +55,7 @@ def create_app(services: Services, bootstrap: str) -> faust.App:
         deliveries=app.topic(names.deliveries),
     )
     context = ProcessorContext(
-        app, services, topics, DeadLetters(app.topic(names.dead_letters)), LinkingModel(settings)
+        app, services, topics, DeadLetters(app.topic(names.dead_letters), Metrics()), LinkingModel(settings)
     )
     for processor in PROCESSORS:
         processor.register(context)

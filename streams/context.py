@@ -9,6 +9,7 @@ from broadcaster.domain.events import DeliveriesQueued
 from broadcaster.services.linking import LinkingModel
 from broadcaster.wire.codec import encode_deliveries_queued
 from streams.handling import DeadLetters, publish
+from streams.metrics import Metrics
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class ProcessorContext:
     topics: StreamTopics
     dead_letters: DeadLetters
     linking: LinkingModel
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.dead_letters.metrics
 
     async def announce_deliveries(self, key: str, delivery_ids: list[int] | tuple[int, ...]) -> None:
         """Tell the deliver processor that these ledger rows are ready to go."""

@@ -32,7 +32,14 @@ def register(ctx: ProcessorContext) -> None:
 
     def record(results) -> None:  # noqa: ANN001
         with transaction(services.sessions) as session:
-            delivery.record(session, results, now=services.clock(), max_attempts=settings.delivery_max_attempts)
+            now = services.clock()
+            delivery.record(session, results, now=now, max_attempts=settings.delivery_max_attempts)
+            accepted = [r.delivery_id for r in results if r.accepted]
+            for received_at in delivery.report_times(session, accepted).values():
+                ctx.metrics.acknowledgement_seconds.observe(max(0.0, (now - received_at).total_seconds()))
+        ctx.metrics.emails.labels("sent").inc(len(accepted))
+        ctx.metrics.emails.labels("failed").inc(sum(1 for r in results if not r.accepted and r.retryable))
+        ctx.metrics.emails.labels("dead").inc(sum(1 for r in results if not r.accepted and not r.retryable))
 
     async def send(event, job: DeliveriesQueued) -> None:  # noqa: ANN001
         emails = await handle(event, NAME, ctx.dead_letters, lambda: claim_and_compose(job.delivery_ids))
@@ -64,4 +71,5 @@ def register(ctx: ProcessorContext) -> None:
             chunk = ids[start : start + BATCH]
             await ctx.announce_deliveries(str(chunk[0]), chunk)
         if ids:
+            ctx.metrics.emails_retried.inc(len(ids))
             log.warning("re-announced %d deliveries that should have gone by now", len(ids))

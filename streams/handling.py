@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from broadcaster.domain.incidents import IncidentError
 from broadcaster.wire.dead_letters import DeadLetter, encode_dead_letter
 from broadcaster.wire.errors import InvalidMessage
+from streams.metrics import Metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -26,8 +27,11 @@ OUTAGE_BACKOFF_CAP_SECONDS = 30.0
 
 
 class DeadLetters:
-    def __init__(self, topic: faust.TopicT) -> None:
+    """Where unusable messages go; also where each message's outcome is counted."""
+
+    def __init__(self, topic: faust.TopicT, metrics: Metrics) -> None:
         self._topic = topic
+        self.metrics = metrics
 
     async def send(self, event: EventT, reason: str, processor: str) -> None:
         message = event.message
@@ -40,6 +44,7 @@ class DeadLetters:
             original=message.value,
             failed_at=datetime.now(UTC),
         )
+        self.metrics.dead_letters.labels(processor).inc()
         log.warning(
             "%s: dead-lettered %s[%d]@%d: %s",
             processor, message.topic, message.partition, message.offset, reason,
@@ -64,7 +69,7 @@ async def handle(
     while True:
         attempt += 1
         try:
-            return work()
+            result = work()
         except REJECTIONS as error:
             await dead_letters.send(event, str(error), processor)
             return None
@@ -73,12 +78,17 @@ async def handle(
             log.error("%s: database unavailable (%s); retrying in %.1fs", processor, error, delay)
             await asyncio.sleep(delay)
         except Exception as error:  # noqa: BLE001 - a bug must not stop the worker
+            dead_letters.metrics.failed.labels(processor).inc()
             if attempt >= BUG_RETRIES:
                 reason = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=5)}"
                 await dead_letters.send(event, reason, processor)
                 return None
             log.exception("%s: processing failed (attempt %d)", processor, attempt)
             await asyncio.sleep(0.2 * attempt)
+        else:
+            message = event.message
+            dead_letters.metrics.processed_message(processor, message.topic, message.partition, message.timestamp)
+            return result
 
 
 async def publish(topic: faust.TopicT, key: str, value: bytes) -> Any:

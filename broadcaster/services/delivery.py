@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from broadcaster.domain.email import OutgoingEmail, SendResult
 from broadcaster.domain.notifications import DeliveryState, NotificationKind
 from broadcaster.messages.compose import EmailFacts, Sender, compose
-from broadcaster.storage.models import Delivery, IncidentUpdate, Subscriber
+from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber
 
 
 def claim(
@@ -101,3 +101,14 @@ def stalled(session: Session, *, now: datetime, lease: timedelta, limit: int = 1
             .limit(limit)
         )
     )
+
+
+def report_times(session: Session, delivery_ids: Sequence[int]) -> dict[int, datetime]:
+    """When the report behind each acknowledgement arrived (for the acknowledgement-latency metric)."""
+    rows = session.execute(
+        select(Delivery.id, Report.received_at)
+        .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
+        .join(Report, Subscriber.first_report_id == Report.id)
+        .where(Delivery.id.in_(delivery_ids), Delivery.kind == NotificationKind.ACKNOWLEDGEMENT)
+    )
+    return dict(rows.all())

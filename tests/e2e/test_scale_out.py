@@ -60,6 +60,12 @@ def test_two_workers_share_the_partitions_and_both_link_to_an_incident_declared_
         wait_for(lambda: all(system.counts().get(p) == Counter(acknowledgement=1) for p in people),
                  timeout=90, what="every reporter acknowledged")
         handled = [log_lines(worker, ": linked INC-") for worker in (first, second)]
+        scraped = [urlopen(f"http://127.0.0.1:{w.worker_web_port}/metrics", timeout=5).read().decode()
+                   for w in (first, second)]
+    sent = sum(_metric(text, 'broadcaster_emails_total{outcome="sent"}') for text in scraped)
+    assert sent == len(people)  # every acknowledgement counted once, across the two workers
+    assert all("broadcaster_open_incidents 1.0" in text for text in scraped)
+    assert sum(_metric(text, "broadcaster_acknowledgement_seconds_count") for text in scraped) == len(people)
     assert all(n > 0 for n in handled), f"reports linked per worker: {handled}"
     assert sum(handled) == len(people)
 
@@ -88,3 +94,10 @@ def test_a_worker_killed_mid_fan_out_leaves_the_other_to_finish_with_every_email
     assert sent < count, "the kill came after the fan-out had finished; it proved nothing"
     wrong = {who: kinds for who, kinds in system.counts().items() if kinds != Counter(acknowledgement=1)}
     assert wrong == {}
+
+
+def _metric(exposition: str, name: str) -> float:
+    for line in exposition.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0

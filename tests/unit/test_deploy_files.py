@@ -1,6 +1,7 @@
 """deploy/ cannot be run here (no container engine, no cluster), so it is checked as far as it can be:
 Kubernetes schemas, the compose topology, and that every setting it passes is one Broadcaster reads."""
 
+import re
 from pathlib import Path
 
 import kubernetes_validate
@@ -46,3 +47,12 @@ def test_compose_runs_three_kraft_brokers_postgres_a_migration_and_two_workers()
         assert set(worker["environment"]) <= KNOWN
     assert services["migrate"]["command"] == ["broadcaster", "db", "upgrade"]
     assert "postgres" in services
+
+
+def test_alert_rules_only_use_metrics_the_worker_exports() -> None:
+    exported = {"broadcaster_acknowledgement_seconds_bucket", "broadcaster_consumer_lag_seconds",
+                "broadcaster_consumer_lag_messages", "broadcaster_emails_total", "broadcaster_dead_letters_total", "up"}
+    rules = yaml.safe_load((DEPLOY / "alerts.yml").read_text())["groups"][0]["rules"]
+    for rule in rules:
+        used = set(re.findall(r"\b(broadcaster_\w+|up)\b", rule["expr"]))
+        assert used <= exported, (rule["alert"], used - exported)
