@@ -4,7 +4,7 @@ import logging
 
 import click
 
-from broadcaster.cli import demo, incident, lag, linking, report, status, system, triage
+from broadcaster.cli import deliveries, demo, incident, lag, linking, report, status, system, triage
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -29,3 +29,4 @@ cli.add_command(triage.triage)
 cli.add_command(linking.linking)
 cli.add_command(lag.lag)
 cli.add_command(status.status)
+cli.add_command(deliveries.deliveries)

@@ -20,3 +20,4 @@ class SendResult:
     accepted: bool
     error: str | None = None
     retryable: bool = False
+    retry_after: float | None = None  # seconds the provider asked us to wait (429 rate-limit headers)

@@ -5,6 +5,7 @@ ever sees another's address. ``api_host`` is configurable so that tests and
 benchmarks can point it at the local server in :mod:`broadcaster.mail.sandbox`.
 """
 
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.error import URLError
@@ -20,6 +21,20 @@ REQUEST_TIMEOUT_SECONDS = 30
 def is_retryable(status: int) -> bool:
     """429 (throttled) and 5xx are worth another try; other 4xx will fail the same way again."""
     return status == 429 or status >= 500
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds to wait, from Retry-After or SendGrid's X-RateLimit-Reset (epoch seconds)."""
+    if headers is None:
+        return None
+    try:
+        if headers.get("Retry-After"):
+            return max(0.0, float(headers["Retry-After"]))
+        if headers.get("X-RateLimit-Reset"):
+            return max(0.0, float(headers["X-RateLimit-Reset"]) - time.time())
+    except (TypeError, ValueError):
+        return None
+    return None
 
 
 def mail_send_body(email: OutgoingEmail, from_email: str, from_name: str) -> dict[str, Any]:
@@ -60,6 +75,7 @@ class SendGridMailer:
                 False,
                 f"SendGrid answered {error.status_code}: {detail}",
                 is_retryable(error.status_code),
+                retry_after(error.headers) if error.status_code == 429 else None,
             )
         except (URLError, TimeoutError, ConnectionError) as error:
             return SendResult(email.delivery_id, False, f"SendGrid unreachable: {error}", True)

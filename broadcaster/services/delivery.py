@@ -7,6 +7,7 @@ for a duplicate is a crash after the API accepted a batch and before the ledger
 recorded it: at most one batch.
 """
 
+import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -24,7 +25,8 @@ def claim(
 ) -> list[int]:
     """Mark the sendable rows among ``delivery_ids`` as ours; return the ones we got."""
     sendable = or_(
-        Delivery.state.in_([DeliveryState.QUEUED, DeliveryState.FAILED]),
+        Delivery.state == DeliveryState.QUEUED,
+        and_(Delivery.state == DeliveryState.FAILED, or_(Delivery.retry_at.is_(None), Delivery.retry_at <= now)),
         and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - lease),
     )
     claimed = session.scalars(
@@ -71,6 +73,16 @@ def _facts(row: Delivery) -> EmailFacts:
     )
 
 
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 600.0
+
+
+def backoff(attempts: int, rng: random.Random = random.Random()) -> timedelta:
+    """Exponential backoff with full jitter: 5 s, 10 s, 20 s ... capped at 10 minutes."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=rng.uniform(ceiling / 2, ceiling))
+
+
 def record(
     session: Session, results: Sequence[SendResult], *, now: datetime, max_attempts: int
 ) -> None:
@@ -79,7 +91,8 @@ def record(
         if result.accepted:
             row.state, row.sent_at, row.last_error = DeliveryState.SENT, now, None
         elif result.retryable and row.attempts < max_attempts:
-            row.state, row.last_error = DeliveryState.FAILED, result.error
+            wait = max(backoff(row.attempts), timedelta(seconds=result.retry_after or 0))
+            row.state, row.last_error, row.retry_at = DeliveryState.FAILED, result.error, now + wait
         else:
             row.state, row.last_error = DeliveryState.DEAD, result.error
 
@@ -93,7 +106,7 @@ def stalled(session: Session, *, now: datetime, lease: timedelta, limit: int = 1
             .where(
                 or_(
                     and_(Delivery.state == DeliveryState.QUEUED, Delivery.queued_at < overdue),
-                    and_(Delivery.state == DeliveryState.FAILED, Delivery.claimed_at < overdue),
+                    and_(Delivery.state == DeliveryState.FAILED, Delivery.retry_at <= now),
                     and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < overdue),
                 )
             )
@@ -112,3 +125,27 @@ def report_times(session: Session, delivery_ids: Sequence[int]) -> dict[int, dat
         .where(Delivery.id.in_(delivery_ids), Delivery.kind == NotificationKind.ACKNOWLEDGEMENT)
     )
     return dict(rows.all())
+
+
+def troubled(session: Session, states: Sequence[str], limit: int = 200) -> list[Delivery]:
+    """Failed (retrying) and dead deliveries, newest first, with who and what they were for."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.state.in_(list(states)))
+            .options(joinedload(Delivery.subscriber), joinedload(Delivery.update))
+            .order_by(Delivery.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def requeue(session: Session, states: Sequence[str], *, now: datetime, incident_id: str | None = None) -> list[int]:
+    """Queue failed or dead deliveries again, with a fresh allowance of attempts."""
+    query = update(Delivery).where(Delivery.state.in_(list(states)))
+    if incident_id:
+        query = query.where(Delivery.update_id.in_(select(IncidentUpdate.id).where(IncidentUpdate.incident_id == incident_id)))
+    ids = session.scalars(
+        query.values(state=DeliveryState.QUEUED, attempts=0, claimed_at=None, queued_at=now).returning(Delivery.id)
+    )
+    return sorted(ids)

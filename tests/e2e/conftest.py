@@ -105,13 +105,13 @@ def system_factory(broker: str, settings_factory: Callable[..., Settings]) -> It
     """Start a worker on fresh topics with the given database and mail backend."""
     with ExitStack() as stack:
 
-        def start(database_url: str, mail: str = "outbox") -> System:
-            sandbox, overrides = None, {}
+        def start(database_url: str, mail: str = "outbox", **settings_overrides: object) -> System:
+            sandbox, overrides = None, dict(settings_overrides)
             if mail == "sendgrid":
                 sandbox = SandboxServer(SandboxState(api_key="e2e-key")).start_in_background()
                 stack.callback(sandbox.server_close)
                 stack.callback(sandbox.shutdown)
-                overrides = {"sendgrid_api_key": "e2e-key", "sendgrid_api_host": sandbox.url}
+                overrides |= {"sendgrid_api_key": "e2e-key", "sendgrid_api_host": sandbox.url}
             settings = settings_factory(database_url, **overrides)
             ensure_topics(settings, broker)
             stack.enter_context(running_worker(settings, broker))

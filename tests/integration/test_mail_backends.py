@@ -85,3 +85,10 @@ def test_a_wrong_key_is_refused(sandbox: SandboxServer) -> None:
     mailer = SendGridMailer("wrong-key", sandbox.url, "support@example.com", "Example Support")
     [result] = mailer.send([email(1, "eric@example.com")])
     assert not result.accepted and not result.retryable and "401" in result.error
+
+
+def test_a_429_says_how_long_to_wait(sandbox: SandboxServer) -> None:
+    sandbox.state.fail_share, sandbox.state.fail_status = 1.0, 429
+    mailer = SendGridMailer("test-key", sandbox.url, "support@example.com", "Example Support")
+    [throttled] = mailer.send([email(1, "eric@example.com")])
+    assert throttled.retryable and throttled.retry_after is not None and 0 <= throttled.retry_after <= 2

@@ -210,3 +210,23 @@ def test_catch_up_queues_the_latest_update_for_a_subscriber_every_path_missed(se
     assert sorted(rows) == [("eric@example.com", "acknowledgement"), ("eric@example.com", "progress"),
                             ("maz@example.com", "progress")]
     assert len(first.delivery_ids) == 1
+
+
+def test_a_throttled_delivery_waits_as_asked_and_failures_back_off(sessions, model) -> None:  # noqa: ANN001
+    apply(sessions, model, declared(), T0)
+    ids = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
+    with sessions.begin() as session:
+        delivery.claim(session, ids, now=T0, lease=LEASE)
+        delivery.record(session, [SendResult(ids[0], False, "429", True, retry_after=90)], now=T0, max_attempts=5)
+    with sessions.begin() as session:
+        assert delivery.claim(session, ids, now=T0 + timedelta(seconds=60), lease=LEASE) == []
+        assert delivery.stalled(session, now=T0 + timedelta(seconds=60), lease=LEASE) == []
+    with sessions.begin() as session:
+        assert delivery.stalled(session, now=T0 + timedelta(seconds=91), lease=LEASE) == ids
+        assert delivery.claim(session, ids, now=T0 + timedelta(seconds=91), lease=LEASE) == ids
+
+
+def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
+    for attempts, ceiling in [(1, 5), (2, 10), (4, 40), (20, 600)]:
+        wait = delivery.backoff(attempts).total_seconds()
+        assert ceiling / 2 <= wait <= ceiling

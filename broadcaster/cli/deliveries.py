@@ -1,0 +1,46 @@
+"""``broadcaster deliveries``: emails that failed or died, and sending them again."""
+
+import click
+
+from broadcaster.cli.context import CliContext, pass_cli
+from broadcaster.domain.events import DeliveriesQueued
+from broadcaster.services import delivery
+from broadcaster.storage.database import transaction
+from broadcaster.wire.codec import encode_deliveries_queued
+
+CHUNK = 1000
+
+
+@click.group(invoke_without_command=True)
+@click.option("--dead-only", is_flag=True, help="Only deliveries that will not be retried by themselves.")
+@click.pass_context
+def deliveries(ctx: click.Context, dead_only: bool) -> None:
+    """Failed deliveries (retried by the worker) and dead ones (given up on)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    cli = ctx.ensure_object(CliContext)
+    states = ("dead",) if dead_only else ("failed", "dead")
+    rows = cli.read(lambda s: delivery.troubled(s, states))
+    if not rows:
+        click.echo("No failed or dead deliveries.")
+        return
+    click.echo(f"{'ID':>8} {'STATE':<7} {'INCIDENT':<16} {'KIND':<16} {'TRIES':>5} {'TO':<32} LAST ERROR")
+    for row in rows:
+        error = " ".join((row.last_error or "").split())[:70]
+        click.echo(f"{row.id:>8} {row.state:<7} {row.update.incident_id:<16} {row.kind:<16} {row.attempts:>5} "
+                   f"{row.subscriber.email:<32} {error}")
+
+
+@deliveries.command()
+@click.option("--incident", "incident_id", help="Only this incident's deliveries.")
+@click.option("--include-failed", is_flag=True, help="Also those still being retried (default: dead only).")
+@pass_cli
+def retry(cli: CliContext, incident_id: str | None, include_failed: bool) -> None:
+    """Send dead deliveries again (after fixing what killed them)."""
+    states = ("failed", "dead") if include_failed else ("dead",)
+    with transaction(cli.services.sessions) as session:
+        ids = delivery.requeue(session, states, now=cli.services.clock(), incident_id=incident_id)
+    for start in range(0, len(ids), CHUNK):
+        chunk = tuple(ids[start : start + CHUNK])
+        cli.publish(cli.topics.deliveries, str(chunk[0]), encode_deliveries_queued(DeliveriesQueued(chunk)))
+    click.echo(f"{len(ids)} deliveries queued again." if ids else "Nothing to retry.")

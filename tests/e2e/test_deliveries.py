@@ -1,0 +1,34 @@
+"""When the mail API keeps failing: the delivery dies, operators see it, and can send it again."""
+
+from collections import Counter
+
+from sqlalchemy import select
+
+from broadcaster.storage.database import make_engine
+from broadcaster.storage.models import Delivery
+from tests.support.waiting import wait_for
+
+
+def delivery_states(database_url: str) -> list[str]:
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        states = list(connection.scalars(select(Delivery.state)))
+    engine.dispose()
+    return states
+
+
+def test_a_dead_delivery_is_listed_and_sent_once_when_retried(system_factory, sqlite_url: str) -> None:  # noqa: ANN001
+    system = system_factory(sqlite_url, "sendgrid", delivery_max_attempts=1)
+    system.sandbox.state.fail_share, system.sandbox.state.fail_status = 1.0, 503
+    system.run("incident", "declare", "Search returns nothing", "--component", "search", "--match", "search")
+    system.run("report", "submit", "--email", "ann@example.com", "--name", "Ann", "--text",
+               "search is broken for me", "--component", "search")
+    wait_for(lambda: delivery_states(sqlite_url) == ["dead"], what="the delivery to die")
+    listed = system.run("deliveries").output
+    assert "dead" in listed and "ann@example.com" in listed and "SendGrid answered 503" in listed
+
+    system.sandbox.state.fail_share = 0.0  # the API is back
+    assert "1 deliveries queued again." in system.run("deliveries", "retry").output
+    wait_for(lambda: system.counts().get("ann@example.com") == Counter(acknowledgement=1), what="the resend")
+    assert delivery_states(sqlite_url) == ["sent"]
+    assert "No failed or dead deliveries." in system.run("deliveries").output
