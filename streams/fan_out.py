@@ -11,7 +11,7 @@ from streams.handling import handle, valid_messages
 
 log = logging.getLogger(__name__)
 NAME = "fan-out"
-PAGE_SIZE = 500
+PAGE_SIZE = 1000
 
 
 def register(ctx: ProcessorContext) -> None:

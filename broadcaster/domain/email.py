@@ -4,6 +4,16 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class SharedContent:
+    """An update's email with tags for what differs per person: sent once for many recipients."""
+
+    key: str
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
 class OutgoingEmail:
     delivery_id: int
     to_email: str
@@ -12,6 +22,8 @@ class OutgoingEmail:
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
+    shared: SharedContent | None = None
+    substitutions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

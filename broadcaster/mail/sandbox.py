@@ -26,6 +26,8 @@ class SandboxState:
     api_key: str
     fail_share: float = 0.0
     fail_status: int = 503
+    refused_addresses: set[str] = field(default_factory=set)  # "invalid" to this API though well-formed
+    requests: int = 0
     accepted: list[dict[str, Any]] = field(default_factory=list)
     rejected: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -75,6 +77,12 @@ def rule_violations(body: Any) -> list[str]:
     return problems
 
 
+def _addresses(body: Any) -> list[str]:
+    if not isinstance(body, dict):
+        return []
+    return [to.get("email", "") for item in body.get("personalizations") or [] for to in item.get("to") or []]
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: "SandboxServer"
 
@@ -92,7 +100,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._answer(400, {"errors": [{"message": "body is not JSON"}]})
         problems = rule_violations(body)
+        problems += [f"invalid email address {a!r}" for a in _addresses(body) if a in state.refused_addresses]
         with state.lock:
+            state.requests += 1
             if problems:
                 state.rejected += 1
             elif state.fail_share and state.rng.random() < state.fail_share:

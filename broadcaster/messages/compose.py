@@ -5,14 +5,16 @@ name, their own report, a plain account of what is known, an apology without
 grovelling, when they will hear from us next, how to check the fix, and thanks.
 """
 
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, astuple, dataclass
 from datetime import datetime
 from functools import cache
 
 from markupsafe import escape
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from broadcaster.domain.email import OutgoingEmail
+from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.domain.incidents import status_label
 from broadcaster.domain.notifications import NotificationKind
 
@@ -44,6 +46,7 @@ class EmailFacts:
     update_at: datetime
     next_update_at: datetime | None
     how_to_verify: str
+    update_key: str = ""  # the ledger's update id: emails with the same key share their content
 
 
 _SUBJECT_ENDINGS = {
@@ -90,31 +93,68 @@ def _environment() -> Environment:
     return environment
 
 
-def _render(template: str, **context: object) -> str:
+def _render(template: str, **context: object) -> str:  # noqa: D103
     return _environment().get_template(template).render(**context)
 
 
+@dataclass(frozen=True)
+class Personal:
+    """What differs from one recipient of an update to the next."""
+
+    name: str
+    report_excerpt: str
+    reported_when: str
+
+
+TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-")
+HTML_TAGS = Personal("-bc_name_html-", "-bc_excerpt_html-", "-bc_reported_html-")
+_TAG = re.compile("|".join(re.escape(tag) for tags in (TEXT_TAGS, HTML_TAGS) for tag in astuple(tags)))
+
+
+def personal(facts: EmailFacts) -> Personal:
+    return Personal(first_name(facts.to_name), excerpt(facts.report_text), when(facts.reported_at))
+
+
+def substitutions(values: Personal) -> dict[str, str]:
+    """Tag -> value for both parts; HTML values escaped, since substitution happens after rendering."""
+    text = dict(zip(astuple(TEXT_TAGS), astuple(values), strict=True))
+    html = {tag: str(escape(value)) for tag, value in zip(astuple(HTML_TAGS), astuple(values), strict=True)}
+    return text | html
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Replace every tag in one pass, so a value that happens to contain a tag stays as written."""
+    return _TAG.sub(lambda match: values[match.group(0)], template)
+
+
+def _render_shared(facts: EmailFacts, sender: Sender) -> SharedContent:
+    """The update's email once, with tags where each person's details go."""
+    common = {"facts": facts, "sender": sender, "status": status_label(facts.status)}
+    text = _render(f"{facts.kind.value}.txt", **common, **asdict(TEXT_TAGS))
+    html = _render(f"{facts.kind.value}.html", **common, **asdict(HTML_TAGS))
+    return SharedContent(f"{facts.kind.value}:{facts.update_key}", subject(facts), text, html)
+
+
+def compose_group(group: Sequence[EmailFacts], sender: Sender) -> list[OutgoingEmail]:
+    """One email per person for facts that share an update and kind: rendered once, filled per person."""
+    if not group:
+        return []
+    shared = _render_shared(group[0], sender)
+    emails = []
+    for facts in group:
+        values = substitutions(personal(facts))
+        emails.append(OutgoingEmail(
+            delivery_id=facts.delivery_id, to_email=facts.to_email, to_name=facts.to_name, subject=shared.subject,
+            text=fill(shared.text, values), html=fill(shared.html, values),
+            headers={"X-Broadcaster-Incident": facts.incident_id, "X-Broadcaster-Kind": facts.kind.value,
+                     "X-Broadcaster-Delivery": str(facts.delivery_id)},
+            shared=shared, substitutions=values,
+        ))
+    return emails
+
+
 def compose(facts: EmailFacts, sender: Sender) -> OutgoingEmail:
-    context = {
-        "facts": facts,
-        "sender": sender,
-        "name": first_name(facts.to_name),
-        "report_excerpt": excerpt(facts.report_text),
-        "status": status_label(facts.status),
-    }
-    return OutgoingEmail(
-        delivery_id=facts.delivery_id,
-        to_email=facts.to_email,
-        to_name=facts.to_name,
-        subject=subject(facts),
-        text=_render(f"{facts.kind.value}.txt", **context),
-        html=_render(f"{facts.kind.value}.html", **context),
-        headers={
-            "X-Broadcaster-Incident": facts.incident_id,
-            "X-Broadcaster-Kind": facts.kind.value,
-            "X-Broadcaster-Delivery": str(facts.delivery_id),
-        },
-    )
+    return compose_group([facts], sender)[0]
 
 
 def compose_owner_reminder(

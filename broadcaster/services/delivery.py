@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from broadcaster.domain.email import OutgoingEmail, SendResult
 from broadcaster.domain.notifications import DeliveryState, NotificationKind
-from broadcaster.messages.compose import EmailFacts, Sender, compose
+from broadcaster.messages.compose import EmailFacts, Sender, compose_group
 from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber
 
 
@@ -48,7 +48,10 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
         )
         .order_by(Delivery.id)
     )
-    return [compose(_facts(row), sender) for row in rows]
+    groups: dict[tuple[int, str], list[EmailFacts]] = {}
+    for row in rows:
+        groups.setdefault((row.update_id, row.kind), []).append(_facts(row))
+    return [email for group in groups.values() for email in compose_group(group, sender)]
 
 
 def _facts(row: Delivery) -> EmailFacts:
@@ -70,6 +73,7 @@ def _facts(row: Delivery) -> EmailFacts:
         update_at=update_row.created_at,
         next_update_at=update_row.next_update_at,
         how_to_verify=incident.how_to_verify,
+        update_key=str(update_row.id),
     )
 
 

@@ -19,6 +19,7 @@ from broadcaster.cli.main import cli
 from broadcaster.config import Settings
 from broadcaster.kafka.topics import Topics, ensure_topics
 from broadcaster.mail.sandbox import SandboxServer, SandboxState
+from broadcaster.messages.compose import fill
 from broadcaster.storage.database import make_engine
 from broadcaster.storage.models import Report
 from tests.support.worker import running_worker, settings_environment
@@ -46,7 +47,7 @@ class System:
     def emails(self) -> list[dict[str, str]]:
         """Every email that left, whichever backend: recipient, kind, incident, subject, text."""
         if self.sandbox is not None:
-            return [_from_sendgrid(body) for body in list(self.sandbox.state.accepted)]
+            return [email for body in list(self.sandbox.state.accepted) for email in _from_sendgrid(body)]
         parser = BytesParser(policy=policy.default)
         return [_from_eml(parser.parse(path.open("rb"))) for path in sorted(self.settings.outbox_dir.glob("*.eml"))]
 
@@ -88,16 +89,19 @@ def _from_eml(message) -> dict[str, str]:  # noqa: ANN001
     }
 
 
-def _from_sendgrid(body: dict) -> dict[str, str]:
-    [personalization] = body["personalizations"]
-    [to] = personalization["to"]
-    return {
-        "to": to["email"],
-        "kind": body["headers"]["X-Broadcaster-Kind"],
-        "incident": body["headers"]["X-Broadcaster-Incident"],
-        "subject": body["subject"],
-        "text": body["content"][0]["value"],
-    }
+def _from_sendgrid(body: dict) -> list[dict[str, str]]:
+    """One email per personalization, its text filled in as SendGrid would."""
+    emails = []
+    for personalization in body["personalizations"]:
+        [to] = personalization["to"]
+        emails.append({
+            "to": to["email"],
+            "kind": body["headers"]["X-Broadcaster-Kind"],
+            "incident": body["headers"]["X-Broadcaster-Incident"],
+            "subject": body["subject"],
+            "text": fill(body["content"][0]["value"], personalization.get("substitutions", {})),
+        })
+    return emails
 
 
 @pytest.fixture

@@ -32,3 +32,14 @@ def test_a_dead_delivery_is_listed_and_sent_once_when_retried(system_factory, sq
     wait_for(lambda: system.counts().get("ann@example.com") == Counter(acknowledgement=1), what="the resend")
     assert delivery_states(sqlite_url) == ["sent"]
     assert "No failed or dead deliveries." in system.run("deliveries").output
+
+
+def test_a_fan_out_through_sendgrid_sends_each_person_once_in_a_few_requests(system_factory, sqlite_url: str) -> None:  # noqa: ANN001
+    from tests.e2e.test_scale_out import seed_unlinked_reports
+
+    seed_unlinked_reports(sqlite_url, 300)
+    system = system_factory(sqlite_url, "sendgrid")
+    system.run("incident", "declare", "Search returns nothing", "--component", "search", "--match", "search")
+    wait_for(lambda: len(system.counts()) == 300, timeout=90, what="300 acknowledgements")
+    assert set(map(tuple, (sorted(c.items()) for c in system.counts().values()))) == {(("acknowledgement", 1),)}
+    assert system.sandbox.state.requests <= 5

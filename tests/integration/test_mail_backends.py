@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster.domain.email import OutgoingEmail
+from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.mail.outbox import OutboxMailer
 from broadcaster.mail.sandbox import SandboxServer, SandboxState
 from broadcaster.mail.sendgrid_api import SendGridMailer
@@ -62,12 +62,44 @@ def test_sendgrid_gets_one_personalization_per_recipient(sandbox: SandboxServer)
     assert bodies[0]["headers"]["X-Broadcaster-Incident"] == "INC-1"
 
 
-def test_a_bad_address_fails_alone_and_is_not_retried(sandbox: SandboxServer) -> None:
+def test_a_malformed_address_is_refused_before_the_api_and_not_retried(sandbox: SandboxServer) -> None:
     mailer = SendGridMailer("test-key", sandbox.url, "support@example.com", "Example Support")
     results = mailer.send([email(1, "not-an-address"), email(2, "maz@example.com")])
-    assert results[0].accepted is False and results[0].retryable is False and "400" in results[0].error
+    assert results[0].accepted is False and results[0].retryable is False and "invalid address" in results[0].error
     assert results[1].accepted is True
     assert sandbox.state.recipients() == ["maz@example.com"]
+
+
+def shared_email(delivery_id: int, to: str, name: str) -> OutgoingEmail:
+    shared = SharedContent("update-7:progress", "[Identified] Search: progress update",
+                           "Hi -bc_name-, about -bc_excerpt-", "<p>Hi -bc_name_html-</p>")
+    values = {"-bc_name-": name, "-bc_excerpt-": f"{name}'s report", "-bc_name_html-": name}
+    return OutgoingEmail(delivery_id, to, name, shared.subject, f"Hi {name}", f"<p>Hi {name}</p>",
+                         {"X-Broadcaster-Incident": "INC-7", "X-Broadcaster-Delivery": str(delivery_id)},
+                         shared, values)
+
+
+def test_recipients_of_one_update_share_one_request_with_their_own_substitutions(sandbox: SandboxServer) -> None:
+    mailer = SendGridMailer("test-key", sandbox.url, "support@example.com", "Example Support")
+    people = [shared_email(n, f"user{n}@example.com", f"User{n}") for n in range(1, 2502)]
+    results = mailer.send(people)
+    assert all(r.accepted for r in results) and len(results) == 2501
+    assert sandbox.state.requests == 3  # 1,000 + 1,000 + 501
+    first = sandbox.state.accepted[0]
+    assert first["content"][0]["value"] == "Hi -bc_name-, about -bc_excerpt-"
+    assert first["personalizations"][0]["substitutions"]["-bc_name-"] == "User1"
+    assert first["personalizations"][0]["headers"] == {"X-Broadcaster-Delivery": "1"}
+    assert sorted(sandbox.state.recipients()) == sorted(p.to_email for p in people)
+
+
+def test_an_address_the_api_refuses_is_isolated_and_the_rest_are_sent(sandbox: SandboxServer) -> None:
+    sandbox.state.refused_addresses = {"user5@example.com"}
+    mailer = SendGridMailer("test-key", sandbox.url, "support@example.com", "Example Support")
+    results = mailer.send([shared_email(n, f"user{n}@example.com", f"User{n}") for n in range(1, 9)])
+    refused = [r for r in results if not r.accepted]
+    assert [r.delivery_id for r in refused] == [5] and not refused[0].retryable and "400" in refused[0].error
+    assert len(sandbox.state.recipients()) == 7
+    assert sandbox.state.requests <= 7  # halving finds it in a few requests, not one per address
 
 
 def test_throttling_and_outages_are_retryable(sandbox: SandboxServer) -> None:
