@@ -1,0 +1,126 @@
+"""Fan-out of a resolution to 100,000 subscribers through the SendGrid path (target: within 20 s).
+
+    python bench/fanout.py [--subscribers 100000] [--naive 5000] [--json]
+
+Embedded defaults: the embedded broker, a SQLite file, one real worker process, and the
+local SendGrid-API server (in this process) as the mail API. The incident and its
+subscribers are written straight to SQL (seeding 100,000 reports through the pipeline
+is not what is measured); the clock runs from publishing the resolution event to the
+API having accepted every recipient. In the same run, a naive sender (one mail/send
+request per recipient) sends the first N, and the per-recipient ratio is reported.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from kafka import KafkaProducer
+from sqlalchemy import insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from broadcaster.config import Settings  # noqa: E402
+from broadcaster.domain.email import OutgoingEmail  # noqa: E402
+from broadcaster.domain.events import IncidentDeclared, IncidentResolved  # noqa: E402
+from broadcaster.embedded.broker import free_port, start_broker  # noqa: E402
+from broadcaster.kafka.topics import ensure_topics  # noqa: E402
+from broadcaster.mail.sandbox import SandboxServer, SandboxState  # noqa: E402
+from broadcaster.mail.sendgrid_api import SendGridMailer  # noqa: E402
+from broadcaster.services.incidents import apply_incident_event  # noqa: E402
+from broadcaster.services.linking import LinkingModel  # noqa: E402
+from broadcaster.storage.database import make_engine, make_session_factory, upgrade  # noqa: E402
+from broadcaster.storage.models import Report, Subscriber  # noqa: E402
+from broadcaster.wire.codec import encode_incident_event  # noqa: E402
+from tests.support.worker import running_worker  # noqa: E402
+
+KEY = "bench-key"
+
+
+def seed(settings: Settings, count: int) -> None:
+    now = datetime.now(UTC)
+    declared = IncidentDeclared("bench-declared", "INC-FANOUT-1", now, "Search returns nothing", "search", "sev2",
+                                now + timedelta(hours=2), ("search",))
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine).begin() as session:
+        apply_incident_event(session, declared, now=now, model=LinkingModel(settings))
+    reports = [{"id": f"f-{n}", "email": f"user{n}@example.com", "name": f"User {n}", "text": "search returns nothing",
+                "component": "search", "source": "bench", "received_at": now - timedelta(minutes=1),
+                "incident_id": "INC-FANOUT-1", "linked_at": now, "link_state": "linked"} for n in range(count)]
+    subscribers = [{"incident_id": "INC-FANOUT-1", "email": r["email"], "name": r["name"], "first_report_id": r["id"],
+                    "subscribed_at": now - timedelta(minutes=1)} for r in reports]
+    with engine.begin() as connection:
+        for start in range(0, count, 10_000):
+            connection.execute(insert(Report), reports[start : start + 10_000])
+            connection.execute(insert(Subscriber), subscribers[start : start + 10_000])
+    engine.dispose()
+
+
+def resolve(settings: Settings, bootstrap: str) -> None:
+    event = IncidentResolved("bench-resolved", "INC-FANOUT-1", datetime.now(UTC), "Search works again.",
+                             "Search for your own name.")
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    producer.send(f"{settings.topic_prefix}incident-events", key=b"INC-FANOUT-1", value=encode_incident_event(event))
+    producer.flush()
+    producer.close()
+
+
+def naive(url: str, count: int) -> float:
+    """One request per recipient: the design to beat. Returns seconds for ``count`` recipients."""
+    sandbox = SandboxServer(SandboxState(KEY)).start_in_background()
+    mailer = SendGridMailer(KEY, sandbox.url, "support@example.com", "Example Support")
+    emails = [OutgoingEmail(n, f"naive{n}@example.com", "N", "Fixed", "Hi", "<p>Hi</p>") for n in range(1, count + 1)]
+    started = time.perf_counter()
+    mailer.send(emails)
+    elapsed = time.perf_counter() - started
+    assert len(sandbox.state.recipients()) == count
+    sandbox.shutdown()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--naive", type=int, default=5_000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        broker = start_broker(Path(folder) / "broker.log")
+        sandbox = SandboxServer(SandboxState(KEY)).start_in_background()
+        run = uuid.uuid4().hex[:8]
+        settings = Settings(database_url=f"sqlite:///{folder}/fanout.db", topic_prefix=f"f{run}.", app_id=f"fanout-{run}",
+                            sendgrid_api_key=KEY, sendgrid_api_host=sandbox.url, state_dir=Path(folder) / "state",
+                            broker_session_timeout=6.0, kafka_idempotence=False, worker_web_port=free_port())
+        try:
+            upgrade(settings.database_url)
+            seed(settings, args.subscribers)
+            ensure_topics(settings, broker.bootstrap)
+            with running_worker(settings, broker.bootstrap):
+                started = time.perf_counter()
+                resolve(settings, broker.bootstrap)
+                while len(sandbox.state.accepted) == 0 or len(sandbox.state.recipients()) < args.subscribers:
+                    time.sleep(0.1)
+                batched = time.perf_counter() - started
+            recipients = sandbox.state.recipients()
+            requests = sandbox.state.requests
+        finally:
+            sandbox.shutdown()
+            broker.stop()
+    naive_seconds = naive(sandbox.url, args.naive)
+    per_batched, per_naive = batched / args.subscribers, naive_seconds / args.naive
+    figures = {
+        "subscribers": args.subscribers, "seconds_until_all_accepted": round(batched, 2),
+        "requests": requests, "distinct_recipients": len(set(recipients)), "duplicates": len(recipients) - len(set(recipients)),
+        "naive_recipients": args.naive, "naive_seconds": round(naive_seconds, 2),
+        "naive_projected_seconds_for_all": round(per_naive * args.subscribers, 1),
+        "speedup_per_recipient": round(per_naive / per_batched, 1), "target_seconds": 20,
+    }
+    print(json.dumps(figures) if args.json else "\n".join(f"{k:>32}: {v}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
