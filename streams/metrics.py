@@ -12,7 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
 from broadcaster.domain.incidents import OPEN_STATUSES
-from broadcaster.storage.models import Incident, Subscriber
+from broadcaster.storage.models import Incident, Subscriber, SuspectedIncident
 
 
 class Metrics:
@@ -78,12 +78,17 @@ class StateCollector:
         open_statuses = [s.value for s in OPEN_STATUSES]
         with self.services.sessions() as session:
             incidents = session.scalar(select(func.count()).where(Incident.status.in_(open_statuses))) or 0
+            suspected = session.scalar(
+                select(func.count()).select_from(SuspectedIncident).where(SuspectedIncident.status == "open")
+            ) or 0
             subscribers = session.scalar(
                 select(func.count()).select_from(Subscriber).join(Incident).where(Incident.status.in_(open_statuses))
             ) or 0
         yield GaugeMetricFamily("broadcaster_open_incidents", "Incidents not yet resolved.", value=incidents)
         yield GaugeMetricFamily("broadcaster_open_incident_subscribers", "Subscribers of open incidents.",
                                 value=subscribers)
+        yield GaugeMetricFamily("broadcaster_suspected_incidents", "Suspected incidents waiting in triage.",
+                                value=suspected)
 
 
 def register(ctx) -> None:  # noqa: ANN001
