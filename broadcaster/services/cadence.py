@@ -56,14 +56,9 @@ def due_work(session: Session, now: datetime, *, lead: timedelta, grace: timedel
 
 
 def _first_reminder(session: Session, incident_id: str, promise: datetime, now: datetime) -> bool:
+    """Record the reminder for this promise; True only the first time (the unique key decides)."""
     row = {"incident_id": incident_id, "promise_at": promise, "reminded_at": now}
-    insert_ignoring_duplicates(session, OwnerReminder, [row], unique=("incident_id", "promise_at"))
-    reminded = session.scalar(
-        select(OwnerReminder.reminded_at).where(
-            OwnerReminder.incident_id == incident_id, OwnerReminder.promise_at == promise
-        )
-    )
-    return reminded == now
+    return insert_ignoring_duplicates(session, OwnerReminder, [row], unique=("incident_id", "promise_at")) == 1
 
 
 def missed_promises(session: Session, incident_id: str) -> int:

@@ -11,11 +11,11 @@ from broadcaster.storage.models import Base
 
 def insert_ignoring_duplicates(
     session: Session, model: type[Base], rows: Sequence[dict[str, Any]], unique: Sequence[str]
-) -> None:
-    """Insert ``rows``; rows that collide on the ``unique`` columns are left as they are."""
+) -> int:
+    """Insert ``rows``; rows that collide on the ``unique`` columns are left as they are. Returns how many went in."""
     if not rows:
-        return
+        return 0
     dialect = session.get_bind().dialect.name
     insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
     statement = insert(model).values(list(rows)).on_conflict_do_nothing(index_elements=list(unique))
-    session.execute(statement)
+    return session.execute(statement).rowcount
