@@ -64,6 +64,6 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         engine=engine,
         sessions=make_session_factory(engine),
         mailer=make_mailer(settings),
-        sender=Sender(settings.product_name, settings.mail_from_name),
+        sender=Sender(settings.product_name, settings.mail_from_name, settings.unsubscribe_secret, settings.public_url),
         clock=clock,
     )

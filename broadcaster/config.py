@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     mail_from_name: str = "Example Support"
     product_name: str = "Example"
     outbox_dir: Path = Path("outbox")
+    # Unsubscribe links: set a long random secret in production (every worker the same),
+    # and the public address where /unsubscribe on the workers is reachable.
+    unsubscribe_secret: str = "embedded-only-change-me"
+    public_url: str = "http://127.0.0.1:6066"
 
     # Behaviour
     link_backlog_window: timedelta = timedelta(hours=72)

@@ -7,12 +7,12 @@ from broadcaster.config import Settings
 from broadcaster.kafka.clients import ssl_context
 from broadcaster.kafka.topics import Topics
 from broadcaster.services.linking import LinkingModel
-from streams import apply_incident_events, cadence, deliver, fan_out, health, link_reports, metrics
+from streams import apply_incident_events, cadence, deliver, fan_out, health, link_reports, metrics, unsubscribe
 from streams.context import ProcessorContext, StreamTopics
 from streams.handling import DeadLetters
 from streams.metrics import Metrics
 
-PROCESSORS = (link_reports, apply_incident_events, fan_out, deliver, cadence, health, metrics)
+PROCESSORS = (link_reports, apply_incident_events, fan_out, deliver, cadence, health, metrics, unsubscribe)
 
 
 def _credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:

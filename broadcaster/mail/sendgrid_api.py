@@ -22,6 +22,7 @@ from broadcaster.domain.email import OutgoingEmail, SendResult
 
 REQUEST_TIMEOUT_SECONDS = 30
 MAX_PERSONALIZATIONS = 1000
+PER_PERSON_HEADERS = frozenset({"X-Broadcaster-Delivery", "List-Unsubscribe"})
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -74,7 +75,7 @@ def batches(emails: Sequence[OutgoingEmail]) -> Iterator[list[OutgoingEmail]]:
 
 def request_body(batch: Sequence[OutgoingEmail], from_email: str, from_name: str) -> dict[str, Any]:
     first = batch[0]
-    shared_headers = {k: v for k, v in first.headers.items() if k != "X-Broadcaster-Delivery"}
+    shared_headers = {k: v for k, v in first.headers.items() if k not in PER_PERSON_HEADERS}
     body: dict[str, Any] = {
         "from": {"email": from_email, "name": from_name},
         "subject": first.subject,
@@ -82,7 +83,7 @@ def request_body(batch: Sequence[OutgoingEmail], from_email: str, from_name: str
         "personalizations": [
             {
                 "to": [{"email": email.to_email, "name": email.to_name}],
-                "headers": {"X-Broadcaster-Delivery": str(email.delivery_id)},
+                "headers": {k: v for k, v in email.headers.items() if k in PER_PERSON_HEADERS},
                 "custom_args": {"delivery_id": str(email.delivery_id)},
                 **({"substitutions": email.substitutions} if email.shared else {}),
             }

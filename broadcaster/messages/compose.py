@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.domain.incidents import status_label
 from broadcaster.domain.notifications import NotificationKind
+from broadcaster.domain.unsubscribe import sign
 
 EXCERPT_LENGTH = 160
 
@@ -25,6 +26,11 @@ EXCERPT_LENGTH = 160
 class Sender:
     product_name: str
     team_name: str
+    unsubscribe_secret: str = "embedded-only-change-me"
+    public_url: str = "http://127.0.0.1:6066"
+
+    def unsubscribe_url(self, email: str) -> str:
+        return f"{self.public_url.rstrip('/')}/unsubscribe?token={sign(email, self.unsubscribe_secret)}"
 
 
 @dataclass(frozen=True)
@@ -104,15 +110,17 @@ class Personal:
     name: str
     report_excerpt: str
     reported_when: str
+    unsubscribe_url: str
 
 
-TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-")
-HTML_TAGS = Personal("-bc_name_html-", "-bc_excerpt_html-", "-bc_reported_html-")
+TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-", "-bc_unsubscribe-")
+HTML_TAGS = Personal("-bc_name_html-", "-bc_excerpt_html-", "-bc_reported_html-", "-bc_unsubscribe_html-")
 _TAG = re.compile("|".join(re.escape(tag) for tags in (TEXT_TAGS, HTML_TAGS) for tag in astuple(tags)))
 
 
-def personal(facts: EmailFacts) -> Personal:
-    return Personal(first_name(facts.to_name), excerpt(facts.report_text), when(facts.reported_at))
+def personal(facts: EmailFacts, sender: Sender) -> Personal:
+    return Personal(first_name(facts.to_name), excerpt(facts.report_text), when(facts.reported_at),
+                    sender.unsubscribe_url(facts.to_email))
 
 
 def substitutions(values: Personal) -> dict[str, str]:
@@ -142,12 +150,15 @@ def compose_group(group: Sequence[EmailFacts], sender: Sender) -> list[OutgoingE
     shared = _render_shared(group[0], sender)
     emails = []
     for facts in group:
-        values = substitutions(personal(facts))
+        values = substitutions(personal(facts, sender))
+        unsubscribe = values[TEXT_TAGS.unsubscribe_url]
         emails.append(OutgoingEmail(
             delivery_id=facts.delivery_id, to_email=facts.to_email, to_name=facts.to_name, subject=shared.subject,
             text=fill(shared.text, values), html=fill(shared.html, values),
             headers={"X-Broadcaster-Incident": facts.incident_id, "X-Broadcaster-Kind": facts.kind.value,
-                     "X-Broadcaster-Delivery": str(facts.delivery_id)},
+                     "X-Broadcaster-Delivery": str(facts.delivery_id),
+                     "List-Unsubscribe": f"<{unsubscribe}>",  # RFC 8058 one-click
+                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
             shared=shared, substitutions=values,
         ))
     return emails

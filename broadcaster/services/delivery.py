@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from broadcaster.domain.email import OutgoingEmail, SendResult
 from broadcaster.domain.notifications import DeliveryState, NotificationKind
 from broadcaster.messages.compose import EmailFacts, Sender, compose_group
+from broadcaster.services.suppression import drop_suppressed
 from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber
 
 
@@ -35,7 +36,7 @@ def claim(
         .values(state=DeliveryState.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id)
     )
-    return sorted(claimed)
+    return sorted(drop_suppressed(session, list(claimed)))
 
 
 def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sender) -> list[OutgoingEmail]:

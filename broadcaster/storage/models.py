@@ -155,6 +155,16 @@ class SuspectedIncident(Base):
     report_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
+class Suppression(Base):
+    """An address that gets no more email: it unsubscribed, bounced or reported spam."""
+
+    __tablename__ = "suppressions"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class Subscriber(Base):
     """A person who will hear about one incident until it is resolved."""
 

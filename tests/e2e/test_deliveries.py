@@ -43,3 +43,28 @@ def test_a_fan_out_through_sendgrid_sends_each_person_once_in_a_few_requests(sys
     wait_for(lambda: len(system.counts()) == 300, timeout=90, what="300 acknowledgements")
     assert set(map(tuple, (sorted(c.items()) for c in system.counts().values()))) == {(("acknowledgement", 1),)}
     assert system.sandbox.state.requests <= 5
+
+
+def test_one_click_unsubscribe_stops_every_later_email(system_factory, sqlite_url: str) -> None:  # noqa: ANN001
+    import re as _re
+    from pathlib import Path
+    from urllib.request import Request, urlopen
+
+    from broadcaster.embedded.broker import free_port
+
+    port = free_port()
+    system = system_factory(sqlite_url, worker_web_port=port, public_url=f"http://127.0.0.1:{port}")
+    declared = system.run("incident", "declare", "Search returns nothing", "--component", "search", "--match", "search")
+    incident_id = _re.search(r"Declared (INC-\S+):", declared.output).group(1)
+    for who in ("ann", "bob"):
+        system.run("report", "submit", "--email", f"{who}@example.com", "--name", who.title(), "--text",
+                   "search is broken for me", "--component", "search")
+    wait_for(lambda: len(system.counts()) == 2, what="both acknowledgements")
+    ann = next(p for p in Path(system.settings.outbox_dir).glob("*.eml") if b"ann@example.com" in p.read_bytes())
+    link = _re.search(rb"List-Unsubscribe: <([^>]+)>", ann.read_bytes()).group(1).decode()
+    with urlopen(Request(link, data=b"List-Unsubscribe=One-Click", method="POST"), timeout=5) as answer:
+        assert answer.status == 200
+    system.run("incident", "update", incident_id, "A fix is being tested.")
+    wait_for(lambda: system.counts()["bob@example.com"]["progress"] == 1, what="Bob's progress update")
+    wait_for(lambda: "suppressed: unsubscribed" in system.run("deliveries").output, what="Ann's update refused")
+    assert "progress" not in system.counts()["ann@example.com"]
