@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     # Email
     sendgrid_api_key: str | None = None
     sendgrid_api_host: str = "https://api.sendgrid.com"
+    sendgrid_webhook_public_key: str | None = None  # the Event Webhook's verification key (base64 DER)
     mail_from: str = "support@example.com"
     mail_from_name: str = "Example Support"
     product_name: str = "Example"

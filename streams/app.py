@@ -7,12 +7,22 @@ from broadcaster.config import Settings
 from broadcaster.kafka.clients import ssl_context
 from broadcaster.kafka.topics import Topics
 from broadcaster.services.linking import LinkingModel
-from streams import apply_incident_events, cadence, deliver, fan_out, health, link_reports, metrics, unsubscribe
+from streams import (
+    apply_incident_events,
+    cadence,
+    deliver,
+    fan_out,
+    health,
+    link_reports,
+    metrics,
+    unsubscribe,
+    webhooks,
+)
 from streams.context import ProcessorContext, StreamTopics
 from streams.handling import DeadLetters
 from streams.metrics import Metrics
 
-PROCESSORS = (link_reports, apply_incident_events, fan_out, deliver, cadence, health, metrics, unsubscribe)
+PROCESSORS = (link_reports, apply_incident_events, fan_out, deliver, cadence, health, metrics, unsubscribe, webhooks)
 
 
 def _credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:

@@ -1,12 +1,23 @@
 """When the mail API keeps failing: the delivery dies, operators see it, and can send it again."""
 
+import json
+import re
+import time
 from collections import Counter
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
 
 from sqlalchemy import select
 
 from broadcaster.storage.database import make_engine
 from broadcaster.storage.models import Delivery
+from broadcaster.embedded.broker import free_port
+from streams.webhooks import SIGNATURE, TIMESTAMP
 from tests.support.waiting import wait_for
+from tests.unit.test_event_webhook import PUBLIC, signed
 
 
 def delivery_states(database_url: str) -> list[str]:
@@ -45,26 +56,34 @@ def test_a_fan_out_through_sendgrid_sends_each_person_once_in_a_few_requests(sys
     assert system.sandbox.state.requests <= 5
 
 
-def test_one_click_unsubscribe_stops_every_later_email(system_factory, sqlite_url: str) -> None:  # noqa: ANN001
-    import re as _re
-    from pathlib import Path
-    from urllib.request import Request, urlopen
-
-    from broadcaster.embedded.broker import free_port
-
+def test_unsubscribes_and_bounces_stop_every_later_email(system_factory, sqlite_url: str) -> None:  # noqa: ANN001
     port = free_port()
-    system = system_factory(sqlite_url, worker_web_port=port, public_url=f"http://127.0.0.1:{port}")
+    system = system_factory(sqlite_url, worker_web_port=port, public_url=f"http://127.0.0.1:{port}",
+                            sendgrid_webhook_public_key=PUBLIC)
     declared = system.run("incident", "declare", "Search returns nothing", "--component", "search", "--match", "search")
-    incident_id = _re.search(r"Declared (INC-\S+):", declared.output).group(1)
+    incident_id = re.search(r"Declared (INC-\S+):", declared.output).group(1)
     for who in ("ann", "bob"):
         system.run("report", "submit", "--email", f"{who}@example.com", "--name", who.title(), "--text",
                    "search is broken for me", "--component", "search")
     wait_for(lambda: len(system.counts()) == 2, what="both acknowledgements")
     ann = next(p for p in Path(system.settings.outbox_dir).glob("*.eml") if b"ann@example.com" in p.read_bytes())
-    link = _re.search(rb"List-Unsubscribe: <([^>]+)>", ann.read_bytes()).group(1).decode()
+    link = re.search(rb"List-Unsubscribe: <([^>]+)>", ann.read_bytes()).group(1).decode()
     with urlopen(Request(link, data=b"List-Unsubscribe=One-Click", method="POST"), timeout=5) as answer:
         assert answer.status == 200
     system.run("incident", "update", incident_id, "A fix is being tested.")
     wait_for(lambda: system.counts()["bob@example.com"]["progress"] == 1, what="Bob's progress update")
     wait_for(lambda: "suppressed: unsubscribed" in system.run("deliveries").output, what="Ann's update refused")
     assert "progress" not in system.counts()["ann@example.com"]
+
+    body, stamp = json.dumps([{"email": "bob@example.com", "event": "bounce"}]).encode(), str(int(time.time()))
+    webhook = f"http://127.0.0.1:{port}/webhooks/sendgrid"
+    forged = Request(webhook, data=body, method="POST", headers={SIGNATURE: signed(body, str(int(stamp) - 1)),
+                                                                TIMESTAMP: stamp})
+    with pytest.raises(HTTPError, match="403"):
+        urlopen(forged, timeout=5)
+    good = Request(webhook, data=body, method="POST", headers={SIGNATURE: signed(body, stamp), TIMESTAMP: stamp})
+    with urlopen(good, timeout=5) as answer:
+        assert json.loads(answer.read()) == {"events": 1, "suppressed": 1}
+    system.run("incident", "resolve", incident_id, "Search works again.")
+    wait_for(lambda: "suppressed: bounce" in system.run("deliveries").output, what="Bob's resolution refused")
+    assert "resolution" not in system.counts()["bob@example.com"]

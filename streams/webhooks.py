@@ -1,0 +1,35 @@
+"""SendGrid's Event Webhook on the worker's HTTP port: POST /webhooks/sendgrid."""
+
+import logging
+
+from faust.web import View
+
+from broadcaster.mail.event_webhook import RejectedWebhook, suppressions, verified_events
+from broadcaster.services.suppression import suppress
+from broadcaster.storage.database import transaction
+from streams.context import ProcessorContext
+
+log = logging.getLogger(__name__)
+SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+
+def register(ctx: ProcessorContext) -> None:
+    services, public_key = ctx.services, ctx.services.settings.sendgrid_webhook_public_key
+
+    class SendGridEvents(View):
+        async def post(self, request):  # noqa: ANN001, ANN201
+            if not public_key:
+                return self.json({"error": "webhook verification key not configured"}, status=503)
+            body = await request.read()
+            try:
+                events = verified_events(body, request.headers.get(SIGNATURE, ""),
+                                         request.headers.get(TIMESTAMP, ""), public_key)
+            except RejectedWebhook as error:
+                log.warning("refused a SendGrid webhook call: %s", error)
+                return self.json({"error": str(error)}, status=403)
+            with transaction(services.sessions) as session:
+                added = sum(suppress(session, email, reason, services.clock()) for email, reason in suppressions(events))
+            return self.json({"events": len(events), "suppressed": added})
+
+    ctx.app.page("/webhooks/sendgrid")(SendGridEvents)
