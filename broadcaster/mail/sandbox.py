@@ -26,6 +26,7 @@ class SandboxState:
     api_key: str
     fail_share: float = 0.0
     fail_status: int = 503
+    fail_statuses: tuple[int, ...] = ()  # when set, each failure picks one of these at random
     refused_addresses: set[str] = field(default_factory=set)  # "invalid" to this API though well-formed
     requests: int = 0
     accepted: list[dict[str, Any]] = field(default_factory=list)
@@ -106,7 +107,8 @@ class _Handler(BaseHTTPRequestHandler):
             if problems:
                 state.rejected += 1
             elif state.fail_share and state.rng.random() < state.fail_share:
-                return self._throttle_or_fail(state.fail_status)
+                status = state.rng.choice(state.fail_statuses) if state.fail_statuses else state.fail_status
+                return self._throttle_or_fail(status)
             else:
                 state.accepted.append(body)
         if problems:

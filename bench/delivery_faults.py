@@ -1,0 +1,83 @@
+"""Exactly once through faults: 10,000 subscribers, 30% of API calls failing with 429 or 503,
+and the worker killed with SIGKILL three times during the fan-out.
+
+    python bench/delivery_faults.py [--subscribers 10000] [--kills 3] [--json]
+
+Counts, from the local SendGrid-API server's own log of accepted requests, how many
+subscribers were accepted exactly once, never (lost) and more than once (duplicates).
+"""
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from broadcaster.config import Settings  # noqa: E402
+from broadcaster.embedded.broker import free_port, start_broker  # noqa: E402
+from broadcaster.kafka.topics import ensure_topics  # noqa: E402
+from broadcaster.mail.sandbox import SandboxServer, SandboxState  # noqa: E402
+from broadcaster.storage.database import upgrade  # noqa: E402
+from fanout import KEY, resolve, seed  # noqa: E402
+from tests.support.worker import running_worker  # noqa: E402
+
+DEADLINE_SECONDS = 600
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        broker = start_broker(Path(folder) / "broker.log")
+        state = SandboxState(KEY, fail_share=0.3, fail_statuses=(429, 503))
+        sandbox = SandboxServer(state).start_in_background()
+        run = uuid.uuid4().hex[:8]
+        settings = Settings(database_url=f"sqlite:///{folder}/faults.db", topic_prefix=f"x{run}.",
+                            app_id=f"faults-{run}", sendgrid_api_key=KEY, sendgrid_api_host=sandbox.url,
+                            state_dir=Path(folder) / "state", broker_session_timeout=6.0, kafka_idempotence=False,
+                            delivery_lease="5s", sweep_interval=1.0, delivery_max_attempts=50)
+        started = time.perf_counter()
+        try:
+            upgrade(settings.database_url)
+            seed(settings, args.subscribers)
+            ensure_topics(settings, broker.bootstrap)
+            resolve(settings, broker.bootstrap)
+            kills = 0
+            while True:
+                worker_settings = settings.model_copy(update={"worker_web_port": free_port()})
+                with running_worker(worker_settings, broker.bootstrap) as worker:
+                    goal = args.subscribers * (kills + 1) // (args.kills + 2) if kills < args.kills else args.subscribers
+                    while len(set(state.recipients())) < goal and time.perf_counter() - started < DEADLINE_SECONDS:
+                        time.sleep(0.05)
+                    if kills < args.kills:
+                        worker.send_signal(signal.SIGKILL)
+                        kills += 1
+                        continue
+                    time.sleep(10)  # let any late duplicate arrive before counting
+                    break
+            elapsed = time.perf_counter() - started
+            accepted = Counter(state.recipients())
+        finally:
+            sandbox.shutdown()
+            broker.stop()
+    expected = {f"user{n}@example.com" for n in range(args.subscribers)}
+    figures = {
+        "subscribers": args.subscribers, "kills": args.kills, "failure_share": 0.3,
+        "requests": state.requests, "exactly_once": sum(1 for e in expected if accepted[e] == 1),
+        "lost": sum(1 for e in expected if accepted[e] == 0),
+        "duplicates": sum(n - 1 for e, n in accepted.items() if n > 1), "seconds": round(elapsed, 1),
+    }
+    print(json.dumps(figures) if args.json else "\n".join(f"{k:>14}: {v}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
