@@ -9,7 +9,7 @@ back the others.
 import logging
 
 from broadcaster.domain.events import BugReportReceived
-from broadcaster.services.reports import ReportResult, receive_report
+from broadcaster.services.reports import ReportResult, receive_reports
 from broadcaster.storage.database import transaction
 from broadcaster.wire.codec import decode_bug_report
 from streams.context import ProcessorContext
@@ -27,8 +27,8 @@ def register(ctx: ProcessorContext) -> None:
 
     def process(reports: list[BugReportReceived]) -> list[ReportResult]:
         with transaction(services.sessions) as session:
-            now = services.clock()
-            results = [receive_report(session, report, now=now, model=ctx.linking) for report in reports]
+            outcomes = receive_reports(session, reports, now=services.clock(), model=ctx.linking)
+        results = [outcomes[report.report_id] for report in reports]
         for report, result in zip(reports, results, strict=True):
             log.info("report %s from %s: %s %s", report.report_id, report.email,
                      result.outcome.value, result.incident_id or "")
@@ -50,6 +50,6 @@ def register(ctx: ProcessorContext) -> None:
             except Exception:  # noqa: BLE001 - fall back to one at a time, which sorts out the culprit
                 log.warning("a batch of %d reports failed; retrying them one by one", len(valid), exc_info=True)
                 results = await process_one_by_one(valid)
-            ids = [i for result in results if result is not None for i in result.delivery_ids]
+            ids = list(dict.fromkeys(i for result in results if result is not None for i in result.delivery_ids))
             for start in range(0, len(ids), ANNOUNCE_CHUNK):
                 await ctx.announce_deliveries(str(ids[start]), ids[start : start + ANNOUNCE_CHUNK])

@@ -126,17 +126,29 @@ class Matcher:
 
     def learn(self, incident_id: str, text: str) -> None:
         """A report confirmed as this incident's (linked automatically or by an engineer)."""
-        self._remember(self._learned, incident_id, text)
+        self.learn_many([(incident_id, text)])
+
+    def learn_many(self, confirmed: Sequence[tuple[str, str]]) -> None:
+        """Several (incident id, report text) confirmations, vectorised together."""
+        self._remember(self._learned, confirmed)
 
     def reject(self, incident_id: str, text: str) -> None:
         """An engineer said this report is not about this incident: similar ones score lower."""
-        self._remember(self._rejected, incident_id, text)
+        self._remember(self._rejected, [(incident_id, text)])
 
-    def _remember(self, memory: _Learned, incident_id: str, text: str) -> None:
-        tf = self._tf([text])
-        previous = memory.sums.get(incident_id)
-        memory.sums[incident_id] = tf if previous is None else previous + tf
-        memory.counts[incident_id] = memory.counts.get(incident_id, 0) + 1
+    def _remember(self, memory: _Learned, items: Sequence[tuple[str, str]]) -> None:
+        if not items:
+            return
+        incident_ids = list(dict.fromkeys(incident_id for incident_id, _ in items))
+        row_of = {incident_id: row for row, incident_id in enumerate(incident_ids)}
+        rows = [row_of[incident_id] for incident_id, _ in items]
+        grouping = sparse.csr_matrix((np.ones(len(items)), (rows, range(len(items)))), shape=(len(incident_ids), len(items)))
+        sums = (grouping @ self._tf([text for _, text in items])).tocsr()
+        counts = np.bincount(rows, minlength=len(incident_ids))
+        for row, incident_id in enumerate(incident_ids):
+            previous = memory.sums.get(incident_id)
+            memory.sums[incident_id] = sums[row] if previous is None else previous + sums[row]
+            memory.counts[incident_id] = memory.counts.get(incident_id, 0) + int(counts[row])
         self._learned_since_refresh = True
 
     @property

@@ -59,18 +59,19 @@ class Answer:
 
 def batches(emails: Sequence[OutgoingEmail]) -> Iterator[list[OutgoingEmail]]:
     """Emails grouped by shared content, at most 1,000 per group, each address once per group."""
-    groups: dict[object, list[list[OutgoingEmail]]] = {}
+    groups: dict[object, list[tuple[list[OutgoingEmail], set[str]]]] = {}
     for email in emails:
         key = email.shared.key if email.shared else object()
-        chunks = groups.setdefault(key, [[]])
-        target = next((c for c in chunks if len(c) < MAX_PERSONALIZATIONS
-                       and all(e.to_email.lower() != email.to_email.lower() for e in c)), None)
+        address = email.to_email.lower()
+        chunks = groups.setdefault(key, [])
+        target = next((c for c in chunks if len(c[0]) < MAX_PERSONALIZATIONS and address not in c[1]), None)
         if target is None:
-            target = []
+            target = ([], set())
             chunks.append(target)
-        target.append(email)
+        target[0].append(email)
+        target[1].add(address)
     for chunks in groups.values():
-        yield from (chunk for chunk in chunks if chunk)
+        yield from (chunk for chunk, _ in chunks)
 
 
 def request_body(batch: Sequence[OutgoingEmail], from_email: str, from_name: str) -> dict[str, Any]:

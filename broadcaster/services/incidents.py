@@ -17,7 +17,7 @@ from broadcaster.domain.events import (
 from broadcaster.domain.incidents import HOLDING_MESSAGE, IncidentError, Status, UpdateKind
 from broadcaster.linking.matcher import Outcome, ReportText
 from broadcaster.services.linking import LinkingModel
-from broadcaster.services.subscriptions import link_report
+from broadcaster.services.subscriptions import Link, link_reports
 from broadcaster.storage.models import Incident, IncidentUpdate, Report
 
 
@@ -86,18 +86,18 @@ def link_backlog(
     )
     model.sync(session, now)
     decisions = model.matcher.decide_many([ReportText(r.text, r.component, r.received_at) for r in waiting])
-    linked = 0
+    links = []
     for report, decision in zip(waiting, decisions, strict=True):
         if decision.incident_id != incident.id:
             continue
         if decision.outcome is Outcome.LINKED:
-            link_report(session, report, incident.id, now)
-            model.matcher.learn(incident.id, report.text)
-            linked += 1
+            links.append(Link(report, incident.id))
         elif decision.outcome is Outcome.SUGGESTED:
             report.link_state, report.candidate_incident_id = "suggested", incident.id
         report.link_score = decision.score
-    return linked
+    link_reports(session, links, now)
+    model.matcher.learn_many([(incident.id, link.report.text) for link in links])
+    return len(links)
 
 
 def _open_incident(session: Session, incident_id: str, action: str) -> Incident:

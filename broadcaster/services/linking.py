@@ -7,6 +7,7 @@ suggestion confirmed or rejected), so every worker sees a new incident before it
 the next report.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
@@ -32,9 +33,11 @@ class LinkingModel:
         )
         self._fingerprint: tuple | None = None
 
-    def decide(self, session: Session, report: Report, now: datetime) -> Decision:
+    def decide_many(self, session: Session, reports: Sequence[Report], now: datetime) -> list[Decision]:
+        if not reports:
+            return []
         self.sync(session, now)
-        return self.matcher.decide(ReportText(report.text, report.component, report.received_at))
+        return self.matcher.decide_many([ReportText(r.text, r.component, r.received_at) for r in reports])
 
     def sync(self, session: Session, now: datetime) -> None:
         """Bring the matcher up to date; once per transaction and moment (a batch shares both)."""
@@ -52,8 +55,7 @@ class LinkingModel:
         self.matcher.set_incidents([profile(incident) for incident in incidents])
         self.matcher.forget()
         ids = [incident.id for incident in incidents]
-        for incident_id, text in _confirmed_texts(session, ids):
-            self.matcher.learn(incident_id, text)
+        self.matcher.learn_many(_confirmed_texts(session, ids))
         rejected = session.execute(
             select(LinkFeedback.incident_id, Report.text)
             .join(Report, Report.id == LinkFeedback.report_id)

@@ -1,9 +1,15 @@
-"""Receiving a bug report: store it, let the matcher decide, and say who must hear back."""
+"""Receiving bug reports: store them, let the matcher decide, and say who must hear back.
 
+A batch of reports is decided in one transaction with a fixed number of statements,
+so a burst of reports costs a handful of round trips, not a dozen per report.
+"""
+
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.events import BugReportReceived
@@ -12,13 +18,7 @@ from broadcaster.domain.notifications import kind_for_new_subscriber
 from broadcaster.linking.matcher import Outcome as Decided
 from broadcaster.services.early_warning import check_for_pile_up
 from broadcaster.services.linking import LinkingModel
-from broadcaster.services.subscriptions import (
-    has_deliveries,
-    latest_update,
-    link_report,
-    queue_delivery,
-    queued_for,
-)
+from broadcaster.services.subscriptions import Link, link_reports, queue_first_emails, queued_for
 from broadcaster.storage.models import Incident, Report
 
 
@@ -37,52 +37,70 @@ class ReportResult:
     suspicion_id: int | None = None
 
 
-def _store(session: Session, event: BugReportReceived) -> Report:
-    report = session.get(Report, event.report_id)
-    if report is None:
-        report = Report(
-            id=event.report_id,
-            email=event.email,
-            name=event.name,
-            text=event.text,
-            component=event.component,
-            source=event.source,
-            received_at=event.received_at,
-            link_state="unlinked",
-        )
-        session.add(report)
-        session.flush()
-    return report
+def _store(session: Session, events: Sequence[BugReportReceived]) -> list[Report]:
+    """The report row for each event, new or (after a redelivery) already stored."""
+    known = {r.id: r for r in session.scalars(select(Report).where(Report.id.in_({e.report_id for e in events})))}
+    for event in events:
+        if event.report_id not in known:
+            known[event.report_id] = Report(
+                id=event.report_id, email=event.email, name=event.name, text=event.text,
+                component=event.component, source=event.source, received_at=event.received_at,
+                link_state="unlinked",
+            )
+            session.add(known[event.report_id])
+    session.flush()
+    return list(known.values())
 
 
-def subscribe_reporter(
-    session: Session, report: Report, incident_id: str, now: datetime, linked_by: str
-) -> ReportResult:
-    """Link the report, subscribe its reporter and queue what they must hear (idempotent)."""
-    subscriber = link_report(session, report, incident_id, now, linked_by)
-    is_open = session.get_one(Incident, incident_id).status != Status.RESOLVED
-    if not has_deliveries(session, subscriber):
-        update = latest_update(session, incident_id)
-        queue_delivery(session, update, subscriber, kind_for_new_subscriber(is_open), now)
-    outcome = Outcome.LINKED if is_open else Outcome.FIXED_REPLY
-    return ReportResult(outcome, incident_id, queued_for(session, subscriber))
+def subscribe_reporters(session: Session, links: Sequence[Link], now: datetime) -> list[ReportResult]:
+    """Link the reports, subscribe their reporters and queue what they must hear (idempotent)."""
+    subscribers = link_reports(session, links, now)
+    is_open = {i: session.get_one(Incident, i).status != Status.RESOLVED for i in {link.incident_id for link in links}}
+    queue_first_emails(session, subscribers, {i: kind_for_new_subscriber(o) for i, o in is_open.items()}, now)
+    waiting = queued_for(session, subscribers)
+    return [
+        ReportResult(Outcome.LINKED if is_open[link.incident_id] else Outcome.FIXED_REPLY, link.incident_id,
+                     waiting.get(subscriber.id, []))
+        for link, subscriber in zip(links, subscribers, strict=True)
+    ]
+
+
+def receive_reports(
+    session: Session, events: Sequence[BugReportReceived], *, now: datetime, model: LinkingModel
+) -> dict[str, ReportResult]:
+    """Each report's outcome, by report id.
+
+    Idempotent: a redelivered report changes nothing and re-announces what is still queued.
+    Reports the matcher leaves unlinked are checked for a pile-up last, once every link
+    in the batch is known.
+    """
+    reports = _store(session, events)
+    links = [Link(r, r.incident_id, r.linked_by or "matcher") for r in reports if r.link_state == "linked" and r.incident_id]
+    undecided = [r for r in reports if not (r.link_state == "linked" and r.incident_id)]
+    results: dict[str, ReportResult] = {}
+    unlinked: list[Report] = []
+    learned: list[tuple[str, str]] = []
+    for report, decision in zip(undecided, model.decide_many(session, undecided, now), strict=True):
+        report.link_score = decision.score
+        if decision.outcome is Decided.LINKED and decision.incident_id:
+            links.append(Link(report, decision.incident_id))
+            learned.append((decision.incident_id, report.text))
+            continue
+        report.link_state, report.candidate_incident_id = decision.outcome.value, decision.incident_id
+        if decision.outcome is Decided.SUGGESTED:
+            results[report.id] = ReportResult(Outcome.SUGGESTED, decision.incident_id)
+        else:
+            unlinked.append(report)
+    model.matcher.learn_many(learned)
+    for link, result in zip(links, subscribe_reporters(session, links, now), strict=True):
+        results[link.report.id] = result
+    for report in unlinked:
+        suspicion = check_for_pile_up(session, report, model, now)
+        results[report.id] = ReportResult(Outcome.UNLINKED, suspicion_id=suspicion.id if suspicion else None)
+    return results
 
 
 def receive_report(
     session: Session, event: BugReportReceived, *, now: datetime, model: LinkingModel
 ) -> ReportResult:
-    """Idempotent: a redelivered report changes nothing and re-announces what is still queued."""
-    report = _store(session, event)
-    if report.link_state == Outcome.LINKED and report.incident_id:
-        return subscribe_reporter(session, report, report.incident_id, now, report.linked_by or "matcher")
-    decision = model.decide(session, report, now)
-    report.link_score = decision.score
-    if decision.outcome is Decided.LINKED and decision.incident_id:
-        model.matcher.learn(decision.incident_id, report.text)
-        return subscribe_reporter(session, report, decision.incident_id, now, "matcher")
-    report.link_state = decision.outcome.value
-    report.candidate_incident_id = decision.incident_id
-    if decision.outcome is Decided.SUGGESTED:
-        return ReportResult(Outcome.SUGGESTED, decision.incident_id)
-    suspicion = check_for_pile_up(session, report, model, now)
-    return ReportResult(Outcome.UNLINKED, suspicion_id=suspicion.id if suspicion else None)
+    return receive_reports(session, [event], now=now, model=model)[event.report_id]

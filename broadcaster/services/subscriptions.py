@@ -1,5 +1,11 @@
-"""Linking a report to an incident and making its reporter a subscriber, once per person."""
+"""Linking reports to incidents and making their reporters subscribers, once per person.
 
+Everything here works on a batch (the link-reports processor decides up to a few
+hundred reports in one transaction), in a fixed number of statements per batch.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -8,32 +14,45 @@ from sqlalchemy.orm import Session
 from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber
 
 
-def link_report(
-    session: Session, report: Report, incident_id: str, now: datetime, linked_by: str = "matcher"
-) -> Subscriber:
-    """Attach ``report`` to the incident and return its reporter's subscription (idempotent)."""
-    if report.incident_id != incident_id or report.linked_at is None:
-        report.incident_id = incident_id
-        report.linked_at = now
-        report.linked_by = linked_by
+@dataclass(frozen=True)
+class Link:
+    """This report is about this incident, as decided by ``linked_by`` (the matcher or an engineer)."""
+
+    report: Report
+    incident_id: str
+    linked_by: str = "matcher"
+
+
+def link_reports(session: Session, links: Sequence[Link], now: datetime) -> list[Subscriber]:
+    """Attach each report to its incident and return its reporter's subscription (idempotent)."""
+    if not links:
+        return []
+    for link in links:
+        _mark_linked(link, now)
+    wanted = {(link.incident_id, link.report.email) for link in links}
+    existing = session.scalars(
+        select(Subscriber).where(
+            Subscriber.incident_id.in_({incident for incident, _ in wanted}),
+            Subscriber.email.in_({email for _, email in wanted}),
+        )
+    )
+    found = {(s.incident_id, s.email): s for s in existing if (s.incident_id, s.email) in wanted}
+    for link in links:
+        key = (link.incident_id, link.report.email)
+        if key not in found:
+            found[key] = Subscriber(incident_id=link.incident_id, email=link.report.email, name=link.report.name,
+                                    first_report_id=link.report.id, subscribed_at=now)
+            session.add(found[key])
+    session.flush()
+    return [found[(link.incident_id, link.report.email)] for link in links]
+
+
+def _mark_linked(link: Link, now: datetime) -> None:
+    report = link.report
+    if report.incident_id != link.incident_id or report.linked_at is None:
+        report.incident_id, report.linked_at, report.linked_by = link.incident_id, now, link.linked_by
     report.link_state = "linked"
     report.candidate_incident_id = None
-    subscriber = session.scalars(
-        select(Subscriber).where(
-            Subscriber.incident_id == incident_id, Subscriber.email == report.email
-        )
-    ).one_or_none()
-    if subscriber is None:
-        subscriber = Subscriber(
-            incident_id=incident_id,
-            email=report.email,
-            name=report.name,
-            first_report_id=report.id,
-            subscribed_at=now,
-        )
-        session.add(subscriber)
-        session.flush()
-    return subscriber
 
 
 def latest_update(session: Session, incident_id: str) -> IncidentUpdate:
@@ -45,40 +64,37 @@ def latest_update(session: Session, incident_id: str) -> IncidentUpdate:
     ).one()
 
 
-def queue_delivery(
-    session: Session, update: IncidentUpdate, subscriber: Subscriber, kind: str, now: datetime
+def queue_first_emails(
+    session: Session, subscribers: Sequence[Subscriber], kinds: Mapping[str, str], now: datetime
 ) -> None:
-    """Queue one email for one person, unless the ledger already has it."""
-    exists = session.scalars(
-        select(Delivery.id).where(
-            Delivery.update_id == update.id, Delivery.subscriber_id == subscriber.id
-        )
-    ).first()
-    if exists is None:
-        session.add(
-            Delivery(
-                update_id=update.id,
-                subscriber_id=subscriber.id,
-                kind=kind,
-                state="queued",
-                attempts=0,
-                queued_at=now,
-            )
-        )
-        session.flush()
+    """Queue their incident's latest update for each subscriber who has no email yet.
+
+    ``kinds`` says, per incident, which email a new subscriber gets (an acknowledgement
+    while it is open, a "fixed, please try again" reply once it is resolved).
+    """
+    unique = list({s.id: s for s in subscribers}.values())
+    have = set(session.scalars(
+        select(Delivery.subscriber_id).where(Delivery.subscriber_id.in_([s.id for s in unique])).distinct()
+    ))
+    latest: dict[str, IncidentUpdate] = {}
+    for subscriber in unique:
+        if subscriber.id in have:
+            continue
+        incident_id = subscriber.incident_id
+        update = latest.get(incident_id) or latest.setdefault(incident_id, latest_update(session, incident_id))
+        session.add(Delivery(update_id=update.id, subscriber_id=subscriber.id, kind=kinds[incident_id],
+                             state="queued", attempts=0, queued_at=now))
+    session.flush()
 
 
-def queued_for(session: Session, subscriber: Subscriber) -> list[int]:
-    """Deliveries to this person still waiting to go: re-announced after a redelivery."""
-    return list(
-        session.scalars(
-            select(Delivery.id).where(
-                Delivery.subscriber_id == subscriber.id, Delivery.state == "queued"
-            )
-        )
+def queued_for(session: Session, subscribers: Sequence[Subscriber]) -> dict[int, list[int]]:
+    """Deliveries to these people still waiting to go, by subscriber: re-announced after a redelivery."""
+    rows = session.execute(
+        select(Delivery.subscriber_id, Delivery.id)
+        .where(Delivery.subscriber_id.in_({s.id for s in subscribers}), Delivery.state == "queued")
+        .order_by(Delivery.id)
     )
-
-
-def has_deliveries(session: Session, subscriber: Subscriber) -> bool:
-    query = select(Delivery.id).where(Delivery.subscriber_id == subscriber.id).limit(1)
-    return session.scalars(query).first() is not None
+    waiting: dict[int, list[int]] = {}
+    for subscriber_id, delivery_id in rows:
+        waiting.setdefault(subscriber_id, []).append(delivery_id)
+    return waiting

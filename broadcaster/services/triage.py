@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcaster.services.reports import ReportResult, subscribe_reporter
+from broadcaster.services.reports import ReportResult, subscribe_reporters
+from broadcaster.services.subscriptions import Link
 from broadcaster.storage.models import Incident, LinkFeedback, Report, SuspectedIncident
 from broadcaster.storage.upsert import insert_ignoring_duplicates
 
@@ -66,7 +67,7 @@ def link_by_hand(session: Session, report_id: str, incident_id: str, now: dateti
     if session.get(Incident, incident_id) is None:
         raise TriageError(f"no incident {incident_id}")
     _feedback(session, report_id, incident_id, "confirmed", now)
-    return subscribe_reporter(session, report, incident_id, now, "engineer")
+    return subscribe_reporters(session, [Link(report, incident_id, "engineer")], now)[0]
 
 
 def reject(session: Session, report_id: str, now: datetime) -> str:
