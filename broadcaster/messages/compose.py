@@ -7,9 +7,10 @@ grovelling, when they will hear from us next, how to check the fix, and thanks.
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import NamedTuple
 
 from markupsafe import escape
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -103,9 +104,8 @@ def _render(template: str, **context: object) -> str:  # noqa: D103
     return _environment().get_template(template).render(**context)
 
 
-@dataclass(frozen=True)
-class Personal:
-    """What differs from one recipient of an update to the next."""
+class Personal(NamedTuple):
+    """What differs from one recipient of an update to the next (a tuple: it is unpacked per recipient)."""
 
     name: str
     report_excerpt: str
@@ -115,7 +115,7 @@ class Personal:
 
 TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-", "-bc_unsubscribe-")
 HTML_TAGS = Personal("-bc_name_html-", "-bc_excerpt_html-", "-bc_reported_html-", "-bc_unsubscribe_html-")
-_TAG = re.compile("|".join(re.escape(tag) for tags in (TEXT_TAGS, HTML_TAGS) for tag in astuple(tags)))
+_TAG = re.compile("|".join(re.escape(tag) for tags in (TEXT_TAGS, HTML_TAGS) for tag in tags))
 
 
 def personal(facts: EmailFacts, sender: Sender) -> Personal:
@@ -125,8 +125,8 @@ def personal(facts: EmailFacts, sender: Sender) -> Personal:
 
 def substitutions(values: Personal) -> dict[str, str]:
     """Tag -> value for both parts; HTML values escaped, since substitution happens after rendering."""
-    text = dict(zip(astuple(TEXT_TAGS), astuple(values), strict=True))
-    html = {tag: str(escape(value)) for tag, value in zip(astuple(HTML_TAGS), astuple(values), strict=True)}
+    text = dict(zip(TEXT_TAGS, values, strict=True))
+    html = {tag: str(escape(value)) for tag, value in zip(HTML_TAGS, values, strict=True)}
     return text | html
 
 
@@ -138,8 +138,8 @@ def fill(template: str, values: dict[str, str]) -> str:
 def _render_shared(facts: EmailFacts, sender: Sender) -> SharedContent:
     """The update's email once, with tags where each person's details go."""
     common = {"facts": facts, "sender": sender, "status": status_label(facts.status)}
-    text = _render(f"{facts.kind.value}.txt", **common, **asdict(TEXT_TAGS))
-    html = _render(f"{facts.kind.value}.html", **common, **asdict(HTML_TAGS))
+    text = _render(f"{facts.kind.value}.txt", **common, **TEXT_TAGS._asdict())
+    html = _render(f"{facts.kind.value}.html", **common, **HTML_TAGS._asdict())
     return SharedContent(f"{facts.kind.value}:{facts.update_key}", subject(facts), text, html)
 
 

@@ -18,7 +18,7 @@ from broadcaster.domain.email import OutgoingEmail, SendResult
 from broadcaster.domain.notifications import DeliveryState, NotificationKind
 from broadcaster.messages.compose import EmailFacts, Sender, compose_group
 from broadcaster.services.suppression import drop_suppressed
-from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber
+from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber
 
 
 def claim(
@@ -39,43 +39,34 @@ def claim(
     return sorted(drop_suppressed(session, list(claimed)))
 
 
+_FACT_COLUMNS = (
+    Delivery.id, Delivery.kind, Subscriber.email, Subscriber.name, Report.text, Report.received_at,
+    Incident.id, Incident.title, IncidentUpdate.status, Incident.description, Incident.workaround,
+    IncidentUpdate.message, IncidentUpdate.created_at, IncidentUpdate.next_update_at, Incident.how_to_verify,
+    IncidentUpdate.id,
+)
+
+
 def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sender) -> list[OutgoingEmail]:
-    rows = session.scalars(
-        select(Delivery)
+    """Each claimed row's email; rows for the same update and kind are rendered once and filled per person.
+
+    The facts are read as plain column tuples in one joined query: at 1,000 rows a page,
+    building ORM objects for five tables cost more than everything else in a send.
+    """
+    rows = session.execute(
+        select(*_FACT_COLUMNS)
+        .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
+        .join(Incident, IncidentUpdate.incident_id == Incident.id)
+        .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
+        .join(Report, Subscriber.first_report_id == Report.id)
         .where(Delivery.id.in_(delivery_ids))
-        .options(
-            joinedload(Delivery.update).joinedload(IncidentUpdate.incident),
-            joinedload(Delivery.subscriber).joinedload(Subscriber.first_report),
-        )
         .order_by(Delivery.id)
     )
     groups: dict[tuple[int, str], list[EmailFacts]] = {}
     for row in rows:
-        groups.setdefault((row.update_id, row.kind), []).append(_facts(row))
+        facts = EmailFacts(row[0], NotificationKind(row[1]), *row[2:-1], update_key=str(row[-1]))
+        groups.setdefault((row[-1], facts.kind), []).append(facts)
     return [email for group in groups.values() for email in compose_group(group, sender)]
-
-
-def _facts(row: Delivery) -> EmailFacts:
-    update_row, subscriber = row.update, row.subscriber
-    incident, report = update_row.incident, subscriber.first_report
-    return EmailFacts(
-        delivery_id=row.id,
-        kind=NotificationKind(row.kind),
-        to_email=subscriber.email,
-        to_name=subscriber.name,
-        report_text=report.text,
-        reported_at=report.received_at,
-        incident_id=incident.id,
-        incident_title=incident.title,
-        status=update_row.status,
-        description=incident.description,
-        workaround=incident.workaround,
-        update_message=update_row.message,
-        update_at=update_row.created_at,
-        next_update_at=update_row.next_update_at,
-        how_to_verify=incident.how_to_verify,
-        update_key=str(update_row.id),
-    )
 
 
 BACKOFF_BASE_SECONDS = 5.0

@@ -12,10 +12,15 @@ from broadcaster.storage.models import Base
 def insert_ignoring_duplicates(
     session: Session, model: type[Base], rows: Sequence[dict[str, Any]], unique: Sequence[str]
 ) -> int:
-    """Insert ``rows``; rows that collide on the ``unique`` columns are left as they are. Returns how many went in."""
+    """Insert ``rows``; rows that collide on the ``unique`` columns are left as they are.
+
+    Returns how many went in as the driver counts them: exact for a single row, which is
+    where callers use it. The rows travel as parameters of one cached statement
+    (executemany), not as literal VALUES compiled afresh for every page.
+    """
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
-    statement = insert(model).values(list(rows)).on_conflict_do_nothing(index_elements=list(unique))
-    return session.execute(statement).rowcount
+    statement = insert(model.__table__).on_conflict_do_nothing(index_elements=list(unique))
+    return session.execute(statement, list(rows)).rowcount
