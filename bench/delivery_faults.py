@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from broadcaster.config import Settings  # noqa: E402
-from broadcaster.embedded.broker import free_port, start_broker  # noqa: E402
+from broadcaster.embedded.broker import CLIENT_SETTINGS, free_port, start_broker  # noqa: E402
 from broadcaster.kafka.topics import ensure_topics  # noqa: E402
 from broadcaster.mail.sandbox import SandboxServer, SandboxState  # noqa: E402
 from broadcaster.storage.database import upgrade  # noqa: E402
@@ -43,7 +43,7 @@ def main() -> None:
         run = uuid.uuid4().hex[:8]
         settings = Settings(database_url=f"sqlite:///{folder}/faults.db", topic_prefix=f"x{run}.",
                             app_id=f"faults-{run}", sendgrid_api_key=KEY, sendgrid_api_host=sandbox.url,
-                            state_dir=Path(folder) / "state", broker_session_timeout=6.0, kafka_idempotence=False,
+                            state_dir=Path(folder) / "state", **CLIENT_SETTINGS,
                             delivery_lease="5s", sweep_interval=1.0, delivery_max_attempts=50)
         started = time.perf_counter()
         try:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from broadcaster.config import Settings  # noqa: E402
 from broadcaster.domain.email import OutgoingEmail  # noqa: E402
 from broadcaster.domain.events import IncidentDeclared, IncidentResolved  # noqa: E402
-from broadcaster.embedded.broker import free_port, start_broker  # noqa: E402
+from broadcaster.embedded.broker import CLIENT_SETTINGS, free_port, start_broker  # noqa: E402
 from broadcaster.kafka.topics import ensure_topics  # noqa: E402
 from broadcaster.mail.sandbox import SandboxServer, SandboxState  # noqa: E402
 from broadcaster.mail.sendgrid_api import SendGridMailer  # noqa: E402
@@ -94,7 +94,7 @@ def main() -> None:
         run = uuid.uuid4().hex[:8]
         settings = Settings(database_url=f"sqlite:///{folder}/fanout.db", topic_prefix=f"f{run}.", app_id=f"fanout-{run}",
                             sendgrid_api_key=KEY, sendgrid_api_host=sandbox.url, state_dir=Path(folder) / "state",
-                            broker_session_timeout=6.0, kafka_idempotence=False, worker_web_port=free_port())
+                            **CLIENT_SETTINGS, worker_web_port=free_port())
         try:
             upgrade(settings.database_url)
             seed(settings, args.subscribers)

@@ -23,7 +23,7 @@ from kafka.structs import OffsetAndMetadata
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from broadcaster.config import Settings  # noqa: E402
-from broadcaster.embedded.broker import start_broker  # noqa: E402
+from broadcaster.embedded.broker import CLIENT_SETTINGS, start_broker  # noqa: E402
 from broadcaster.kafka.lag import read_group_lag  # noqa: E402
 from broadcaster.kafka.topics import Topics, ensure_topics  # noqa: E402
 from broadcaster.ops.lag_report import Window, evaluate_group  # noqa: E402
@@ -52,7 +52,7 @@ def main() -> None:
         broker = start_broker(Path(folder) / "broker.log")
         try:
             settings = Settings(topic_prefix=f"lag{uuid.uuid4().hex[:6]}.", topic_partitions=args.partitions // 4,
-                                state_dir=Path(folder), kafka_idempotence=False)
+                                state_dir=Path(folder), **CLIENT_SETTINGS)
             ensure_topics(settings, broker.bootstrap)
             names = Topics.from_prefix(settings.topic_prefix)
             topics = tuple(t for t in names.all() if t != names.dead_letters)

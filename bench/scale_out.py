@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from broadcaster.config import Settings  # noqa: E402
 from broadcaster.domain.events import BugReportReceived, IncidentDeclared  # noqa: E402
-from broadcaster.embedded.broker import free_port, start_broker  # noqa: E402
+from broadcaster.embedded.broker import CLIENT_SETTINGS, free_port, start_broker  # noqa: E402
 from broadcaster.kafka.topics import ensure_topics  # noqa: E402
 from broadcaster.services.incidents import apply_incident_event  # noqa: E402
 from broadcaster.services.linking import LinkingModel  # noqa: E402
@@ -72,7 +72,7 @@ def run(workers: int, reports: int, bootstrap: str, folder: Path) -> dict:
         run_id = uuid.uuid4().hex[:8]
         settings = Settings(database_url=url, topic_prefix=f"s{run_id}.", app_id=f"scale-{run_id}",
                             topic_partitions=PARTITIONS, outbox_dir=folder / f"outbox-{run_id}",
-                            state_dir=folder / f"state-{run_id}", broker_session_timeout=6.0, kafka_idempotence=False)
+                            state_dir=folder / f"state-{run_id}", **CLIENT_SETTINGS)
         ensure_topics(settings, bootstrap)
         declare(settings)
         produce_backlog(settings, bootstrap, reports)

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     kafka_sasl_password: str | None = None
     kafka_ssl_cafile: str | None = None
     kafka_idempotence: bool | None = None
+    kafka_fetch_max_wait: float | None = None  # seconds; see streams/transport.py
     topic_prefix: str = "broadcaster."
     topic_partitions: int = 4
     topic_replication_factor: int = 1
@@ -106,6 +107,18 @@ class Settings(BaseSettings):
         if self.kafka_idempotence is not None:
             return self.kafka_idempotence
         return not self.embedded_broker
+
+    @property
+    def fetch_max_wait(self) -> float:
+        """How long a consumer fetch may wait for data: Faust's 1.5 s on a cluster, 0.05 s embedded.
+
+        The embedded broker holds an empty fetch for the whole wait even when data arrives
+        (see streams/transport.py), so there a short wait is the difference between
+        acknowledging a report in tens of milliseconds and in over a second.
+        """
+        if self.kafka_fetch_max_wait is not None:
+            return self.kafka_fetch_max_wait
+        return 1.5 if not self.embedded_broker else 0.05
 
     def default_cadence(self, severity: str) -> timedelta:
         return getattr(self, f"next_update_{severity}")

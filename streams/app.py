@@ -21,6 +21,7 @@ from streams import (
 from streams.context import ProcessorContext, StreamTopics
 from streams.handling import DeadLetters
 from streams.metrics import Metrics
+from streams.transport import App
 
 PROCESSORS = (link_reports, apply_incident_events, fan_out, deliver, cadence, health, metrics, unsubscribe, webhooks)
 
@@ -39,8 +40,9 @@ def _credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredent
 
 def create_app(services: Services, bootstrap: str) -> faust.App:
     settings = services.settings
-    app = faust.App(
+    app = App(
         settings.app_id,
+        fetch_max_wait=settings.fetch_max_wait,
         broker=[f"kafka://{host}" for host in bootstrap.split(",")],
         broker_credentials=_credentials(settings),
         broker_session_timeout=settings.broker_session_timeout,

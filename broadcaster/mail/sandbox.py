@@ -30,6 +30,7 @@ class SandboxState:
     refused_addresses: set[str] = field(default_factory=set)  # "invalid" to this API though well-formed
     requests: int = 0
     accepted: list[dict[str, Any]] = field(default_factory=list)
+    accepted_at: list[float] = field(default_factory=list)  # time.time() of each accepted request
     rejected: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
@@ -43,6 +44,16 @@ class SandboxState:
                 for personalization in body["personalizations"]
                 for to in personalization["to"]
             ]
+
+    def first_acceptances(self) -> dict[str, float]:
+        """When each address was first accepted (time.time()), for latency measurements."""
+        with self.lock:
+            moments = list(zip(self.accepted_at, self.accepted, strict=True))
+        first: dict[str, float] = {}
+        for moment, body in moments:
+            for address in _addresses(body):
+                first.setdefault(address, moment)
+        return first
 
 
 def rule_violations(body: Any) -> list[str]:
@@ -111,6 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._throttle_or_fail(status)
             else:
                 state.accepted.append(body)
+                state.accepted_at.append(time.time())
         if problems:
             return self._answer(400, {"errors": [{"message": p} for p in problems]})
         self._answer(202, None)

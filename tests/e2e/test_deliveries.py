@@ -41,7 +41,7 @@ def test_a_dead_delivery_is_listed_and_sent_once_when_retried(system_factory, sq
     system.sandbox.state.fail_share = 0.0  # the API is back
     assert "1 deliveries queued again." in system.run("deliveries", "retry").output
     wait_for(lambda: system.counts().get("ann@example.com") == Counter(acknowledgement=1), what="the resend")
-    assert delivery_states(sqlite_url) == ["sent"]
+    wait_for(lambda: delivery_states(sqlite_url) == ["sent"], what="the ledger to record the send")  # just after the API
     assert "No failed or dead deliveries." in system.run("deliveries").output
 
 
