@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     clock_file: Path | None = None
     delivery_lease: timedelta = timedelta(minutes=2)
     delivery_max_attempts: int = 5
+    delivery_backoff: timedelta = timedelta(seconds=5)  # the first wait after a failure; doubles each time
+    delivery_backoff_cap: timedelta = timedelta(minutes=10)
     sweep_interval: float = 15.0
 
     # Processes
@@ -89,6 +91,8 @@ class Settings(BaseSettings):
         "next_update_sev3",
         "next_update_sev4",
         "delivery_lease",
+        "delivery_backoff",
+        "delivery_backoff_cap",
         "reminder_lead",
         "holding_grace",
         mode="before",

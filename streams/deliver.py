@@ -23,6 +23,8 @@ BATCH = 200
 def register(ctx: ProcessorContext) -> None:
     services = ctx.services
     settings = services.settings
+    retry_policy = delivery.RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff,
+                                        settings.delivery_backoff_cap)
 
     def claim_and_compose(ids: tuple[int, ...]):  # noqa: ANN202
         with transaction(services.sessions) as session:
@@ -33,7 +35,7 @@ def register(ctx: ProcessorContext) -> None:
     def record(results) -> None:  # noqa: ANN001
         with transaction(services.sessions) as session:
             now = services.clock()
-            delivery.record(session, results, now=now, max_attempts=settings.delivery_max_attempts)
+            delivery.record(session, results, now=now, policy=retry_policy)
             accepted = [r.delivery_id for r in results if r.accepted]
             for received_at in delivery.report_times(session, accepted).values():
                 ctx.metrics.acknowledgement_seconds.observe(max(0.0, (now - received_at).total_seconds()))

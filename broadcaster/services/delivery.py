@@ -9,6 +9,7 @@ recorded it: at most one batch.
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
@@ -69,18 +70,22 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
     return [email for group in groups.values() for email in compose_group(group, sender)]
 
 
-BACKOFF_BASE_SECONDS = 5.0
-BACKOFF_CAP_SECONDS = 600.0
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a failed email is tried again, and how long to wait between tries."""
 
+    max_attempts: int = 5
+    base: timedelta = timedelta(seconds=5)
+    cap: timedelta = timedelta(minutes=10)
 
-def backoff(attempts: int, rng: random.Random = random.Random()) -> timedelta:
-    """Exponential backoff with full jitter: 5 s, 10 s, 20 s ... capped at 10 minutes."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
-    return timedelta(seconds=rng.uniform(ceiling / 2, ceiling))
+    def backoff(self, attempts: int, rng: random.Random = random.Random()) -> timedelta:
+        """Exponential with jitter: base, twice that, four times ... up to the cap; each between half and all of it."""
+        ceiling = min(self.cap.total_seconds(), self.base.total_seconds() * 2 ** max(0, attempts - 1))
+        return timedelta(seconds=rng.uniform(ceiling / 2, ceiling))
 
 
 def record(
-    session: Session, results: Sequence[SendResult], *, now: datetime, max_attempts: int
+    session: Session, results: Sequence[SendResult], *, now: datetime, policy: RetryPolicy
 ) -> None:
     sent = [result.delivery_id for result in results if result.accepted]
     if sent:  # the common case, in one statement
@@ -90,8 +95,8 @@ def record(
         if result.accepted:
             continue
         row = session.get_one(Delivery, result.delivery_id)
-        if result.retryable and row.attempts < max_attempts:
-            wait = max(backoff(row.attempts), timedelta(seconds=result.retry_after or 0))
+        if result.retryable and row.attempts < policy.max_attempts:
+            wait = max(policy.backoff(row.attempts), timedelta(seconds=result.retry_after or 0))
             row.state, row.last_error, row.retry_at = DeliveryState.FAILED, result.error, now + wait
         else:
             row.state, row.last_error = DeliveryState.DEAD, result.error

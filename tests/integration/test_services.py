@@ -181,7 +181,7 @@ def test_sent_rows_are_never_claimed_again_and_failures_end_dead(sessions, model
         emails = delivery.compose_claimed(session, sent + bad, Sender("Example", "Example Support"))
         assert [e.to_email for e in emails] == ["eric@example.com", "bad@example.com"]
         delivery.record(session, [SendResult(sent[0], True), SendResult(bad[0], False, "400 bad address")],
-                        now=T0, max_attempts=5)
+                        now=T0, policy=delivery.RetryPolicy(max_attempts=5))
     with sessions.begin() as session:
         assert delivery.claim(session, sent + bad, now=T0 + timedelta(hours=1), lease=LEASE) == []
         assert session.get_one(Delivery, bad[0]).state == "dead"
@@ -217,7 +217,7 @@ def test_a_throttled_delivery_waits_as_asked_and_failures_back_off(sessions, mod
     ids = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
     with sessions.begin() as session:
         delivery.claim(session, ids, now=T0, lease=LEASE)
-        delivery.record(session, [SendResult(ids[0], False, "429", True, retry_after=90)], now=T0, max_attempts=5)
+        delivery.record(session, [SendResult(ids[0], False, "429", True, retry_after=90)], now=T0, policy=delivery.RetryPolicy(max_attempts=5))
     with sessions.begin() as session:
         assert delivery.claim(session, ids, now=T0 + timedelta(seconds=60), lease=LEASE) == []
         assert delivery.stalled(session, now=T0 + timedelta(seconds=60), lease=LEASE) == []
@@ -228,5 +228,7 @@ def test_a_throttled_delivery_waits_as_asked_and_failures_back_off(sessions, mod
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
     for attempts, ceiling in [(1, 5), (2, 10), (4, 40), (20, 600)]:
-        wait = delivery.backoff(attempts).total_seconds()
+        wait = delivery.RetryPolicy().backoff(attempts).total_seconds()
         assert ceiling / 2 <= wait <= ceiling
+    quick = delivery.RetryPolicy(base=timedelta(seconds=0.5), cap=timedelta(seconds=4))
+    assert 2 <= quick.backoff(4).total_seconds() <= 4 and 2 <= quick.backoff(30).total_seconds() <= 4
