@@ -32,7 +32,7 @@ class OutboxMailer:
         name = f"{email.delivery_id:09d}.eml" if email.delivery_id > 0 else f"note-{uuid.uuid4().hex}.eml"
         partial = self._directory / f".{name}.{uuid.uuid4().hex[:8]}.partial"
         try:
-            partial.write_bytes(message.as_bytes())
+            partial.write_bytes(message)
             os.link(partial, self._directory / name)  # fails if the file exists: never two of one delivery
         except FileExistsError:
             pass  # already delivered before a crash: the outcome we want

@@ -41,6 +41,20 @@ def test_the_outbox_writes_one_standard_eml_per_recipient(tmp_path: Path) -> Non
     assert first.get_body(("html",)).get_content().startswith("<p>Hi Eric,</p>")
 
 
+def test_names_and_subjects_beyond_ascii_survive_the_eml(tmp_path: Path) -> None:
+    zoe = OutgoingEmail(3, "zoe@example.com", "Zoë Łukasiewicz", "[Resolved] Import — fixed", "Hi Zoë,\nfixed",
+                        "<p>Hi Zoë,</p>", {"List-Unsubscribe": "<https://example.com/unsubscribe?token=t>"})
+    OutboxMailer(tmp_path, "support@example.com", "Example Support").send([zoe])
+    raw = next(tmp_path.glob("*.eml")).read_bytes()
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # CRLF, as on the wire
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert message["To"].addresses[0].display_name == "Zoë Łukasiewicz"
+    assert message["Subject"] == "[Resolved] Import — fixed"
+    assert message["List-Unsubscribe"] == "<https://example.com/unsubscribe?token=t>"
+    assert message.get_body(("plain",)).get_content().splitlines() == ["Hi Zoë,", "fixed"]
+    assert message.get_body(("html",)).get_content() == "<p>Hi Zoë,</p>"
+
+
 def test_the_outbox_keeps_one_file_per_delivery_when_a_send_is_repeated(tmp_path: Path) -> None:
     mailer = OutboxMailer(tmp_path, "support@example.com", "Example Support")
     first = mailer.send([email(1, "eric@example.com")])
