@@ -17,9 +17,7 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,17 +26,12 @@ from kafka import KafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broadcaster.config import Settings  # noqa: E402
 from broadcaster.domain.events import BugReportReceived  # noqa: E402
-from broadcaster.embedded.broker import CLIENT_SETTINGS, free_port, start_broker  # noqa: E402
-from broadcaster.kafka.topics import ensure_topics  # noqa: E402
-from broadcaster.mail.sandbox import SandboxServer, SandboxState  # noqa: E402
-from broadcaster.storage.database import upgrade  # noqa: E402
+from broadcaster.mail.sandbox import SandboxState  # noqa: E402
 from broadcaster.wire.codec import encode_bug_report  # noqa: E402
+from harness import sendgrid_system  # noqa: E402
 from scale_out import declare  # noqa: E402
 from tests.support.worker import running_worker  # noqa: E402
-
-KEY = "bench-key"
 TEXTS = ("search returns nothing since this morning", "the search box finds nothing, not even my own name",
          "searching for anything gives an empty page", "search results are empty for every query")
 WARM_UP = 20
@@ -99,31 +92,18 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     count = int(args.rate * args.seconds)
-    with tempfile.TemporaryDirectory() as folder:
-        broker = start_broker(Path(folder) / "broker.log")
-        sandbox = SandboxServer(SandboxState(KEY)).start_in_background()
-        run = uuid.uuid4().hex[:8]
-        settings = Settings(database_url=f"sqlite:///{folder}/ack.db", topic_prefix=f"a{run}.", app_id=f"ack-{run}",
-                            sendgrid_api_key=KEY, sendgrid_api_host=sandbox.url, state_dir=Path(folder) / "state",
-                            **CLIENT_SETTINGS, worker_web_port=free_port())
-        topic = f"{settings.topic_prefix}bug-reports"
-        try:
-            upgrade(settings.database_url)
-            declare(settings)
-            ensure_topics(settings, broker.bootstrap)
-            producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=False,
-                                     linger_ms=2)
-            with running_worker(settings, broker.bootstrap):
-                warm = produce(producer, topic, WARM_UP, 50, "warm")
-                wait_for(sandbox.state, set(warm), time.monotonic() + SETTLE_SECONDS)
-                sent_at = produce(producer, topic, count, args.rate, "user")
-                produce_seconds = max(sent_at.values()) - min(sent_at.values())
-                accepted = wait_for(sandbox.state, set(sent_at), time.monotonic() + SETTLE_SECONDS)
-            producer.close()
-            ceiling = asyncio.run(bare_consumer_rate(broker.bootstrap, topic, count + WARM_UP))
-        finally:
-            sandbox.shutdown()
-            broker.stop()
+    with sendgrid_system("ack") as bench:
+        declare(bench.settings)
+        topic, state = f"{bench.settings.topic_prefix}bug-reports", bench.sandbox.state
+        producer = KafkaProducer(bootstrap_servers=bench.bootstrap, acks="all", enable_idempotence=False, linger_ms=2)
+        with running_worker(bench.settings, bench.bootstrap):
+            warm = produce(producer, topic, WARM_UP, 50, "warm")
+            wait_for(state, set(warm), time.monotonic() + SETTLE_SECONDS)
+            sent_at = produce(producer, topic, count, args.rate, "user")
+            produce_seconds = max(sent_at.values()) - min(sent_at.values())
+            accepted = wait_for(state, set(sent_at), time.monotonic() + SETTLE_SECONDS)
+        producer.close()
+        ceiling = asyncio.run(bare_consumer_rate(bench.bootstrap, topic, count + WARM_UP))
     latencies = sorted(accepted[a] - sent for a, sent in sent_at.items() if a in accepted)
     figures = {
         "reports": count, "target_rate": args.rate, "achieved_rate": round(count / produce_seconds),

@@ -17,9 +17,7 @@ import argparse
 import json
 import signal
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -27,13 +25,12 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broadcaster.config import Settings  # noqa: E402
-from broadcaster.embedded.broker import CLIENT_SETTINGS, free_port, start_broker  # noqa: E402
-from broadcaster.kafka.topics import ensure_topics  # noqa: E402
-from broadcaster.mail.sandbox import SandboxServer, SandboxState  # noqa: E402
-from broadcaster.storage.database import make_engine, upgrade  # noqa: E402
+from broadcaster.embedded.broker import free_port  # noqa: E402
+from broadcaster.mail.sandbox import SandboxState  # noqa: E402
+from broadcaster.storage.database import make_engine  # noqa: E402
 from broadcaster.storage.models import Delivery  # noqa: E402
-from fanout import KEY, resolve, seed  # noqa: E402
+from fanout import resolve, seed  # noqa: E402
+from harness import KEY, Bench, sendgrid_system  # noqa: E402
 from tests.support.worker import running_worker  # noqa: E402
 
 DEADLINE_SECONDS = 1200
@@ -47,47 +44,37 @@ def ledger_states(database_url: str) -> dict[str, int]:
     return counts
 
 
+def kill_and_restart(bench: Bench, subscribers: int, kills: int, started: float) -> None:
+    """Run a worker until a share of the subscribers was accepted, SIGKILL it, start another; ``kills`` times."""
+    state = bench.sandbox.state
+    for kill in range(kills + 1):
+        worker_settings = bench.settings.model_copy(update={"worker_web_port": free_port()})
+        with running_worker(worker_settings, bench.bootstrap) as worker:
+            goal = subscribers * (kill + 1) // (kills + 2) if kill < kills else subscribers
+            while len(set(state.recipients())) < goal and time.perf_counter() - started < DEADLINE_SECONDS:
+                time.sleep(0.05)
+            if kill < kills:
+                worker.send_signal(signal.SIGKILL)
+            else:
+                time.sleep(10)  # let any late duplicate arrive before counting
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        broker = start_broker(Path(folder) / "broker.log")
-        state = SandboxState(KEY, fail_share=0.3, fail_statuses=(429, 503))
-        sandbox = SandboxServer(state).start_in_background()
-        run = uuid.uuid4().hex[:8]
-        settings = Settings(database_url=f"sqlite:///{folder}/faults.db", topic_prefix=f"x{run}.",
-                            app_id=f"faults-{run}", sendgrid_api_key=KEY, sendgrid_api_host=sandbox.url,
-                            state_dir=Path(folder) / "state", **CLIENT_SETTINGS,
-                            delivery_lease="5s", sweep_interval=1.0, delivery_max_attempts=50,
-                            delivery_backoff="1s", delivery_backoff_cap="8s")
+    state = SandboxState(KEY, fail_share=0.3, fail_statuses=(429, 503))
+    with sendgrid_system("faults", state, delivery_lease="5s", sweep_interval=1.0, delivery_max_attempts=50,
+                         delivery_backoff="1s", delivery_backoff_cap="8s") as bench:
         started = time.perf_counter()
-        try:
-            upgrade(settings.database_url)
-            seed(settings, args.subscribers)
-            ensure_topics(settings, broker.bootstrap)
-            resolve(settings, broker.bootstrap)
-            kills = 0
-            while True:
-                worker_settings = settings.model_copy(update={"worker_web_port": free_port()})
-                with running_worker(worker_settings, broker.bootstrap) as worker:
-                    goal = args.subscribers * (kills + 1) // (args.kills + 2) if kills < args.kills else args.subscribers
-                    while len(set(state.recipients())) < goal and time.perf_counter() - started < DEADLINE_SECONDS:
-                        time.sleep(0.05)
-                    if kills < args.kills:
-                        worker.send_signal(signal.SIGKILL)
-                        kills += 1
-                        continue
-                    time.sleep(10)  # let any late duplicate arrive before counting
-                    break
-            elapsed = time.perf_counter() - started
-            accepted = Counter(state.recipients())
-            ledger = ledger_states(settings.database_url)
-        finally:
-            sandbox.shutdown()
-            broker.stop()
+        seed(bench.settings, args.subscribers)
+        resolve(bench.settings, bench.bootstrap)
+        kill_and_restart(bench, args.subscribers, args.kills, started)
+        elapsed = time.perf_counter() - started
+        accepted = Counter(state.recipients())
+        ledger = ledger_states(bench.settings.database_url)
     expected = {f"user{n}@example.com" for n in range(args.subscribers)}
     figures = {
         "subscribers": args.subscribers, "kills": args.kills, "failure_share": 0.3,

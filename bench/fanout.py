@@ -13,9 +13,7 @@ request per recipient) sends the first N, and the per-recipient ratio is reporte
 import argparse
 import json
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,18 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from broadcaster.config import Settings  # noqa: E402
 from broadcaster.domain.email import OutgoingEmail  # noqa: E402
 from broadcaster.domain.events import IncidentDeclared, IncidentResolved  # noqa: E402
-from broadcaster.embedded.broker import CLIENT_SETTINGS, free_port, start_broker  # noqa: E402
-from broadcaster.kafka.topics import ensure_topics  # noqa: E402
 from broadcaster.mail.sandbox import SandboxServer, SandboxState  # noqa: E402
 from broadcaster.mail.sendgrid_api import SendGridMailer  # noqa: E402
 from broadcaster.services.incidents import apply_incident_event  # noqa: E402
 from broadcaster.services.linking import LinkingModel  # noqa: E402
-from broadcaster.storage.database import make_engine, make_session_factory, upgrade  # noqa: E402
+from broadcaster.storage.database import make_engine, make_session_factory  # noqa: E402
 from broadcaster.storage.models import Report, Subscriber  # noqa: E402
 from broadcaster.wire.codec import encode_incident_event  # noqa: E402
+from harness import KEY, sendgrid_system  # noqa: E402
 from tests.support.worker import running_worker  # noqa: E402
-
-KEY = "bench-key"
 
 
 def seed(settings: Settings, count: int) -> None:
@@ -69,7 +64,7 @@ def resolve(settings: Settings, bootstrap: str) -> None:
     producer.close()
 
 
-def naive(url: str, count: int) -> float:
+def naive(count: int) -> float:
     """One request per recipient: the design to beat. Returns seconds for ``count`` recipients."""
     sandbox = SandboxServer(SandboxState(KEY)).start_in_background()
     mailer = SendGridMailer(KEY, sandbox.url, "support@example.com", "Example Support")
@@ -88,29 +83,17 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=5_000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        broker = start_broker(Path(folder) / "broker.log")
-        sandbox = SandboxServer(SandboxState(KEY)).start_in_background()
-        run = uuid.uuid4().hex[:8]
-        settings = Settings(database_url=f"sqlite:///{folder}/fanout.db", topic_prefix=f"f{run}.", app_id=f"fanout-{run}",
-                            sendgrid_api_key=KEY, sendgrid_api_host=sandbox.url, state_dir=Path(folder) / "state",
-                            **CLIENT_SETTINGS, worker_web_port=free_port())
-        try:
-            upgrade(settings.database_url)
-            seed(settings, args.subscribers)
-            ensure_topics(settings, broker.bootstrap)
-            with running_worker(settings, broker.bootstrap):
-                started = time.perf_counter()
-                resolve(settings, broker.bootstrap)
-                while len(sandbox.state.accepted) == 0 or len(sandbox.state.recipients()) < args.subscribers:
-                    time.sleep(0.1)
-                batched = time.perf_counter() - started
-            recipients = sandbox.state.recipients()
-            requests = sandbox.state.requests
-        finally:
-            sandbox.shutdown()
-            broker.stop()
-    naive_seconds = naive(sandbox.url, args.naive)
+    with sendgrid_system("fanout") as bench:
+        seed(bench.settings, args.subscribers)
+        state = bench.sandbox.state
+        with running_worker(bench.settings, bench.bootstrap):
+            started = time.perf_counter()
+            resolve(bench.settings, bench.bootstrap)
+            while len(state.accepted) == 0 or len(state.recipients()) < args.subscribers:
+                time.sleep(0.1)
+            batched = time.perf_counter() - started
+        recipients, requests = state.recipients(), state.requests
+    naive_seconds = naive(args.naive)
     per_batched, per_naive = batched / args.subscribers, naive_seconds / args.naive
     figures = {
         "subscribers": args.subscribers, "seconds_until_all_accepted": round(batched, 2),

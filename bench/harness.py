@@ -1,0 +1,54 @@
+"""What the SendGrid-path benchmarks share: the embedded broker, the local SendGrid-API
+server in this process, a SQLite file, and settings that point a worker at all three."""
+
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from broadcaster.config import Settings  # noqa: E402
+from broadcaster.embedded.broker import CLIENT_SETTINGS, EmbeddedBroker, free_port, start_broker  # noqa: E402
+from broadcaster.kafka.topics import ensure_topics  # noqa: E402
+from broadcaster.mail.sandbox import SandboxServer, SandboxState  # noqa: E402
+from broadcaster.storage.database import upgrade  # noqa: E402
+
+KEY = "bench-key"
+
+
+@dataclass(frozen=True)
+class Bench:
+    broker: EmbeddedBroker
+    sandbox: SandboxServer
+    settings: Settings
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.bootstrap
+
+
+@contextmanager
+def sendgrid_system(name: str, state: SandboxState | None = None, **overrides: object) -> Iterator[Bench]:
+    """A migrated database, topics, the broker and the API server; the worker is the caller's to start."""
+    with tempfile.TemporaryDirectory() as folder:
+        broker = start_broker(Path(folder) / "broker.log")
+        sandbox = SandboxServer(state or SandboxState(KEY)).start_in_background()
+        run = uuid.uuid4().hex[:8]
+        values: dict[str, object] = {
+            "database_url": f"sqlite:///{folder}/{name}.db", "topic_prefix": f"{name}-{run}.",
+            "app_id": f"{name}-{run}", "sendgrid_api_key": sandbox.state.api_key,
+            "sendgrid_api_host": sandbox.url, "state_dir": Path(folder) / "state", "worker_web_port": free_port(),
+            **CLIENT_SETTINGS, **overrides,
+        }
+        settings = Settings(**values)
+        try:
+            upgrade(settings.database_url)
+            ensure_topics(settings, broker.bootstrap)
+            yield Bench(broker, sandbox, settings)
+        finally:
+            sandbox.shutdown()
+            broker.stop()
