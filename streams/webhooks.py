@@ -4,14 +4,20 @@ import logging
 
 from faust.web import View
 
-from broadcaster.mail.event_webhook import RejectedWebhook, suppressions, verified_events
+from broadcaster.mail.event_webhook import (
+    SIGNATURE,
+    TIMESTAMP,
+    RejectedWebhook,
+    accepted_deliveries,
+    suppressions,
+    verified_events,
+)
+from broadcaster.services.delivery import confirm_accepted
 from broadcaster.services.suppression import suppress
 from broadcaster.storage.database import transaction
 from streams.context import ProcessorContext
 
 log = logging.getLogger(__name__)
-SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
-TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
 
 
 def register(ctx: ProcessorContext) -> None:
@@ -29,7 +35,12 @@ def register(ctx: ProcessorContext) -> None:
                 log.warning("refused a SendGrid webhook call: %s", error)
                 return self.json({"error": str(error)}, status=403)
             with transaction(services.sessions) as session:
-                added = sum(suppress(session, email, reason, services.clock()) for email, reason in suppressions(events))
-            return self.json({"events": len(events), "suppressed": added})
+                now = services.clock()
+                added = sum(suppress(session, email, reason, now) for email, reason in suppressions(events))
+                confirmed = confirm_accepted(session, accepted_deliveries(events), now=now)
+            if confirmed:
+                log.warning("the mail API confirmed %d sends the ledger had not recorded (a worker died mid-send?)",
+                            confirmed)
+            return self.json({"events": len(events), "suppressed": added, "confirmed": confirmed})
 
     ctx.app.page("/webhooks/sendgrid")(SendGridEvents)

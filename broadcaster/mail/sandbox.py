@@ -3,10 +3,13 @@
 It enforces the rules of the real API that matter to us (bearer key, at most 1,000
 personalizations and 1,000 recipients per request, each address once, a sender,
 a subject and content), records every accepted request, and can be told to
-throttle (429) or fail (503) a share of requests. Run it on its own with
-``python -m broadcaster.mail.sandbox --port 8025``.
+throttle (429) or fail (503) a share of requests. Like SendGrid's Event Webhook, it can
+post a signed "processed" event for every accepted recipient (with the request's
+custom_args) to ``webhook_url``, retrying until the receiver answers. Run it on its own
+with ``python -m broadcaster.mail.sandbox --port 8025``.
 """
 
+import base64
 import json
 import random
 import re
@@ -14,7 +17,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
+from urllib.error import URLError
+from urllib.request import Request, urlopen
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from broadcaster.mail.event_webhook import SIGNATURE, TIMESTAMP
 
 MAX_PERSONALIZATIONS = 1000
 MAX_RECIPIENTS = 1000
@@ -32,8 +43,47 @@ class SandboxState:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     accepted_at: list[float] = field(default_factory=list)  # time.time() of each accepted request
     rejected: int = 0
+    webhook_url: str | None = None  # where to post signed events; None: no events
+    after_accept: Callable[[], None] | None = None  # fault injection: runs after accepting, before the 202
+    pending_events: list[dict[str, Any]] = field(default_factory=list)
+    webhook_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    @property
+    def webhook_public_key(self) -> str:
+        """The verification key a receiver needs (base64 DER, as SendGrid shows it)."""
+        der = self.webhook_key.public_key().public_bytes(serialization.Encoding.DER,
+                                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+        return base64.b64encode(der).decode()
+
+    def accept(self, body: dict[str, Any]) -> None:
+        """Record an accepted request (caller holds the lock) and queue its events."""
+        self.accepted.append(body)
+        self.accepted_at.append(time.time())
+        if self.webhook_url:
+            self.pending_events += [
+                {"email": to["email"], "event": "processed", "timestamp": int(time.time()),
+                 **(item.get("custom_args") or {})}
+                for item in body["personalizations"] for to in item["to"]
+            ]
+
+    def post_events(self) -> None:
+        """Post what is pending, signed; keep it for the next try if the receiver does not take it."""
+        with self.lock:
+            events, self.pending_events, url = self.pending_events, [], self.webhook_url
+        if not events or not url:
+            return
+        payload, stamp = json.dumps(events).encode(), str(int(time.time()))
+        signature = base64.b64encode(self.webhook_key.sign(stamp.encode() + payload, ec.ECDSA(hashes.SHA256())))
+        request = Request(url, data=payload, method="POST", headers={
+            SIGNATURE: signature.decode(), TIMESTAMP: stamp, "Content-Type": "application/json"})
+        try:
+            with urlopen(request, timeout=10):
+                return
+        except (URLError, OSError):
+            with self.lock:
+                self.pending_events[:0] = events
 
     def recipients(self) -> list[str]:
         """Every address accepted so far, once per acceptance (duplicates stay visible)."""
@@ -121,10 +171,11 @@ class _Handler(BaseHTTPRequestHandler):
                 status = state.rng.choice(state.fail_statuses) if state.fail_statuses else state.fail_status
                 return self._throttle_or_fail(status)
             else:
-                state.accepted.append(body)
-                state.accepted_at.append(time.time())
+                state.accept(body)
         if problems:
             return self._answer(400, {"errors": [{"message": p} for p in problems]})
+        if state.after_accept:
+            state.after_accept()
         self._answer(202, None)
 
     def _throttle_or_fail(self, status: int) -> None:
@@ -155,7 +206,13 @@ class SandboxServer(ThreadingHTTPServer):
 
     def start_in_background(self) -> "SandboxServer":
         threading.Thread(target=self.serve_forever, name="sendgrid-sandbox", daemon=True).start()
+        threading.Thread(target=self._post_events_forever, name="sendgrid-sandbox-events", daemon=True).start()
         return self
+
+    def _post_events_forever(self) -> None:
+        while True:
+            self.state.post_events()
+            time.sleep(0.2)
 
 
 def main() -> None:

@@ -102,6 +102,16 @@ def record(
             row.state, row.last_error = DeliveryState.DEAD, result.error
 
 
+def confirm_accepted(session: Session, delivery_ids: Sequence[int], *, now: datetime) -> int:
+    """Record as sent the rows the provider says it accepted (its Event Webhook); returns how many changed."""
+    if not delivery_ids:
+        return 0
+    pending = [DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.FAILED]
+    result = session.execute(update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.state.in_(pending))
+                             .values(state=DeliveryState.SENT, sent_at=now, last_error=None))
+    return result.rowcount
+
+
 def stalled(session: Session, *, now: datetime, lease: timedelta, limit: int = 1000) -> list[int]:
     """Rows that should have gone by now: queued or failed a while ago, or claimed by a dead worker."""
     overdue = now - lease

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from broadcaster.storage.database import make_engine
 from broadcaster.storage.models import Delivery
 from broadcaster.embedded.broker import free_port
-from streams.webhooks import SIGNATURE, TIMESTAMP
+from broadcaster.mail.event_webhook import SIGNATURE, TIMESTAMP
 from tests.support.waiting import wait_for
 from tests.unit.test_event_webhook import PUBLIC, signed
 
@@ -83,7 +83,7 @@ def test_unsubscribes_and_bounces_stop_every_later_email(system_factory, sqlite_
         urlopen(forged, timeout=5)
     good = Request(webhook, data=body, method="POST", headers={SIGNATURE: signed(body, stamp), TIMESTAMP: stamp})
     with urlopen(good, timeout=5) as answer:
-        assert json.loads(answer.read()) == {"events": 1, "suppressed": 1}
+        assert json.loads(answer.read()) == {"events": 1, "suppressed": 1, "confirmed": 0}
     system.run("incident", "resolve", incident_id, "Search works again.")
     wait_for(lambda: "suppressed: bounce" in system.run("deliveries").output, what="Bob's resolution refused")
     assert "resolution" not in system.counts()["bob@example.com"]

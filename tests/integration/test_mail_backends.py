@@ -1,16 +1,20 @@
 """Both mail backends, for real: .eml files on disk, and HTTP requests to a server speaking SendGrid v3."""
 
+import threading
 from collections.abc import Iterator
 from email import policy
 from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from broadcaster.domain.email import OutgoingEmail, SharedContent
+from broadcaster.mail.event_webhook import SIGNATURE, TIMESTAMP, accepted_deliveries, verified_events
 from broadcaster.mail.outbox import OutboxMailer
 from broadcaster.mail.sandbox import SandboxServer, SandboxState
 from broadcaster.mail.sendgrid_api import SendGridMailer
+from tests.support.waiting import wait_for
 
 
 def email(delivery_id: int, to: str) -> OutgoingEmail:
@@ -138,3 +142,41 @@ def test_a_429_says_how_long_to_wait(sandbox: SandboxServer) -> None:
     mailer = SendGridMailer("test-key", sandbox.url, "support@example.com", "Example Support")
     [throttled] = mailer.send([email(1, "eric@example.com")])
     assert throttled.retryable and throttled.retry_after is not None and 0 <= throttled.retry_after <= 2
+
+
+class EventReceiver(ThreadingHTTPServer):
+    """An Event Webhook endpoint that refuses the first call (as a restarting worker would) and verifies the rest."""
+
+    def __init__(self, public_key: str) -> None:
+        self.events: list[dict] = []
+        self.calls = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(handler) -> None:  # noqa: N802, N805
+                body = handler.rfile.read(int(handler.headers["Content-Length"]))
+                self.calls += 1
+                if self.calls > 1:
+                    self.events += verified_events(body, handler.headers[SIGNATURE], handler.headers[TIMESTAMP],
+                                                   public_key)
+                handler.send_response(503 if self.calls == 1 else 200)
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_the_sandbox_posts_signed_events_with_the_custom_args_until_they_are_taken(sandbox: SandboxServer) -> None:
+    receiver = EventReceiver(sandbox.state.webhook_public_key)
+    sandbox.state.webhook_url = f"http://127.0.0.1:{receiver.server_address[1]}/webhooks/sendgrid"
+    mailer = SendGridMailer("test-key", sandbox.url, "support@example.com", "Example Support")
+    assert all(r.accepted for r in mailer.send([email(1, "eric@example.com"), email(2, "maz@example.com")]))
+    wait_for(lambda: receiver.events, timeout=10, what="the events, after one refused call")
+    receiver.shutdown()
+    assert receiver.calls >= 2
+    assert accepted_deliveries(receiver.events) == [1, 2]
+    assert {(e["email"], e["event"]) for e in receiver.events} == {("eric@example.com", "processed"),
+                                                                   ("maz@example.com", "processed")}

@@ -212,6 +212,21 @@ def test_catch_up_queues_the_latest_update_for_a_subscriber_every_path_missed(se
     assert len(first.delivery_ids) == 1
 
 
+def test_a_send_the_provider_confirms_is_recorded_and_never_swept_again(sessions, model) -> None:  # noqa: ANN001
+    apply(sessions, model, declared(), T0)
+    ids = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
+    with sessions.begin() as session:
+        delivery.claim(session, ids, now=T0, lease=LEASE)  # the worker sends, then dies before recording
+    later = T0 + timedelta(seconds=5)
+    with sessions.begin() as session:
+        assert delivery.confirm_accepted(session, ids, now=later) == 1  # the Event Webhook's "processed"
+        assert delivery.confirm_accepted(session, ids, now=later) == 0
+    with sessions.begin() as session:
+        assert session.get_one(Delivery, ids[0]).state == "sent"
+        assert delivery.stalled(session, now=T0 + LEASE * 10, lease=LEASE) == []
+        assert delivery.claim(session, ids, now=T0 + LEASE * 10, lease=LEASE) == []
+
+
 def test_a_throttled_delivery_waits_as_asked_and_failures_back_off(sessions, model) -> None:  # noqa: ANN001
     apply(sessions, model, declared(), T0)
     ids = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids

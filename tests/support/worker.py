@@ -27,13 +27,14 @@ def running_worker(settings: Settings, bootstrap: str) -> Iterator[subprocess.Po
     saved = dict(os.environ)
     os.environ.update(settings_environment(settings))
     log_path = Path(settings.state_dir) / "worker.log"
+    since = log_path.stat().st_size if log_path.exists() else 0  # a restart appends: wait for its own "Ready"
     try:
         worker = start_worker(settings, bootstrap, log_path)
     finally:
         os.environ.clear()
         os.environ.update(saved)
     try:
-        wait_until_ready(worker, log_path, 0)
+        wait_until_ready(worker, log_path, since)
         yield worker
     finally:
         stop_worker(worker)

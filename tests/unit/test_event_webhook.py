@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from broadcaster.mail.event_webhook import RejectedWebhook, suppressions, verified_events
+from broadcaster.mail.event_webhook import RejectedWebhook, accepted_deliveries, suppressions, verified_events
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 PUBLIC = base64.b64encode(KEY.public_key().public_bytes(
@@ -39,3 +39,12 @@ def test_tampered_or_replayed_calls_are_refused(tamper: str) -> None:
         now = 1790000000 + 3600
     with pytest.raises(RejectedWebhook):
         verified_events(body, signature, timestamp, PUBLIC, now=now)
+
+
+def test_any_event_with_a_delivery_id_proves_the_api_accepted_that_delivery() -> None:
+    events = [{"email": "ann@example.com", "event": "processed", "delivery_id": "41"},
+              {"email": "bob@example.com", "event": "delivered", "delivery_id": "7"},
+              {"email": "ann@example.com", "event": "open", "delivery_id": "41"},
+              {"email": "cy@example.com", "event": "processed"},  # not ours: an owner reminder, say
+              {"email": "dee@example.com", "event": "processed", "delivery_id": "x; DROP TABLE"}, "junk"]
+    assert accepted_deliveries(events) == [7, 41]
