@@ -137,13 +137,17 @@ class Matcher:
         self._remember(self._rejected, [(incident_id, text)])
 
     def _remember(self, memory: _Learned, items: Sequence[tuple[str, str]]) -> None:
-        if not items:
-            return
-        incident_ids = list(dict.fromkeys(incident_id for incident_id, _ in items))
+        if items:
+            self._remember_vectors(memory, [incident_id for incident_id, _ in items], self._tf([t for _, t in items]))
+
+    def _remember_vectors(self, memory: _Learned, owners: Sequence[str], tf: sparse.csr_matrix) -> None:
+        """Add each row of ``tf`` to what is remembered for the incident at the same place in ``owners``."""
+        incident_ids = list(dict.fromkeys(owners))
         row_of = {incident_id: row for row, incident_id in enumerate(incident_ids)}
-        rows = [row_of[incident_id] for incident_id, _ in items]
-        grouping = sparse.csr_matrix((np.ones(len(items)), (rows, range(len(items)))), shape=(len(incident_ids), len(items)))
-        sums = (grouping @ self._tf([text for _, text in items])).tocsr()
+        rows = [row_of[incident_id] for incident_id in owners]
+        grouping = sparse.csr_matrix((np.ones(len(owners)), (rows, range(len(owners)))),
+                                     shape=(len(incident_ids), len(owners)))
+        sums = (grouping @ tf).tocsr()
         counts = np.bincount(rows, minlength=len(incident_ids))
         for row, incident_id in enumerate(incident_ids):
             previous = memory.sums.get(incident_id)
@@ -160,16 +164,25 @@ class Matcher:
     def decide(self, report: ReportText) -> Decision:
         return self.decide_many([report])[0]
 
-    def decide_many(self, reports: Sequence[ReportText]) -> list[Decision]:
+    def decide_many(self, reports: Sequence[ReportText], *, learn: bool = False) -> list[Decision]:
+        """Decide each report; with ``learn``, learn the linked ones from the vectors already made."""
         if not self._profiles or not reports:
             return [Decision(Outcome.UNLINKED, None, 0.0) for _ in reports]
-        scores = self.scores(reports)
-        return [self._decide(row) for row in scores]
+        tf = self._tf([r.text for r in reports])
+        decisions = [self._decide(row) for row in self._scores(reports, tf)]
+        if learn:
+            linked = [(i, d.incident_id) for i, d in enumerate(decisions) if d.outcome is Outcome.LINKED and d.incident_id]
+            if linked:
+                self._remember_vectors(self._learned, [owner for _, owner in linked], tf[[i for i, _ in linked]])
+        return decisions
 
     def scores(self, reports: Sequence[ReportText]) -> np.ndarray:
         """A (reports × incidents) array of scores."""
+        return self._scores(reports, self._tf([r.text for r in reports]))
+
+    def _scores(self, reports: Sequence[ReportText], tf: sparse.csr_matrix) -> np.ndarray:
         self._refresh()
-        similarity, rejected = self._similarity([normalise(r.text) for r in reports])
+        similarity, rejected = self._similarity(tf)
         similarity -= self.weights.rejected_penalty * rejected
         return np.vstack([similarity[i] + self._signals.adjust(r, similarity[i]) for i, r in enumerate(reports)])
 
@@ -200,9 +213,9 @@ class Matcher:
         """The matcher's raw features for any texts (used to compare reports with each other)."""
         return self._tf(texts)
 
-    def _tf(self, texts: Sequence[str], *, normalised: bool = False) -> sparse.csr_matrix:
+    def _tf(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Hashed term frequencies: word 1-2-grams, and character 3-5-grams weighted by ``char``."""
-        prepared = list(texts) if normalised else [normalise(t) for t in texts]
+        prepared = [normalise(t) for t in texts]
         return sparse.hstack(
             [self._words.transform(prepared), self.weights.char * self._chars.transform(prepared)], format="csr"
         )
@@ -241,9 +254,9 @@ class Matcher:
             rows.append(sparse.csr_matrix((1, width)) if total is None else total / memory.counts[profile.incident_id])
         return sparse.vstack(rows, format="csr")
 
-    def _similarity(self, normalised: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _similarity(self, tf: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarity of each report to each incident profile, and to what was rejected for it."""
-        vectors = normalize(self._weighted(self._tf(normalised, normalised=True)))
+        vectors = normalize(self._weighted(tf))
         return (vectors @ self._matrix).toarray(), (vectors @ self._rejected_matrix).toarray()
 
 

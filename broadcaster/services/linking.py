@@ -33,11 +33,12 @@ class LinkingModel:
         )
         self._fingerprint: tuple | None = None
 
-    def decide_many(self, session: Session, reports: Sequence[Report], now: datetime) -> list[Decision]:
+    def decide_and_learn(self, session: Session, reports: Sequence[Report], now: datetime) -> list[Decision]:
+        """Decide each report, and learn from the ones linked."""
         if not reports:
             return []
         self.sync(session, now)
-        return self.matcher.decide_many([ReportText(r.text, r.component, r.received_at) for r in reports])
+        return self.matcher.decide_many([ReportText(r.text, r.component, r.received_at) for r in reports], learn=True)
 
     def sync(self, session: Session, now: datetime) -> None:
         """Bring the matcher up to date; once per transaction and moment (a batch shares both)."""

@@ -79,19 +79,16 @@ def receive_reports(
     undecided = [r for r in reports if not (r.link_state == "linked" and r.incident_id)]
     results: dict[str, ReportResult] = {}
     unlinked: list[Report] = []
-    learned: list[tuple[str, str]] = []
-    for report, decision in zip(undecided, model.decide_many(session, undecided, now), strict=True):
+    for report, decision in zip(undecided, model.decide_and_learn(session, undecided, now), strict=True):
         report.link_score = decision.score
         if decision.outcome is Decided.LINKED and decision.incident_id:
             links.append(Link(report, decision.incident_id))
-            learned.append((decision.incident_id, report.text))
             continue
         report.link_state, report.candidate_incident_id = decision.outcome.value, decision.incident_id
         if decision.outcome is Decided.SUGGESTED:
             results[report.id] = ReportResult(Outcome.SUGGESTED, decision.incident_id)
         else:
             unlinked.append(report)
-    model.matcher.learn_many(learned)
     for link, result in zip(links, subscribe_reporters(session, links, now), strict=True):
         results[link.report.id] = result
     for report in unlinked:
