@@ -7,6 +7,7 @@ back the others.
 """
 
 import logging
+from collections import Counter
 
 from broadcaster.domain.events import BugReportReceived
 from broadcaster.services.reports import ReportResult, receive_reports
@@ -22,6 +23,12 @@ WITHIN_SECONDS = 0.05
 ANNOUNCE_CHUNK = 1000
 
 
+def summary(results: list[ReportResult]) -> str:
+    """``linked INC-1 x12, suggested INC-2 x1, unlinked x3``: one log line a batch, not one a report."""
+    counts = Counter(f"{r.outcome.value} {r.incident_id}" if r.incident_id else r.outcome.value for r in results)
+    return ", ".join(f"{what} x{n}" for what, n in sorted(counts.items()))
+
+
 def register(ctx: ProcessorContext) -> None:
     services = ctx.services
 
@@ -30,8 +37,9 @@ def register(ctx: ProcessorContext) -> None:
             outcomes = receive_reports(session, reports, now=services.clock(), model=ctx.linking)
         results = [outcomes[report.report_id] for report in reports]
         for report, result in zip(reports, results, strict=True):
-            log.info("report %s from %s: %s %s", report.report_id, report.email,
-                     result.outcome.value, result.incident_id or "")
+            log.debug("report %s from %s: %s %s", report.report_id, report.email,
+                      result.outcome.value, result.incident_id or "")
+        log.info("%d report(s): %s", len(results), summary(results))
         return results
 
     async def process_one_by_one(valid: list) -> list[ReportResult | None]:  # noqa: ANN001
