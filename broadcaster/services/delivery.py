@@ -40,12 +40,14 @@ def claim(
     return sorted(drop_suppressed(session, list(claimed)))
 
 
-_FACT_COLUMNS = (
-    Delivery.id, Delivery.kind, Subscriber.email, Subscriber.name, Report.text, Report.received_at,
-    Incident.id, Incident.title, IncidentUpdate.status, Incident.description, Incident.workaround,
-    IncidentUpdate.message, IncidentUpdate.created_at, IncidentUpdate.next_update_at, Incident.how_to_verify,
-    IncidentUpdate.id,
-)
+_FACT_COLUMNS = {  # EmailFacts field: where it is stored
+    "delivery_id": Delivery.id, "kind": Delivery.kind, "to_email": Subscriber.email, "to_name": Subscriber.name,
+    "report_text": Report.text, "reported_at": Report.received_at, "incident_id": Incident.id,
+    "incident_title": Incident.title, "status": IncidentUpdate.status, "description": Incident.description,
+    "workaround": Incident.workaround, "update_message": IncidentUpdate.message, "update_at": IncidentUpdate.created_at,
+    "next_update_at": IncidentUpdate.next_update_at, "how_to_verify": Incident.how_to_verify,
+    "update_key": IncidentUpdate.id,
+}
 
 
 def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sender) -> list[OutgoingEmail]:
@@ -55,7 +57,7 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
     building ORM objects for five tables cost more than everything else in a send.
     """
     rows = session.execute(
-        select(*_FACT_COLUMNS)
+        select(*(column.label(field) for field, column in _FACT_COLUMNS.items()))
         .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
         .join(Incident, IncidentUpdate.incident_id == Incident.id)
         .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
@@ -63,10 +65,10 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
         .where(Delivery.id.in_(delivery_ids))
         .order_by(Delivery.id)
     )
-    groups: dict[tuple[int, str], list[EmailFacts]] = {}
-    for row in rows:
-        facts = EmailFacts(row[0], NotificationKind(row[1]), *row[2:-1], update_key=str(row[-1]))
-        groups.setdefault((row[-1], facts.kind), []).append(facts)
+    groups: dict[tuple[str, str], list[EmailFacts]] = {}
+    for row in rows.mappings():
+        facts = EmailFacts(**{**row, "kind": NotificationKind(row["kind"]), "update_key": str(row["update_key"])})
+        groups.setdefault((facts.update_key, facts.kind), []).append(facts)
     return [email for group in groups.values() for email in compose_group(group, sender)]
 
 

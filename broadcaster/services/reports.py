@@ -38,7 +38,7 @@ class ReportResult:
 
 
 def _store(session: Session, events: Sequence[BugReportReceived]) -> list[Report]:
-    """The report row for each event, new or (after a redelivery) already stored."""
+    """The distinct reports of ``events``, each new or (after a redelivery) already stored."""
     known = {r.id: r for r in session.scalars(select(Report).where(Report.id.in_({e.report_id for e in events})))}
     for event in events:
         if event.report_id not in known:
@@ -54,6 +54,8 @@ def _store(session: Session, events: Sequence[BugReportReceived]) -> list[Report
 
 def subscribe_reporters(session: Session, links: Sequence[Link], now: datetime) -> list[ReportResult]:
     """Link the reports, subscribe their reporters and queue what they must hear (idempotent)."""
+    if not links:
+        return []
     subscribers = link_reports(session, links, now)
     is_open = {i: session.get_one(Incident, i).status != Status.RESOLVED for i in {link.incident_id for link in links}}
     queue_first_emails(session, subscribers, {i: kind_for_new_subscriber(o) for i, o in is_open.items()}, now)
