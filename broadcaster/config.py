@@ -17,6 +17,7 @@ from broadcaster.domain.durations import parse_duration
 
 Severity = Literal["sev1", "sev2", "sev3", "sev4"]
 SEVERITIES: tuple[str, ...] = ("sev1", "sev2", "sev3", "sev4")
+EMBEDDED_FETCH_MAX_WAIT = 0.05  # seconds; see streams/transport.py
 
 
 class Settings(BaseSettings):
@@ -122,7 +123,7 @@ class Settings(BaseSettings):
         """
         if self.kafka_fetch_max_wait is not None:
             return self.kafka_fetch_max_wait
-        return 1.5 if not self.embedded_broker else 0.05
+        return 1.5 if not self.embedded_broker else EMBEDDED_FETCH_MAX_WAIT
 
     def default_cadence(self, severity: str) -> timedelta:
         return getattr(self, f"next_update_{severity}")

