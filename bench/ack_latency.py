@@ -26,12 +26,14 @@ from kafka import KafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broadcaster.domain.events import BugReportReceived  # noqa: E402
-from broadcaster.mail.sandbox import SandboxState  # noqa: E402
-from broadcaster.wire.codec import encode_bug_report  # noqa: E402
-from harness import sendgrid_system  # noqa: E402
-from scale_out import declare  # noqa: E402
-from tests.support.worker import running_worker  # noqa: E402
+from harness import sendgrid_system
+from scale_out import declare
+
+from broadcaster.domain.events import BugReportReceived
+from broadcaster.mail.sandbox import SandboxState
+from broadcaster.wire.codec import encode_bug_report
+from tests.support.worker import running_worker
+
 TEXTS = ("search returns nothing since this morning", "the search box finds nothing, not even my own name",
          "searching for anything gives an empty page", "search results are empty for every query")
 WARM_UP = 20

@@ -19,7 +19,6 @@ takes minutes; exactly-once does not depend on how long the waits are.
 import argparse
 import json
 import re
-import signal
 import sys
 import time
 from collections import Counter
@@ -30,13 +29,14 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broadcaster.embedded.broker import free_port  # noqa: E402
-from broadcaster.mail.sandbox import SandboxState  # noqa: E402
-from broadcaster.storage.database import make_engine  # noqa: E402
-from broadcaster.storage.models import Delivery  # noqa: E402
-from fanout import resolve, seed  # noqa: E402
-from harness import KEY, Bench, sendgrid_system  # noqa: E402
-from tests.support.worker import running_worker  # noqa: E402
+from fanout import resolve, seed
+from harness import KEY, Bench, sendgrid_system
+
+from broadcaster.embedded.broker import free_port
+from broadcaster.mail.sandbox import SandboxState
+from broadcaster.storage.database import make_engine
+from broadcaster.storage.models import Delivery
+from tests.support.worker import running_worker
 
 DEADLINE_SECONDS = 1200
 

@@ -22,18 +22,19 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broadcaster.config import Settings  # noqa: E402
-from broadcaster.domain.email import OutgoingEmail  # noqa: E402
-from broadcaster.domain.events import IncidentDeclared, IncidentResolved  # noqa: E402
-from broadcaster.mail.sandbox import SandboxServer, SandboxState  # noqa: E402
-from broadcaster.mail.sendgrid_api import SendGridMailer  # noqa: E402
-from broadcaster.services.incidents import apply_incident_event  # noqa: E402
-from broadcaster.services.linking import LinkingModel  # noqa: E402
-from broadcaster.storage.database import make_engine, make_session_factory  # noqa: E402
-from broadcaster.storage.models import Report, Subscriber  # noqa: E402
-from broadcaster.wire.codec import encode_incident_event  # noqa: E402
-from harness import KEY, sendgrid_system  # noqa: E402
-from tests.support.worker import running_worker  # noqa: E402
+from harness import KEY, sendgrid_system
+
+from broadcaster.config import Settings
+from broadcaster.domain.email import OutgoingEmail
+from broadcaster.domain.events import IncidentDeclared, IncidentResolved
+from broadcaster.mail.sandbox import SandboxServer, SandboxState
+from broadcaster.mail.sendgrid_api import SendGridMailer
+from broadcaster.services.incidents import apply_incident_event
+from broadcaster.services.linking import LinkingModel
+from broadcaster.storage.database import make_engine, make_session_factory
+from broadcaster.storage.models import Report, Subscriber
+from broadcaster.wire.codec import encode_incident_event
+from tests.support.worker import running_worker
 
 
 def seed(settings: Settings, count: int) -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broadcaster.config import Settings  # noqa: E402
-from broadcaster.embedded.broker import CLIENT_SETTINGS, EmbeddedBroker, free_port, start_broker  # noqa: E402
-from broadcaster.kafka.topics import ensure_topics  # noqa: E402
-from broadcaster.mail.sandbox import SandboxServer, SandboxState  # noqa: E402
-from broadcaster.storage.database import upgrade  # noqa: E402
+from broadcaster.config import Settings
+from broadcaster.embedded.broker import CLIENT_SETTINGS, EmbeddedBroker, free_port, start_broker
+from broadcaster.kafka.topics import ensure_topics
+from broadcaster.mail.sandbox import SandboxServer, SandboxState
+from broadcaster.storage.database import upgrade
 
 KEY = "bench-key"
 

@@ -22,11 +22,11 @@ from kafka.structs import OffsetAndMetadata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broadcaster.config import Settings  # noqa: E402
-from broadcaster.embedded.broker import CLIENT_SETTINGS, start_broker  # noqa: E402
-from broadcaster.kafka.lag import read_group_lag  # noqa: E402
-from broadcaster.kafka.topics import Topics, ensure_topics  # noqa: E402
-from broadcaster.ops.lag_report import Window, evaluate_group  # noqa: E402
+from broadcaster.config import Settings
+from broadcaster.embedded.broker import CLIENT_SETTINGS, start_broker
+from broadcaster.kafka.lag import read_group_lag
+from broadcaster.kafka.topics import Topics, ensure_topics
+from broadcaster.ops.lag_report import Window, evaluate_group
 
 
 def prepare(settings: Settings, bootstrap: str, topics: tuple[str, ...], group: str) -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from broadcaster.linking.evaluation import load_reports  # noqa: E402
-from broadcaster.linking.matcher import IncidentProfile, Matcher, ReportText  # noqa: E402
+from broadcaster.linking.evaluation import load_reports
+from broadcaster.linking.matcher import IncidentProfile, Matcher, ReportText
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "linking" / "reports.jsonl"
 COMPONENTS = ["groups", "billing", "auth", "messaging", "search", "uploads", "notifications", "profile",
@@ -49,7 +49,7 @@ def reports(count: int) -> list[ReportText]:
     return list(itertools.islice(itertools.cycle(corpus), count))
 
 
-def rate(run, items: int, repeats: int = 5) -> float:  # noqa: ANN001
+def rate(run, items: int, repeats: int = 5) -> float:
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()

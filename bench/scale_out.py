@@ -24,17 +24,17 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broadcaster.config import Settings  # noqa: E402
-from broadcaster.domain.events import BugReportReceived, IncidentDeclared  # noqa: E402
-from broadcaster.embedded.broker import CLIENT_SETTINGS, free_port, start_broker  # noqa: E402
-from broadcaster.kafka.topics import ensure_topics  # noqa: E402
-from broadcaster.services.incidents import apply_incident_event  # noqa: E402
-from broadcaster.services.linking import LinkingModel  # noqa: E402
-from broadcaster.storage.database import make_engine, make_session_factory  # noqa: E402
-from broadcaster.storage.models import Report  # noqa: E402
-from broadcaster.wire.codec import encode_bug_report  # noqa: E402
-from tests.support.databases import fresh_database  # noqa: E402
-from tests.support.worker import running_worker  # noqa: E402
+from broadcaster.config import Settings
+from broadcaster.domain.events import BugReportReceived, IncidentDeclared
+from broadcaster.embedded.broker import CLIENT_SETTINGS, free_port, start_broker
+from broadcaster.kafka.topics import ensure_topics
+from broadcaster.services.incidents import apply_incident_event
+from broadcaster.services.linking import LinkingModel
+from broadcaster.storage.database import make_engine, make_session_factory
+from broadcaster.storage.models import Report
+from broadcaster.wire.codec import encode_bug_report
+from tests.support.databases import fresh_database
+from tests.support.worker import running_worker
 
 PARTITIONS = 4
 

@@ -1,13 +1,13 @@
 """What every processor needs, built once by :func:`streams.app.create_app`."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import faust
 
 from broadcaster.bootstrap import Services
-from broadcaster.domain.events import DeliveriesQueued
+from broadcaster.services import ledger
 from broadcaster.services.linking import LinkingModel
-from broadcaster.wire.codec import encode_deliveries_queued
 from streams.handling import DeadLetters, publish
 from streams.metrics import Metrics
 
@@ -32,7 +32,7 @@ class ProcessorContext:
     def metrics(self) -> Metrics:
         return self.dead_letters.metrics
 
-    async def announce_deliveries(self, key: str, delivery_ids: list[int] | tuple[int, ...]) -> None:
-        """Tell the deliver processor that these ledger rows are ready to go."""
-        job = DeliveriesQueued(tuple(delivery_ids))
-        await publish(self.topics.deliveries, key, encode_deliveries_queued(job))
+    async def announce_deliveries(self, delivery_ids: Sequence[int]) -> None:
+        """Tell the deliver processors that these ledger rows are ready to go."""
+        for key, value in ledger.announcements(delivery_ids):
+            await publish(self.topics.deliveries, key, value)

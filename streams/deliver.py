@@ -7,8 +7,11 @@ have gone by now (a worker died mid-send, or a retryable failure is due again).
 import asyncio
 import logging
 
+from faust.types import EventT
+
+from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import DeliveriesQueued
-from broadcaster.services import delivery
+from broadcaster.services import ledger
 from broadcaster.services.fanout import catch_up
 from broadcaster.storage.database import transaction
 from broadcaster.wire.codec import decode_deliveries_queued
@@ -17,40 +20,43 @@ from streams.handling import handle, valid_messages
 
 log = logging.getLogger(__name__)
 NAME = "deliver"
-BATCH = 200
 
 
 def register(ctx: ProcessorContext) -> None:
     services = ctx.services
     settings = services.settings
-    retry_policy = delivery.RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff,
-                                        settings.delivery_backoff_cap)
+    retry_policy = ledger.RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff,
+                                      settings.delivery_backoff_cap)
 
-    def claim_and_compose(ids: tuple[int, ...]):  # noqa: ANN202
+    def claim_and_compose(ids: tuple[int, ...]) -> ledger.Composed:
         with transaction(services.sessions) as session:
-            claimed = delivery.claim(session, ids, now=services.clock(), lease=settings.delivery_lease)
+            claimed = ledger.claim(session, ids, now=services.clock(), lease=settings.delivery_lease,
+                                   max_attempts=settings.delivery_max_attempts)
         with transaction(services.sessions) as session:
-            return delivery.compose_claimed(session, claimed, services.sender)
+            return ledger.compose_claimed(session, claimed, services.sender)
 
-    def record(results) -> None:  # noqa: ANN001
+    def record(results: list[SendResult]) -> None:
         with transaction(services.sessions) as session:
             now = services.clock()
-            delivery.record(session, results, now=now, policy=retry_policy)
+            ledger.record(session, results, now=now, policy=retry_policy)
             accepted = [r.delivery_id for r in results if r.accepted]
-            for received_at in delivery.report_times(session, accepted).values():
+            for received_at in ledger.report_times(session, accepted).values():
                 ctx.metrics.acknowledgement_seconds.observe(max(0.0, (now - received_at).total_seconds()))
         ctx.metrics.emails.labels("sent").inc(len(accepted))
         ctx.metrics.emails.labels("failed").inc(sum(1 for r in results if not r.accepted and r.retryable))
         ctx.metrics.emails.labels("dead").inc(sum(1 for r in results if not r.accepted and not r.retryable))
 
-    async def send(event, job: DeliveriesQueued) -> None:  # noqa: ANN001
-        emails = await handle(event, NAME, ctx.dead_letters, lambda: claim_and_compose(job.delivery_ids))
-        if not emails:
+    async def send(event: EventT, job: DeliveriesQueued) -> None:
+        composed = await handle(event, NAME, ctx.dead_letters, lambda: claim_and_compose(job.delivery_ids))
+        if composed is None or not (composed.emails or composed.refused):
             return
         try:
-            results = await asyncio.to_thread(services.mailer.send, emails)
-        except Exception:  # noqa: BLE001 - the rows stay claimed; the sweep retries them
-            log.exception("mailer failed on %d emails; they will be retried after the lease", len(emails))
+            results = await asyncio.to_thread(services.mailer.send, composed.emails) if composed.emails else []
+        except Exception:
+            log.exception("mailer failed on %d emails; they will be retried after the lease", len(composed.emails))
+            results = []
+        results += composed.refused
+        if not results:
             return
         await handle(event, NAME, ctx.dead_letters, lambda: record(results))
         sent = sum(result.accepted for result in results)
@@ -67,11 +73,9 @@ def register(ctx: ProcessorContext) -> None:
     async def sweep_stalled_deliveries() -> None:
         with transaction(services.sessions) as session:
             now = services.clock()
-            ids = delivery.stalled(session, now=now, lease=settings.delivery_lease)
+            ids = ledger.stalled(session, now=now, lease=settings.delivery_lease)
             ids += catch_up(session, now=now, settle=settings.delivery_lease)
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            await ctx.announce_deliveries(str(chunk[0]), chunk)
+        await ctx.announce_deliveries(ids)
         if ids:
             ctx.metrics.emails_retried.inc(len(ids))
             log.warning("re-announced %d deliveries that should have gone by now", len(ids))

@@ -1,6 +1,7 @@
 """Processor: one published update in; one queued delivery per subscriber out, page by page."""
 
 import logging
+from functools import partial
 
 from broadcaster.domain.events import UpdatePublished
 from broadcaster.services.fanout import queue_page
@@ -24,11 +25,11 @@ def register(ctx: ProcessorContext) -> None:
     async def fan_out_one(event, job: UpdatePublished) -> None:  # noqa: ANN001
         after, queued = 0, 0
         while True:
-            page = await handle(event, NAME, ctx.dead_letters, lambda: next_page(job, after))
+            page = await handle(event, NAME, ctx.dead_letters, partial(next_page, job, after))
             if page is None or page.last_subscriber_id is None:
                 break
             if page.delivery_ids:
-                await ctx.announce_deliveries(job.incident_id, page.delivery_ids)
+                await ctx.announce_deliveries(page.delivery_ids)
                 queued += len(page.delivery_ids)
             after = page.last_subscriber_id
         log.info("update %d of %s: %d deliveries queued", job.update_id, job.incident_id, queued)

@@ -3,8 +3,9 @@
 import asyncio
 import logging
 import traceback
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import faust
@@ -18,6 +19,7 @@ from streams.metrics import Metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 REJECTIONS = (InvalidMessage, IncidentError)
 """Failures of the message itself: retrying cannot help, so they are dead-lettered at once."""
@@ -34,6 +36,7 @@ class DeadLetters:
         self.metrics = metrics
 
     async def send(self, event: EventT, reason: str, processor: str) -> None:
+        """Dead-letter ``event``; never raises, so one unwritable letter cannot take a batch down."""
         message = event.message
         letter = DeadLetter(
             reason=reason,
@@ -44,12 +47,27 @@ class DeadLetters:
             original=message.value,
             failed_at=datetime.now(UTC),
         )
+        where = f"{message.topic}[{message.partition}]@{message.offset}"
+        try:
+            await self._topic.send(key=message.key, value=encode_dead_letter(letter))
+        except Exception:
+            self.metrics.dead_letters_unwritable.labels(processor).inc()
+            log.exception("%s: could not dead-letter %s (%s); its place in the log is all that is left",
+                          processor, where, reason)
+            return
         self.metrics.dead_letters.labels(processor).inc()
-        log.warning(
-            "%s: dead-lettered %s[%d]@%d: %s",
-            processor, message.topic, message.partition, message.offset, reason,
-        )
-        await self._topic.send(key=message.key, value=encode_dead_letter(letter))
+        log.warning("%s: dead-lettered %s: %s", processor, where, reason)
+
+
+def bug_reason(error: BaseException) -> str:
+    """What a dead letter says about a bug: the exception's type and where it was raised, no values.
+
+    Exception messages can quote anything (SQL errors quote every parameter, subscribers'
+    addresses included), so the message itself goes only to the worker's log.
+    """
+    frames = traceback.extract_tb(error.__traceback__)[-3:]
+    where = " < ".join(f"{frame.name} ({frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})" for frame in reversed(frames))
+    return f"bug: {type(error).__name__} in {where or 'unknown place'}; the worker log has the details"
 
 
 async def handle(
@@ -57,6 +75,8 @@ async def handle(
     processor: str,
     dead_letters: DeadLetters,
     work: Callable[[], T],
+    *,
+    counted: bool = True,
 ) -> T | None:
     """Run ``work`` for one event. Returns None when the event was dead-lettered.
 
@@ -77,18 +97,42 @@ async def handle(
             delay = min(OUTAGE_BACKOFF_CAP_SECONDS, 0.5 * 2**attempt)
             log.error("%s: database unavailable (%s); retrying in %.1fs", processor, error, delay)
             await asyncio.sleep(delay)
-        except Exception as error:  # noqa: BLE001 - a bug must not stop the worker
+        except Exception as error:
             dead_letters.metrics.failed.labels(processor).inc()
             if attempt >= BUG_RETRIES:
-                reason = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=5)}"
-                await dead_letters.send(event, reason, processor)
+                log.error("%s: giving up after %d attempts", processor, attempt, exc_info=True)
+                await dead_letters.send(event, bug_reason(error), processor)
                 return None
             log.exception("%s: processing failed (attempt %d)", processor, attempt)
             await asyncio.sleep(0.2 * attempt)
         else:
-            message = event.message
-            dead_letters.metrics.processed_message(processor, message.topic, message.partition, message.timestamp)
+            if counted:
+                message = event.message
+                dead_letters.metrics.processed_message(processor, message.topic, message.partition, message.timestamp)
             return result
+
+
+async def in_halves(
+    items: Sequence[Item],
+    process: Callable[[Sequence[Item]], Awaitable[list[T]]],
+    process_alone: Callable[[Item], Awaitable[T | None]],
+) -> list[T | None]:
+    """``process`` the whole batch; if it fails, each half, and so on until the culprit is alone.
+
+    ``process_alone`` handles a single item that failed (retrying or dead-lettering it
+    as :func:`handle` does), so every other item of the batch is processed before the
+    batch's offsets are committed. A batch with one bad item costs about 2·log2(n) tries.
+    """
+    if not items:
+        return []
+    try:
+        return list(await process(items))
+    except Exception:
+        if len(items) == 1:
+            return [await process_alone(items[0])]
+        log.warning("a batch of %d failed; splitting it to find the culprit", len(items), exc_info=True)
+    middle = len(items) // 2
+    return await in_halves(items[:middle], process, process_alone) + await in_halves(items[middle:], process, process_alone)
 
 
 async def publish(topic: faust.TopicT, key: str, value: bytes) -> Any:
@@ -109,6 +153,6 @@ async def valid_messages(
 ) -> AsyncIterator[tuple[EventT, T]]:
     """Each event of ``stream`` with its decoded message; the ones that do not decode are dead-lettered."""
     async for event in stream.events():
-        message = await handle(event, processor, dead_letters, lambda: decode(event.value))
+        message = await handle(event, processor, dead_letters, partial(decode, event.value))
         if message is not None:
             yield event, message

@@ -2,25 +2,29 @@
 
 Reports are taken in small batches (up to 200, or whatever arrived within 50 ms) and
 decided in one transaction, so a burst costs one commit per batch, not per report.
-If a batch fails, its reports are retried one by one, so one bad report cannot hold
-back the others.
+If a batch fails it is split in halves until the bad report is alone (and retried or
+dead-lettered), so one bad report cannot hold back the others, and nothing escapes
+the loop: every report of a batch is stored or dead-lettered before its offset counts.
 """
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
+from functools import partial
+
+from faust.types import EventT
 
 from broadcaster.domain.events import BugReportReceived
 from broadcaster.services.reports import ReportResult, receive_reports
 from broadcaster.storage.database import transaction
 from broadcaster.wire.codec import decode_bug_report
 from streams.context import ProcessorContext
-from streams.handling import handle
+from streams.handling import handle, in_halves
 
 log = logging.getLogger(__name__)
 NAME = "link-reports"
 BATCH = 200
 WITHIN_SECONDS = 0.05
-ANNOUNCE_CHUNK = 1000
 
 
 def summary(results: list[ReportResult]) -> str:
@@ -42,22 +46,26 @@ def register(ctx: ProcessorContext) -> None:
         log.info("%d report(s): %s", len(results), summary(results))
         return results
 
-    async def process_one_by_one(valid: list) -> list[ReportResult | None]:  # noqa: ANN001
-        return [await handle(event, NAME, ctx.dead_letters, lambda r=report: process([r])[0]) for event, report in valid]
+    async def process_batch(valid: Sequence[tuple[EventT, BugReportReceived]]) -> list[ReportResult]:
+        return process([report for _, report in valid])
+
+    async def process_alone(item: tuple[EventT, BugReportReceived]) -> ReportResult | None:
+        event, report = item
+        return await handle(event, NAME, ctx.dead_letters, lambda: process([report])[0], counted=False)
+
+    async def take(events: Sequence[EventT]) -> None:
+        valid = []
+        for event in events:
+            report = await handle(event, NAME, ctx.dead_letters, partial(decode_bug_report, event.value))
+            if report is not None:
+                valid.append((event, report))
+        results = await in_halves(valid, process_batch, process_alone)
+        await ctx.announce_deliveries([i for result in results if result is not None for i in result.delivery_ids])
 
     @ctx.app.agent(ctx.topics.bug_reports, name=NAME)
     async def link_reports(stream):  # noqa: ANN001, ANN202
         async for events in stream.take_events(BATCH, within=WITHIN_SECONDS):
-            valid = []
-            for event in events:
-                report = await handle(event, NAME, ctx.dead_letters, lambda e=event: decode_bug_report(e.value))
-                if report is not None:
-                    valid.append((event, report))
             try:
-                results: list[ReportResult | None] = list(process([report for _, report in valid]))
-            except Exception:  # noqa: BLE001 - fall back to one at a time, which sorts out the culprit
-                log.warning("a batch of %d reports failed; retrying them one by one", len(valid), exc_info=True)
-                results = await process_one_by_one(valid)
-            ids = list(dict.fromkeys(i for result in results if result is not None for i in result.delivery_ids))
-            for start in range(0, len(ids), ANNOUNCE_CHUNK):
-                await ctx.announce_deliveries(str(ids[start]), ids[start : start + ANNOUNCE_CHUNK])
+                await take(events)
+            except Exception:
+                log.exception("announcing the emails of a batch of %d reports failed", len(events))

@@ -24,6 +24,9 @@ class Metrics:
                               ["processor"], registry=self.registry)
         self.dead_letters = Counter("broadcaster_dead_letters", "Messages sent to the dead-letter topic.",
                                     ["processor"], registry=self.registry)
+        self.dead_letters_unwritable = Counter(
+            "broadcaster_dead_letters_unwritable", "Messages that could not even be dead-lettered (see the log).",
+            ["processor"], registry=self.registry)
         self.emails = Counter("broadcaster_emails", "Emails by outcome: sent, failed (to retry), dead.",
                               ["outcome"], registry=self.registry)
         self.emails_retried = Counter("broadcaster_emails_retried", "Deliveries re-announced by the sweep.",

@@ -19,7 +19,7 @@ from faust.transport.drivers import aiokafka as driver
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = int(self.app.fetch_max_wait * 1000)  # read when the consumer starts
+        consumer._fetch_max_wait_ms = int(self.app.fetch_max_wait * 1000)  # type: ignore[attr-defined]  # read when the consumer starts
         return consumer
 
 

@@ -7,7 +7,7 @@ only GET, cannot unsubscribe anyone.
 
 from html import escape
 
-from faust.web import View
+from faust.web import Request, Response, View
 
 from broadcaster.domain.unsubscribe import InvalidToken, verify
 from broadcaster.services.suppression import suppress
@@ -22,7 +22,7 @@ def register(ctx: ProcessorContext) -> None:
     services, secret = ctx.services, ctx.services.settings.unsubscribe_secret
 
     class Unsubscribe(View):
-        async def get(self, request):  # noqa: ANN001, ANN201
+        async def get(self, request: Request) -> Response:
             token = request.query.get("token", "")
             try:
                 email = verify(token, secret)
@@ -32,7 +32,7 @@ def register(ctx: ProcessorContext) -> None:
                     f'<form method="post" action="?token={escape(token)}"><button>Unsubscribe</button></form>')
             return self.html(PAGE.format(body=form))
 
-        async def post(self, request):  # noqa: ANN001, ANN201
+        async def post(self, request: Request) -> Response:
             try:
                 email = verify(request.query.get("token", ""), secret)
             except InvalidToken as error:

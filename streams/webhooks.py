@@ -2,7 +2,7 @@
 
 import logging
 
-from faust.web import View
+from faust.web import Request, Response, View
 
 from broadcaster.mail.event_webhook import (
     SIGNATURE,
@@ -12,7 +12,7 @@ from broadcaster.mail.event_webhook import (
     suppressions,
     verified_events,
 )
-from broadcaster.services.delivery import confirm_accepted
+from broadcaster.services.ledger import confirm_accepted
 from broadcaster.services.suppression import suppress
 from broadcaster.storage.database import transaction
 from streams.context import ProcessorContext
@@ -24,7 +24,7 @@ def register(ctx: ProcessorContext) -> None:
     services, public_key = ctx.services, ctx.services.settings.sendgrid_webhook_public_key
 
     class SendGridEvents(View):
-        async def post(self, request):  # noqa: ANN001, ANN201
+        async def post(self, request: Request) -> Response:
             if not public_key:
                 return self.json({"error": "webhook verification key not configured"}, status=503)
             body = await request.read()

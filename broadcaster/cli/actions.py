@@ -2,18 +2,22 @@
 
 import uuid
 from datetime import timedelta
+from typing import TypeVar, cast
 
 from broadcaster.cli.context import CliContext
 from broadcaster.domain.events import (
     BugReportReceived,
     CadenceChanged,
     IncidentDeclared,
+    IncidentEvent,
     IncidentResolved,
     IncidentUpdated,
 )
 from broadcaster.domain.incidents import new_incident_id
 from broadcaster.storage.models import IncidentUpdate
-from broadcaster.wire.codec import decode_bug_report, encode_bug_report, encode_incident_event
+from broadcaster.wire.codec import decode_bug_report, decode_incident_event, encode_bug_report, encode_incident_event
+
+E = TypeVar("E", bound=IncidentEvent)
 
 
 def _event_id() -> str:
@@ -29,9 +33,17 @@ def submit_report(
         email=email.strip().lower(), name=name.strip(), text=text, component=component, source=source,
     )
     value = encode_bug_report(event)
-    decode_bug_report(value)  # the same check the processor makes, before anything is sent
-    cli.publish(cli.topics.bug_reports, event.email, value)
-    return event
+    checked = decode_bug_report(value)  # the same rules the processor applies, before anything is sent
+    cli.publish(cli.topics.bug_reports, checked.email, value)
+    return checked
+
+
+def _publish_incident_event(cli: CliContext, event: E) -> E:
+    """Publish ``event`` if it passes the rules the processor applies (raises InvalidMessage); return it as checked."""
+    value = encode_incident_event(event)
+    checked = decode_incident_event(value)
+    cli.publish(cli.topics.incident_events, event.incident_id, value)
+    return cast(E, checked)
 
 
 def declare_incident(
@@ -47,8 +59,7 @@ def declare_incident(
         description=description, workaround=workaround, update_every=cadence, owner=owner,
         holding_updates=holding_updates,
     )
-    cli.publish(cli.topics.incident_events, event.incident_id, encode_incident_event(event))
-    return event
+    return _publish_incident_event(cli, event)
 
 
 def post_update(
@@ -59,8 +70,7 @@ def post_update(
     now = cli.services.clock()
     cadence = next_update_in or update_every
     event = IncidentUpdated(_event_id(), incident_id, now, message, now + cadence, status)
-    cli.publish(cli.topics.incident_events, incident_id, encode_incident_event(event))
-    return event
+    return _publish_incident_event(cli, event)
 
 
 def change_cadence(
@@ -70,14 +80,12 @@ def change_cadence(
     now = cli.services.clock()
     next_update_at = now + next_update_in if next_update_in else None
     event = CadenceChanged(_event_id(), incident_id, now, update_every, next_update_at, holding_updates)
-    cli.publish(cli.topics.incident_events, incident_id, encode_incident_event(event))
-    return event
+    return _publish_incident_event(cli, event)
 
 
 def resolve_incident(cli: CliContext, incident_id: str, message: str, how_to_verify: str) -> IncidentResolved:
     event = IncidentResolved(_event_id(), incident_id, cli.services.clock(), message, how_to_verify)
-    cli.publish(cli.topics.incident_events, incident_id, encode_incident_event(event))
-    return event
+    return _publish_incident_event(cli, event)
 
 
 def wait_until_applied(cli: CliContext, event_id: str, timeout: float) -> bool:

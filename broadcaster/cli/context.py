@@ -1,7 +1,8 @@
 """What every command needs, built on first use so ``--help`` never connects to anything."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TypeVar
 
@@ -13,6 +14,7 @@ from broadcaster.config import Settings
 from broadcaster.embedded.runtime import NoBrokerConfigured, resolve_bootstrap
 from broadcaster.kafka.producer import Publisher
 from broadcaster.kafka.topics import Topics
+from broadcaster.wire.errors import InvalidMessage
 
 T = TypeVar("T")
 POLL_SECONDS = 0.1
@@ -57,6 +59,15 @@ class CliContext:
             if found or time.monotonic() >= deadline:
                 return found
             time.sleep(POLL_SECONDS)
+
+
+@contextmanager
+def refusing_bad_input() -> Iterator[None]:
+    """Input that breaks the input rules ends the command with the reason and exit status 1, unsent."""
+    try:
+        yield
+    except InvalidMessage as error:
+        raise click.ClickException(f"not sent: {error}") from None
 
 
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)

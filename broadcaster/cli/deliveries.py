@@ -3,12 +3,8 @@
 import click
 
 from broadcaster.cli.context import CliContext, pass_cli
-from broadcaster.domain.events import DeliveriesQueued
-from broadcaster.services import delivery
+from broadcaster.services import ledger
 from broadcaster.storage.database import transaction
-from broadcaster.wire.codec import encode_deliveries_queued
-
-CHUNK = 1000
 
 
 @click.group(invoke_without_command=True)
@@ -20,7 +16,7 @@ def deliveries(ctx: click.Context, dead_only: bool) -> None:
         return
     cli = ctx.ensure_object(CliContext)
     states = ("dead",) if dead_only else ("failed", "dead")
-    rows = cli.read(lambda s: delivery.troubled(s, states))
+    rows = cli.read(lambda s: ledger.troubled(s, states))
     if not rows:
         click.echo("No failed or dead deliveries.")
         return
@@ -39,8 +35,7 @@ def retry(cli: CliContext, incident_id: str | None, include_failed: bool) -> Non
     """Send dead deliveries again (after fixing what killed them)."""
     states = ("failed", "dead") if include_failed else ("dead",)
     with transaction(cli.services.sessions) as session:
-        ids = delivery.requeue(session, states, now=cli.services.clock(), incident_id=incident_id)
-    for start in range(0, len(ids), CHUNK):
-        chunk = tuple(ids[start : start + CHUNK])
-        cli.publish(cli.topics.deliveries, str(chunk[0]), encode_deliveries_queued(DeliveriesQueued(chunk)))
+        ids = ledger.requeue(session, states, now=cli.services.clock(), incident_id=incident_id)
+    for key, value in ledger.announcements(ids):
+        cli.publish(cli.topics.deliveries, key, value)
     click.echo(f"{len(ids)} deliveries queued again." if ids else "Nothing to retry.")

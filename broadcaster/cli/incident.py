@@ -6,7 +6,7 @@ import click
 from sqlalchemy.orm import Session
 
 from broadcaster.cli import actions
-from broadcaster.cli.context import CliContext, pass_cli
+from broadcaster.cli.context import CliContext, pass_cli, refusing_bad_input
 from broadcaster.config import SEVERITIES
 from broadcaster.domain.durations import InvalidDuration, format_duration, parse_duration
 from broadcaster.domain.incidents import OPEN_STATUSES, Status
@@ -54,12 +54,13 @@ def declare(cli: CliContext, title: str, component: str | None, phrases: tuple[s
             description: str, workaround: str, next_update_in: timedelta | None, owner: str | None,
             holding_updates: bool, wait_seconds: float) -> None:
     """Declare an incident called TITLE; earlier matching reports are linked and acknowledged."""
-    event = actions.declare_incident(
-        cli, title, component=component, phrases=phrases, severity=severity,
-        description=description, workaround=workaround, next_update_in=next_update_in, owner=owner,
-        holding_updates=holding_updates,
-    )
-    click.echo(f"Declared {event.incident_id}: {title}")
+    with refusing_bad_input():
+        event = actions.declare_incident(
+            cli, title, component=component, phrases=phrases, severity=severity,
+            description=description, workaround=workaround, next_update_in=next_update_in, owner=owner,
+            holding_updates=holding_updates,
+        )
+    click.echo(f"Declared {event.incident_id}: {event.title}")
     click.echo(f"Next update promised by {_at(event.next_update_at)}.")
     if _await(cli, event.event_id, wait_seconds):
         linked = cli.read(lambda s: queries.backlog_linked(s, s.get_one(Incident, event.incident_id)))
@@ -86,17 +87,19 @@ def _open_incident(cli: CliContext, incident_id: str) -> Incident:
 @click.argument("incident_id")
 @click.argument("message")
 @click.option("--status", type=click.Choice([s.value for s in OPEN_STATUSES]), help="Move the incident to this state.")
-@click.option("--next-update-in", callback=_duration, help="When subscribers hear from you next (default: the incident's cadence).")
+@click.option("--next-update-in", callback=_duration,
+              help="When subscribers hear from you next (default: the incident's cadence).")
 @wait_option
 @pass_cli
 def update(cli: CliContext, incident_id: str, message: str, status: str | None,
            next_update_in: timedelta | None, wait_seconds: float) -> None:
     """Tell every subscriber of INCIDENT_ID where things stand (MESSAGE)."""
     found = _open_incident(cli, incident_id)
-    event = actions.post_update(
-        cli, incident_id, message, update_every=timedelta(seconds=found.update_every_seconds), status=status,
-        next_update_in=next_update_in,
-    )
+    with refusing_bad_input():
+        event = actions.post_update(
+            cli, incident_id, message, update_every=timedelta(seconds=found.update_every_seconds), status=status,
+            next_update_in=next_update_in,
+        )
     click.echo(f"Update to {incident_id} published; next update promised by {_at(event.next_update_at)}.")
     _await(cli, event.event_id, wait_seconds)
 
@@ -110,7 +113,8 @@ def update(cli: CliContext, incident_id: str, message: str, status: str | None,
 def resolve(cli: CliContext, incident_id: str, message: str, how_to_verify: str, wait_seconds: float) -> None:
     """Resolve INCIDENT_ID and tell every subscriber (MESSAGE), with how to check the fix."""
     _open_incident(cli, incident_id)
-    event = actions.resolve_incident(cli, incident_id, message, how_to_verify)
+    with refusing_bad_input():
+        event = actions.resolve_incident(cli, incident_id, message, how_to_verify)
     click.echo(f"{incident_id} resolved; every subscriber will be told.")
     _await(cli, event.event_id, wait_seconds)
 
@@ -170,7 +174,9 @@ def show(cli: CliContext, incident_id: str) -> None:
 @pass_cli
 def subscribers(cli: CliContext, incident_id: str) -> None:
     """Who will hear about INCIDENT_ID, and since when."""
-    rows = cli.read(lambda s: queries.subscribers(s, incident_id))
+    known, rows = cli.read(lambda s: (s.get(Incident, incident_id) is not None, queries.subscribers(s, incident_id)))
+    if not known:
+        raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
     if not rows:
         click.echo(f"{incident_id} has no subscribers.")
         return
@@ -194,8 +200,9 @@ def cadence(cli: CliContext, incident_id: str, update_every: timedelta | None, n
         click.echo(f"{incident_id}: news every {every}; next by {_at(found.next_update_at)}; "
                    f"holding updates {'on' if found.holding_updates else 'off'}")
         return
-    actions.change_cadence(cli, incident_id, update_every=update_every, next_update_in=next_update_in,
-                           holding_updates=holding_updates)
+    with refusing_bad_input():
+        actions.change_cadence(cli, incident_id, update_every=update_every, next_update_in=next_update_in,
+                               holding_updates=holding_updates)
     click.echo(f"Cadence of {incident_id} changed; `broadcaster incident show {incident_id}` shows it once applied.")
 
 
@@ -209,6 +216,8 @@ def due(cli: CliContext) -> None:
         click.echo("No open incident has a promised update.")
         return
     for i in rows:
+        if i.next_update_at is None:
+            continue
         left = i.next_update_at - now
         when = f"overdue by {format_duration(-left)}" if left.total_seconds() < 0 else f"due in {format_duration(left)}"
         click.echo(f"{i.id:<16} {when:<22} by {_at(i.next_update_at)}  owner {i.owner_email or '-':<24} {i.title}")

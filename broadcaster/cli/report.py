@@ -3,8 +3,7 @@
 import click
 
 from broadcaster.cli import actions
-from broadcaster.cli.context import CliContext, pass_cli
-from broadcaster.wire.errors import InvalidMessage
+from broadcaster.cli.context import CliContext, pass_cli, refusing_bad_input
 
 
 @click.group()
@@ -21,8 +20,6 @@ def report() -> None:
 @pass_cli
 def submit(cli: CliContext, email: str, name: str, text: str, component: str | None, source: str) -> None:
     """Publish one bug report to the bug-reports topic."""
-    try:
+    with refusing_bad_input():
         event = actions.submit_report(cli, email, name, text, component, source)
-    except InvalidMessage as error:
-        raise click.ClickException(f"not sent: {error}") from None
     click.echo(f"Report {event.report_id} from {event.email} submitted.")

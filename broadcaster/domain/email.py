@@ -1,6 +1,10 @@
 """An email addressed to one person: what every mail backend sends."""
 
+import re
 from dataclasses import dataclass, field
+
+_BREAKS_A_HEADER = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
 
 
 @dataclass(frozen=True)
@@ -33,3 +37,19 @@ class SendResult:
     error: str | None = None
     retryable: bool = False
     retry_after: float | None = None  # seconds the provider asked us to wait (429 rate-limit headers)
+
+
+def unsendable(email: OutgoingEmail) -> str | None:
+    """Why ``email`` must not be sent (a header it would break, an address no provider takes), or None.
+
+    Entrances refuse such values already (:mod:`broadcaster.domain.input_rules`); this is
+    the last, cheap check before the wire, for rows stored before those rules existed.
+    It never quotes the value.
+    """
+    if not _ADDRESS.match(email.to_email):
+        return "invalid address: not one a mail provider accepts"
+    for what, value in (("recipient's name", email.to_name), ("subject", email.subject),
+                        *((f"header {name}", text) for name, text in email.headers.items())):
+        if _BREAKS_A_HEADER.search(value):
+            return f"the {what} contains a control character or line break"
+    return None

@@ -125,17 +125,18 @@ def _score_one(matcher: Matcher, item: LabelledReport, result: Result) -> None:
                              "incident_id": decision.incident_id, "score": round(decision.score, 4)})
     result.reports += 1
     result.labelled += item.label is not None
-    if decision.outcome is Outcome.LINKED:
+    incident_id = decision.incident_id
+    if decision.outcome is Outcome.LINKED and incident_id is not None:
         result.linked += 1
-        matcher.learn(decision.incident_id, item.report.text)
-        if decision.incident_id == item.label:
+        matcher.learn(incident_id, item.report.text)
+        if incident_id == item.label:
             result.linked_correct += 1
         else:
-            result.confusions[(item.label or "(none)", decision.incident_id)] += 1
-    elif decision.outcome is Outcome.SUGGESTED:
+            result.confusions[(item.label or "(none)", incident_id)] += 1
+    elif decision.outcome is Outcome.SUGGESTED and incident_id is not None:
         result.suggested += 1
-        if decision.incident_id == item.label:
+        if incident_id == item.label:
             result.suggested_correct += 1
-            matcher.learn(decision.incident_id, item.report.text)
+            matcher.learn(incident_id, item.report.text)
     else:
         result.unlinked += 1

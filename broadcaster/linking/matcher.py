@@ -200,7 +200,7 @@ class Matcher:
 
     def _runner_up(self, order: np.ndarray, row: np.ndarray) -> tuple[str, float] | None:
         """The closest rival; a resolved incident is no rival to an open one (a recurrence)."""
-        rivals = order[1:]
+        rivals: Sequence[int] = list(order[1:])
         if self._profiles[order[0]].is_open:
             rivals = [i for i in rivals if self._profiles[i].is_open]
         if len(rivals) == 0:

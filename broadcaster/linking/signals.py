@@ -27,7 +27,8 @@ class Signals:
     def index(self, profiles: Sequence["IncidentProfile"]) -> None:
         self._count = len(profiles)
         self._phrase_words: dict[str, list[int]] = defaultdict(list)
-        owners, sizes = [], []
+        owners: list[int] = []
+        sizes: list[int] = []
         for number, profile in enumerate(profiles):
             for phrase in profile.phrases:
                 needed = significant_words(normalise(phrase))

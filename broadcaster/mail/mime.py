@@ -18,7 +18,7 @@ from broadcaster.domain.email import OutgoingEmail
 
 WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=998)
 UTF8_8BIT = Charset("utf-8")
-UTF8_8BIT.body_encoding = None  # 8bit: bodies stay readable in the .eml
+UTF8_8BIT.body_encoding = None  # type: ignore[assignment]  # 8bit: bodies stay readable in the .eml
 
 
 def _header(value: str) -> str:
@@ -34,6 +34,6 @@ def to_mime(email: OutgoingEmail, from_email: str, from_name: str) -> bytes:
     message["Message-ID"] = make_msgid(f"delivery-{email.delivery_id}", domain=from_email.split("@")[-1])
     for header, value in email.headers.items():
         message[header] = _header(value)
-    message.attach(MIMEText(email.text, "plain", UTF8_8BIT))
-    message.attach(MIMEText(email.html, "html", UTF8_8BIT))
+    message.attach(MIMEText(email.text, "plain", UTF8_8BIT))  # type: ignore[arg-type]  # a Charset works, typeshed says str
+    message.attach(MIMEText(email.html, "html", UTF8_8BIT))  # type: ignore[arg-type]
     return message.as_bytes(policy=WIRE)

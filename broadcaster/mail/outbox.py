@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from broadcaster.domain.email import OutgoingEmail, SendResult
+from broadcaster.domain.email import OutgoingEmail, SendResult, unsendable
 from broadcaster.mail.mime import to_mime
 
 
@@ -28,7 +28,13 @@ class OutboxMailer:
         return [self._write(email) for email in emails]
 
     def _write(self, email: OutgoingEmail) -> SendResult:
-        message = to_mime(email, *self._from)
+        problem = unsendable(email)
+        if problem:
+            return SendResult(email.delivery_id, False, problem)
+        try:
+            message = to_mime(email, *self._from)
+        except Exception as error:  # noqa: BLE001 - this one email is dead; the others go out
+            return SendResult(email.delivery_id, False, f"cannot be written as MIME: {type(error).__name__}")
         name = f"{email.delivery_id:09d}.eml" if email.delivery_id > 0 else f"note-{uuid.uuid4().hex}.eml"
         partial = self._directory / f".{name}.{uuid.uuid4().hex[:8]}.partial"
         try:

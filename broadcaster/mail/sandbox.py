@@ -15,9 +15,9 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections.abc import Callable
 from typing import Any
 from urllib.error import URLError
 from urllib.request import Request, urlopen
@@ -148,10 +148,10 @@ def _addresses(body: Any) -> list[str]:
 class _Handler(BaseHTTPRequestHandler):
     server: "SandboxServer"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by design
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server naming
+    def do_POST(self) -> None:
         state = self.server.state
         if self.path.rstrip("/") != "/v3/mail/send":
             return self._answer(404, {"errors": [{"message": "not found"}]})
@@ -202,7 +202,7 @@ class SandboxServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start_in_background(self) -> "SandboxServer":
         threading.Thread(target=self.serve_forever, name="sendgrid-sandbox", daemon=True).start()

@@ -8,7 +8,6 @@ halves until the bad address is alone, so one bad address holds back nobody else
 ``api_host`` is configurable so tests and benchmarks use :mod:`broadcaster.mail.sandbox`.
 """
 
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,12 +17,11 @@ from urllib.error import URLError
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from broadcaster.domain.email import OutgoingEmail, SendResult
+from broadcaster.domain.email import OutgoingEmail, SendResult, unsendable
 
 REQUEST_TIMEOUT_SECONDS = 30
 MAX_PERSONALIZATIONS = 1000
 PER_PERSON_HEADERS = frozenset({"X-Broadcaster-Delivery", "List-Unsubscribe"})
-_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def is_retryable(status: int) -> bool:
@@ -110,9 +108,9 @@ class SendGridMailer:
         return [result for batch in batches(emails) for result in self._send_batch(batch)]
 
     def _send_batch(self, batch: list[OutgoingEmail]) -> list[SendResult]:
-        invalid = [e for e in batch if not _ADDRESS.match(e.to_email)]
-        valid = [e for e in batch if _ADDRESS.match(e.to_email)]
-        results = [SendResult(e.delivery_id, False, f"invalid address {e.to_email!r}", False) for e in invalid]
+        problems = {e.delivery_id: unsendable(e) for e in batch}
+        valid = [e for e in batch if problems[e.delivery_id] is None]
+        results = [SendResult(i, False, problem) for i, problem in problems.items() if problem is not None]
         if not valid:
             return results
         answer = self._post(request_body(valid, *self._from))

@@ -12,8 +12,8 @@ from datetime import datetime
 from functools import cache
 from typing import NamedTuple
 
-from markupsafe import escape
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import escape
 
 from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.domain.incidents import status_label
@@ -100,7 +100,7 @@ def _environment() -> Environment:
     return environment
 
 
-def _render(template: str, **context: object) -> str:  # noqa: D103
+def _render(template: str, **context: object) -> str:
     return _environment().get_template(template).render(**context)
 
 

@@ -46,11 +46,11 @@ def evaluate(window: Sequence[Sample], members_active: bool | None) -> Status:
     if not window or window[-1].committed is None or window[-1].lag == 0:
         return Status.OK
     commits = [s.committed for s in window if s.committed is not None]
-    if any(later < earlier for earlier, later in zip(commits, commits[1:])):
+    if any(later < earlier for earlier, later in zip(commits, commits[1:], strict=False)):
         return Status.REWIND
     if len(window) >= 2 and len(set(commits)) == 1:
         return Status.STOP if members_active is False else Status.STALL
     lags = [s.lag for s in window if s.lag is not None]
-    if len(lags) >= MIN_SAMPLES_FOR_TREND and all(b > a for a, b in zip(lags, lags[1:])):
+    if len(lags) >= MIN_SAMPLES_FOR_TREND and all(b > a for a, b in zip(lags, lags[1:], strict=False)):
         return Status.WARN
     return Status.OK

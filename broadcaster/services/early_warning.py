@@ -27,7 +27,7 @@ def check_for_pile_up(
         .order_by(Report.received_at.desc())
         .limit(RECENT_LIMIT)
     ).all()
-    similar = similar_reports(model.matcher, report.text, [tuple(row) for row in recent])
+    similar = similar_reports(model.matcher, report.text, [(row[0], row[1]) for row in recent])
     if len(similar) + 1 < settings.early_warning_count:
         return None
     for suspicion in session.scalars(select(SuspectedIncident).where(SuspectedIncident.status == "open")):

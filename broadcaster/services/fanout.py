@@ -3,13 +3,13 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.events import UpdatePublished
-from broadcaster.domain.notifications import DeliveryState, kind_for_update
+from broadcaster.domain.notifications import kind_for_update
+from broadcaster.services import ledger
 from broadcaster.storage.models import Delivery, IncidentUpdate, Subscriber
-from broadcaster.storage.upsert import insert_ignoring_duplicates
 
 
 @dataclass(frozen=True)
@@ -42,26 +42,8 @@ def queue_page(
     if not subscriber_ids:
         return Page([], None)
     kind = kind_for_update(update.kind)
-    rows = [
-        {
-            "update_id": update.id,
-            "subscriber_id": subscriber_id,
-            "kind": kind,
-            "state": DeliveryState.QUEUED,
-            "attempts": 0,
-            "queued_at": now,
-        }
-        for subscriber_id in subscriber_ids
-    ]
-    insert_ignoring_duplicates(session, Delivery, rows, unique=("update_id", "subscriber_id"))
-    queued = session.scalars(
-        select(Delivery.id).where(
-            Delivery.update_id == update.id,
-            Delivery.subscriber_id.in_(subscriber_ids),
-            Delivery.state == DeliveryState.QUEUED,
-        )
-    )
-    return Page(list(queued), subscriber_ids[-1])
+    queued = ledger.queue(session, [ledger.Wanted(update.id, s, kind) for s in subscriber_ids], now=now)
+    return Page(queued, subscriber_ids[-1])
 
 
 def catch_up(session: Session, *, now: datetime, settle: timedelta, limit: int = 1000) -> list[int]:
@@ -92,13 +74,6 @@ def catch_up(session: Session, *, now: datetime, settle: timedelta, limit: int =
         return []
     kinds = dict(session.execute(select(IncidentUpdate.id, IncidentUpdate.kind)
                                  .where(IncidentUpdate.id.in_({u for _, u in missing}))).all())
-    rows = [
-        {"update_id": update_id, "subscriber_id": subscriber_id, "kind": kind_for_update(kinds[update_id]),
-         "state": DeliveryState.QUEUED, "attempts": 0, "queued_at": now}
-        for subscriber_id, update_id in missing
-    ]
-    insert_ignoring_duplicates(session, Delivery, rows, unique=("update_id", "subscriber_id"))
-    pairs = [(u, s) for s, u in missing]
-    return list(session.scalars(
-        select(Delivery.id).where(tuple_(Delivery.update_id, Delivery.subscriber_id).in_(pairs))
-    ))
+    wanted = [ledger.Wanted(update_id, subscriber_id, kind_for_update(kinds[update_id]))
+              for subscriber_id, update_id in missing]
+    return ledger.queue(session, wanted, now=now)

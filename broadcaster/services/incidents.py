@@ -30,6 +30,7 @@ def apply_incident_event(
     ).one_or_none()
     if already is not None:
         return UpdatePublished(already.incident_id, already.id)
+    update: IncidentUpdate | None = None
     match event:
         case IncidentDeclared():
             update = _declare(session, event, now, model)
@@ -40,7 +41,7 @@ def apply_incident_event(
         case HoldingUpdateDue():
             update = _holding(session, event, now)
         case CadenceChanged():
-            update = _change_cadence(session, event)
+            _change_cadence(session, event)  # subscribers hear of the new promise with the next update
     return UpdatePublished(update.incident_id, update.id) if update else None
 
 

@@ -76,6 +76,8 @@ def _confirmed_texts(session: Session, incident_ids: list[str]) -> list[tuple[st
     taken: dict[str, int] = {}
     texts = []
     for incident_id, text in rows:
+        if incident_id is None:
+            continue
         if taken.get(incident_id, 0) < LEARNED_PER_INCIDENT:
             taken[incident_id] = taken.get(incident_id, 0) + 1
             texts.append((incident_id, text))

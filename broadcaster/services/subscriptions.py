@@ -11,6 +11,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broadcaster.domain.notifications import DeliveryState, NotificationKind
+from broadcaster.services import ledger
 from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber
 
 
@@ -65,7 +67,7 @@ def latest_update(session: Session, incident_id: str) -> IncidentUpdate:
 
 
 def queue_first_emails(
-    session: Session, subscribers: Sequence[Subscriber], kinds: Mapping[str, str], now: datetime
+    session: Session, subscribers: Sequence[Subscriber], kinds: Mapping[str, NotificationKind], now: datetime
 ) -> None:
     """Queue their incident's latest update for each subscriber who has no email yet.
 
@@ -77,21 +79,21 @@ def queue_first_emails(
         select(Delivery.subscriber_id).where(Delivery.subscriber_id.in_([s.id for s in unique])).distinct()
     ))
     latest: dict[str, IncidentUpdate] = {}
+    wanted = []
     for subscriber in unique:
         if subscriber.id in have:
             continue
         incident_id = subscriber.incident_id
         update = latest.get(incident_id) or latest.setdefault(incident_id, latest_update(session, incident_id))
-        session.add(Delivery(update_id=update.id, subscriber_id=subscriber.id, kind=kinds[incident_id],
-                             state="queued", attempts=0, queued_at=now))
-    session.flush()
+        wanted.append(ledger.Wanted(update.id, subscriber.id, kinds[incident_id]))
+    ledger.queue(session, wanted, now=now)
 
 
 def queued_for(session: Session, subscribers: Sequence[Subscriber]) -> dict[int, list[int]]:
     """Deliveries to these people still waiting to go, by subscriber: re-announced after a redelivery."""
     rows = session.execute(
         select(Delivery.subscriber_id, Delivery.id)
-        .where(Delivery.subscriber_id.in_({s.id for s in subscribers}), Delivery.state == "queued")
+        .where(Delivery.subscriber_id.in_({s.id for s in subscribers}), Delivery.state == DeliveryState.QUEUED)
         .order_by(Delivery.id)
     )
     waiting: dict[int, list[int]] = {}

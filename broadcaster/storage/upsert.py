@@ -1,8 +1,9 @@
 """INSERT ... ON CONFLICT DO NOTHING for SQLite and PostgreSQL, the two databases we run on."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,10 @@ def insert_ignoring_duplicates(
     """
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
-    statement = insert(model.__table__).on_conflict_do_nothing(index_elements=list(unique))
-    return session.execute(statement, list(rows)).rowcount
+    table = cast(Table, model.__table__)
+    statement: Executable
+    if session.get_bind().dialect.name == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    else:
+        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    return cast(CursorResult[Any], session.execute(statement, list(rows))).rowcount

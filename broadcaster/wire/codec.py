@@ -7,31 +7,56 @@ or raise :class:`InvalidMessage` with a reason a person can act on.
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
+from broadcaster.domain import input_rules as rules
 from broadcaster.domain.events import (
     BugReportReceived,
     CadenceChanged,
-    HoldingUpdateDue,
     DeliveriesQueued,
+    HoldingUpdateDue,
     IncidentDeclared,
     IncidentEvent,
     IncidentResolved,
     IncidentUpdated,
     UpdatePublished,
 )
+from broadcaster.domain.input_rules import InvalidInput
 from broadcaster.wire.errors import InvalidMessage
 from broadcaster.wire.schemas import validate
 
+P = ParamSpec("P")
+R = TypeVar("R")
+PROMISE_HORIZON = timedelta(days=366)
 
-def _time(value: str) -> datetime:
+
+def _refusing(decode: Callable[P, R]) -> Callable[P, R]:
+    """Turn a broken input rule into the InvalidMessage every processor dead-letters."""
+
+    @wraps(decode)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return decode(*args, **kwargs)
+        except InvalidInput as error:
+            raise InvalidMessage(str(error)) from None
+
+    return checked
+
+
+def _time(value: str, field: str = "time", *, future: timedelta = rules.FUTURE_SLACK) -> datetime:
+    """An aware date-time within the input rules' range (``future`` past now at most)."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidMessage(f"{value!r} is not an ISO 8601 date-time") from None
+        raise InvalidMessage(f"{field}: {value[:40]!r} is not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
-        raise InvalidMessage(f"{value!r} has no time zone; add Z or an offset")
-    return parsed.astimezone(UTC)
+        raise InvalidMessage(f"{field}: {value[:40]!r} has no time zone; add Z or an offset")
+    try:
+        moment = parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidMessage(f"{field}: out of range") from None
+    return rules.moment(moment, field, future=future)
 
 
 def _iso(value: datetime) -> str:
@@ -39,12 +64,17 @@ def _iso(value: datetime) -> str:
 
 
 def _load(raw: bytes | None, expected_types: frozenset[str]) -> dict[str, Any]:
+    """The message as a valid document: size first, then JSON, then its schema."""
     if raw is None:
         raise InvalidMessage("message has no value")
+    if len(raw) > rules.MAX_MESSAGE_BYTES:
+        raise InvalidMessage(f"message is {len(raw):,} bytes; the limit is {rules.MAX_MESSAGE_BYTES:,}")
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidMessage(f"not JSON: {error}") from None
+    except RecursionError:
+        raise InvalidMessage("not JSON we accept: nested too deeply") from None
     return validate(document, expected_types)
 
 
@@ -70,16 +100,17 @@ def encode_bug_report(report: BugReportReceived) -> bytes:
     )
 
 
+@_refusing
 def decode_bug_report(raw: bytes | None) -> BugReportReceived:
     doc = _load(raw, frozenset({"bug_report.received"}))
     return BugReportReceived(
-        report_id=doc["report_id"],
-        received_at=_time(doc["received_at"]),
-        email=doc["reporter"]["email"].strip().lower(),
-        name=doc["reporter"]["name"].strip(),
-        text=doc["text"],
-        component=doc.get("component"),
-        source=doc.get("source", "unknown"),
+        report_id=rules.line(doc["report_id"], "report_id", max_length=64),
+        received_at=_time(doc["received_at"], "received_at"),
+        email=rules.email(doc["reporter"]["email"], "reporter/email"),
+        name=rules.name(doc["reporter"]["name"], "reporter/name"),
+        text=rules.text(doc["text"], "text", max_length=rules.MAX_TEXT, multiline=True),
+        component=rules.optional_line(doc.get("component"), "component"),
+        source=rules.optional_line(doc.get("source"), "source", max_length=64) or "unknown",
     )
 
 
@@ -141,64 +172,66 @@ def _delta(seconds: int | None) -> timedelta | None:
     return timedelta(seconds=seconds) if seconds is not None else None
 
 
+def _ids(doc: dict[str, Any]) -> tuple[str, str, datetime]:
+    return (rules.line(doc["event_id"], "event_id", max_length=rules.MAX_LABEL),
+            rules.line(doc["incident_id"], "incident_id", max_length=rules.MAX_LABEL),
+            _time(doc["occurred_at"], "occurred_at"))
+
+
+def _message(doc: dict[str, Any], field: str, *, required: bool) -> str:
+    return rules.text(doc.get(field, ""), field, max_length=rules.MAX_MESSAGE, multiline=True, required=required)
+
+
+def _promise(value: str, field: str = "next_update_at") -> datetime:
+    return _time(value, field, future=PROMISE_HORIZON)
+
+
 def _declared(doc: dict[str, Any]) -> IncidentDeclared:
+    owner = doc.get("owner")
     return IncidentDeclared(
-        event_id=doc["event_id"],
-        incident_id=doc["incident_id"],
-        occurred_at=_time(doc["occurred_at"]),
-        title=doc["title"],
-        component=doc.get("component"),
+        *_ids(doc),
+        title=rules.line(doc["title"], "title", max_length=rules.MAX_TITLE),
+        component=rules.optional_line(doc.get("component"), "component"),
         severity=doc["severity"],
-        next_update_at=_time(doc["next_update_at"]),
-        match=tuple(doc.get("match", ())),
-        description=doc.get("description", ""),
-        workaround=doc.get("workaround", ""),
+        next_update_at=_promise(doc["next_update_at"]),
+        match=tuple(rules.line(phrase, "match", max_length=rules.MAX_LABEL) for phrase in doc.get("match", ())),
+        description=_message(doc, "description", required=False),
+        workaround=_message(doc, "workaround", required=False),
         update_every=_delta(doc.get("update_every_seconds")),
-        owner=doc.get("owner"),
+        owner=rules.email(owner, "owner") if owner is not None else None,
         holding_updates=doc.get("holding_updates", True),
     )
 
 
 def _updated(doc: dict[str, Any]) -> IncidentUpdated:
     return IncidentUpdated(
-        event_id=doc["event_id"],
-        incident_id=doc["incident_id"],
-        occurred_at=_time(doc["occurred_at"]),
-        message=doc["message"],
-        next_update_at=_time(doc["next_update_at"]),
+        *_ids(doc),
+        message=_message(doc, "message", required=True),
+        next_update_at=_promise(doc["next_update_at"]),
         status=doc.get("status"),
     )
 
 
 def _resolved(doc: dict[str, Any]) -> IncidentResolved:
     return IncidentResolved(
-        event_id=doc["event_id"],
-        incident_id=doc["incident_id"],
-        occurred_at=_time(doc["occurred_at"]),
-        message=doc["message"],
-        how_to_verify=doc.get("how_to_verify", ""),
+        *_ids(doc),
+        message=_message(doc, "message", required=True),
+        how_to_verify=_message(doc, "how_to_verify", required=False),
     )
 
 
 def _cadence_changed(doc: dict[str, Any]) -> CadenceChanged:
     next_update_at = doc.get("next_update_at")
     return CadenceChanged(
-        event_id=doc["event_id"],
-        incident_id=doc["incident_id"],
-        occurred_at=_time(doc["occurred_at"]),
+        *_ids(doc),
         update_every=_delta(doc.get("update_every_seconds")),
-        next_update_at=_time(next_update_at) if next_update_at else None,
+        next_update_at=_promise(next_update_at) if next_update_at else None,
         holding_updates=doc.get("holding_updates"),
     )
 
 
 def _holding_due(doc: dict[str, Any]) -> HoldingUpdateDue:
-    return HoldingUpdateDue(
-        event_id=doc["event_id"],
-        incident_id=doc["incident_id"],
-        occurred_at=_time(doc["occurred_at"]),
-        missed_promise_at=_time(doc["missed_promise_at"]),
-    )
+    return HoldingUpdateDue(*_ids(doc), missed_promise_at=_promise(doc["missed_promise_at"], "missed_promise_at"))
 
 
 _INCIDENT_DECODERS: dict[str, Callable[[dict[str, Any]], IncidentEvent]] = {
@@ -210,6 +243,7 @@ _INCIDENT_DECODERS: dict[str, Callable[[dict[str, Any]], IncidentEvent]] = {
 }
 
 
+@_refusing
 def decode_incident_event(raw: bytes | None) -> IncidentEvent:
     doc = _load(raw, frozenset(_INCIDENT_DECODERS))
     return _INCIDENT_DECODERS[doc["type"]](doc)

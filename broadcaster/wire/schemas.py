@@ -23,6 +23,7 @@ SCHEMA_FILES = {
     ("notification.update_published", 1): "update-published.v1.json",
     ("delivery.queued", 1): "deliveries-queued.v1.json",
     ("dead_letter", 1): "dead-letter.v1.json",
+    ("dead_letter", 2): "dead-letter.v2.json",
 }
 
 
@@ -60,6 +61,24 @@ def validate(document: Any, expected_types: frozenset[str]) -> dict[str, Any]:
     return document
 
 
+_WHAT_IS_WRONG = {
+    "type": lambda v: f"must be of type {' or '.join(v) if isinstance(v, list) else v}",
+    "format": lambda v: f"is not a valid {v}",
+    "maxLength": lambda v: f"is longer than {v:,} characters",
+    "minLength": lambda v: "is empty" if v == 1 else f"is shorter than {v} characters",
+    "const": lambda v: f"must be {v!r}",
+    "enum": lambda v: f"must be one of {', '.join(map(str, v))}",
+    "maxItems": lambda v: f"has more than {v:,} items",
+    "minimum": lambda v: f"must be at least {v}",
+    "maximum": lambda v: f"must be at most {v}",
+}
+
+
 def _describe(error: ValidationError) -> str:
+    """Where and what, never the offending value: reasons end up in logs and dead letters."""
     where = "/".join(str(part) for part in error.absolute_path) or "(message)"
-    return f"{where}: {error.message}"
+    if error.validator == "required":  # the message names the missing property, not a value
+        return f"{where}: {error.message}"
+    explain = _WHAT_IS_WRONG.get(str(error.validator))
+    problem = explain(error.validator_value) if explain else f"breaks the schema's {error.validator!r} rule"
+    return f"{where}: {problem}"

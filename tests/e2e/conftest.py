@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
 from email.utils import parseaddr
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -79,7 +78,7 @@ class System:
         return values
 
 
-def _from_eml(message) -> dict[str, str]:  # noqa: ANN001
+def _from_eml(message) -> dict[str, str]:
     return {
         "to": parseaddr(str(message["To"]))[1],
         "kind": str(message["X-Broadcaster-Kind"]),

@@ -29,7 +29,7 @@ def report(report_id: str, email: str, at: datetime) -> BugReportReceived:
 
 
 def test_malformed_messages_go_to_the_dead_letter_topic_and_the_worker_carries_on(
-    system_factory, sqlite_url: str, read_dead_letters  # noqa: ANN001
+    system_factory, sqlite_url: str, read_dead_letters
 ) -> None:
     system = system_factory(sqlite_url)
     now = datetime.now(UTC)
@@ -50,7 +50,7 @@ def test_malformed_messages_go_to_the_dead_letter_topic_and_the_worker_carries_o
 
 
 def test_redelivered_reports_events_and_delivery_jobs_send_each_email_once(
-    system_factory, sqlite_url: str  # noqa: ANN001
+    system_factory, sqlite_url: str
 ) -> None:
     system = system_factory(sqlite_url)
     now = datetime.now(UTC)

@@ -19,7 +19,7 @@ def set_clock(path: Path, moment: datetime) -> None:
 
 
 def test_a_missed_promise_reminds_once_and_holds_once_across_a_restart(
-    broker: str, settings_factory, sqlite_url: str, tmp_path: Path  # noqa: ANN001
+    broker: str, settings_factory, sqlite_url: str, tmp_path: Path
 ) -> None:
     clock = tmp_path / "clock"
     set_clock(clock, T0)

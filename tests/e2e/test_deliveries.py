@@ -9,13 +9,12 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import pytest
-
 from sqlalchemy import select
 
-from broadcaster.storage.database import make_engine
-from broadcaster.storage.models import Delivery
 from broadcaster.embedded.broker import free_port
 from broadcaster.mail.event_webhook import SIGNATURE, TIMESTAMP
+from broadcaster.storage.database import make_engine
+from broadcaster.storage.models import Delivery
 from tests.support.waiting import wait_for
 from tests.unit.test_event_webhook import PUBLIC, signed
 
@@ -28,7 +27,7 @@ def delivery_states(database_url: str) -> list[str]:
     return states
 
 
-def test_a_dead_delivery_is_listed_and_sent_once_when_retried(system_factory, sqlite_url: str) -> None:  # noqa: ANN001
+def test_a_dead_delivery_is_listed_and_sent_once_when_retried(system_factory, sqlite_url: str) -> None:
     system = system_factory(sqlite_url, "sendgrid", delivery_max_attempts=1)
     system.sandbox.state.fail_share, system.sandbox.state.fail_status = 1.0, 503
     system.run("incident", "declare", "Search returns nothing", "--component", "search", "--match", "search")
@@ -45,7 +44,7 @@ def test_a_dead_delivery_is_listed_and_sent_once_when_retried(system_factory, sq
     assert "No failed or dead deliveries." in system.run("deliveries").output
 
 
-def test_a_fan_out_through_sendgrid_sends_each_person_once_in_a_few_requests(system_factory, sqlite_url: str) -> None:  # noqa: ANN001
+def test_a_fan_out_through_sendgrid_sends_each_person_once_in_a_few_requests(system_factory, sqlite_url: str) -> None:
     from tests.e2e.test_scale_out import seed_unlinked_reports
 
     seed_unlinked_reports(sqlite_url, 300)
@@ -56,7 +55,7 @@ def test_a_fan_out_through_sendgrid_sends_each_person_once_in_a_few_requests(sys
     assert system.sandbox.state.requests <= 5
 
 
-def test_unsubscribes_and_bounces_stop_every_later_email(system_factory, sqlite_url: str) -> None:  # noqa: ANN001
+def test_unsubscribes_and_bounces_stop_every_later_email(system_factory, sqlite_url: str) -> None:
     port = free_port()
     system = system_factory(sqlite_url, worker_web_port=port, public_url=f"http://127.0.0.1:{port}",
                             sendgrid_webhook_public_key=PUBLIC)

@@ -14,7 +14,7 @@ from tests.support.worker import settings_environment
 GROUP = "lag-test-group"
 
 
-def lag_report(settings, bootstrap: str, *args: str) -> tuple[int, dict]:  # noqa: ANN001
+def lag_report(settings, bootstrap: str, *args: str) -> tuple[int, dict]:
     env = settings_environment(settings) | {"BROADCASTER_KAFKA_BOOTSTRAP": bootstrap}
     result = CliRunner().invoke(cli, ["lag", "--json", "--group", GROUP, *args], env=env, catch_exceptions=False)
     return result.exit_code, json.loads(result.output.splitlines()[0])
@@ -39,14 +39,14 @@ def partitions(report: dict, topic: str) -> dict[int, dict]:
     return {p["partition"]: p for p in group["partitions"] if p["topic"] == topic}
 
 
-def setup(broker: str, settings_factory, sqlite_url: str):  # noqa: ANN001, ANN201
+def setup(broker: str, settings_factory, sqlite_url: str):
     settings = settings_factory(sqlite_url)
     ensure_topics(settings, broker)
     return settings, Topics.from_prefix(settings.topic_prefix).bug_reports
 
 
 def test_a_caught_up_group_is_ok_with_zero_lag_and_uncommitted_partitions_say_so(
-    broker: str, settings_factory, sqlite_url: str  # noqa: ANN001
+    broker: str, settings_factory, sqlite_url: str
 ) -> None:
     settings, topic = setup(broker, settings_factory, sqlite_url)
     produce(broker, topic, 25, partition=0)
@@ -61,7 +61,7 @@ def test_a_caught_up_group_is_ok_with_zero_lag_and_uncommitted_partitions_say_so
 
 
 def test_a_stopped_consumer_with_a_growing_backlog_is_flagged_with_the_right_lag(
-    broker: str, settings_factory, sqlite_url: str  # noqa: ANN001
+    broker: str, settings_factory, sqlite_url: str
 ) -> None:
     settings, topic = setup(broker, settings_factory, sqlite_url)
     produce(broker, topic, 10)
@@ -79,7 +79,7 @@ def test_a_stopped_consumer_with_a_growing_backlog_is_flagged_with_the_right_lag
 
 
 def test_lag_is_never_negative_across_produce_and_consume_rounds(
-    broker: str, settings_factory, sqlite_url: str  # noqa: ANN001
+    broker: str, settings_factory, sqlite_url: str
 ) -> None:
     settings, topic = setup(broker, settings_factory, sqlite_url)
     consumer = KafkaConsumer(bootstrap_servers=broker, group_id=GROUP, enable_auto_commit=False,
@@ -101,7 +101,7 @@ def test_lag_is_never_negative_across_produce_and_consume_rounds(
 
 
 def test_status_fails_when_a_group_stalls_and_passes_when_it_is_caught_up(
-    broker: str, settings_factory, sqlite_url: str  # noqa: ANN001
+    broker: str, settings_factory, sqlite_url: str
 ) -> None:
     settings, topic = setup(broker, settings_factory, sqlite_url)
     settings = settings.model_copy(update={"app_id": GROUP})

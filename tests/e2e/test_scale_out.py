@@ -37,7 +37,7 @@ def seed_unlinked_reports(database_url: str, count: int) -> None:
 
 
 def test_two_workers_share_the_partitions_and_both_link_to_an_incident_declared_through_one(
-    broker: str, settings_factory, postgres_url: str  # noqa: ANN001
+    broker: str, settings_factory, postgres_url: str
 ) -> None:
     settings = settings_factory(postgres_url)
     ensure_topics(settings, broker)
@@ -66,7 +66,7 @@ def test_two_workers_share_the_partitions_and_both_link_to_an_incident_declared_
 
 
 def test_a_worker_killed_mid_fan_out_leaves_the_other_to_finish_with_every_email_sent_once(
-    broker: str, settings_factory, postgres_url: str  # noqa: ANN001
+    broker: str, settings_factory, postgres_url: str
 ) -> None:
     settings = settings_factory(postgres_url, delivery_lease="3s", sweep_interval=1.0)
     ensure_topics(settings, broker)

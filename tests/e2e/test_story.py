@@ -25,7 +25,7 @@ def emails_reach(system: System, expected: dict[str, Counter]) -> None:
 
 @pytest.mark.parametrize(("database", "mail"), [("sqlite", "outbox"), ("postgres", "outbox"), ("sqlite", "sendgrid")])
 def test_every_affected_reporter_hears_each_step_exactly_once(
-    system_factory, database: str, mail: str, request: pytest.FixtureRequest  # noqa: ANN001
+    system_factory, database: str, mail: str, request: pytest.FixtureRequest
 ) -> None:
     database_url = request.getfixturevalue(f"{database}_url")
     system = system_factory(database_url, mail)

@@ -155,7 +155,7 @@ class EventReceiver(ThreadingHTTPServer):
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_POST(handler) -> None:  # noqa: N802, N805
+            def do_POST(handler) -> None:
                 body = handler.rfile.read(int(handler.headers["Content-Length"]))
                 self.calls += 1
                 if self.calls > 1:

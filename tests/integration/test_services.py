@@ -16,7 +16,7 @@ from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import BugReportReceived, IncidentDeclared, IncidentResolved, IncidentUpdated
 from broadcaster.domain.incidents import IncidentError
 from broadcaster.messages.compose import Sender
-from broadcaster.services import delivery
+from broadcaster.services import ledger
 from broadcaster.services.fanout import catch_up, queue_page
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
@@ -50,17 +50,17 @@ def declared(incident_id: str = "INC-1", at: datetime = T0) -> IncidentDeclared:
                             "groups", "sev2", at + timedelta(hours=2), ("csv upload",), "Uploads fail.")
 
 
-def receive(sessions: sessionmaker[Session], model: LinkingModel, event: BugReportReceived, now: datetime):  # noqa: ANN201
+def receive(sessions: sessionmaker[Session], model: LinkingModel, event: BugReportReceived, now: datetime):
     with sessions.begin() as session:
         return receive_report(session, event, now=now, model=model)
 
 
-def apply(sessions: sessionmaker[Session], model: LinkingModel, event, now: datetime):  # noqa: ANN001, ANN201
+def apply(sessions: sessionmaker[Session], model: LinkingModel, event, now: datetime):
     with sessions.begin() as session:
         return apply_incident_event(session, event, now=now, model=model)
 
 
-def fan_out_all(sessions: sessionmaker[Session], job, now: datetime, size: int = 2) -> list[int]:  # noqa: ANN001
+def fan_out_all(sessions: sessionmaker[Session], job, now: datetime, size: int = 2) -> list[int]:
     ids, after = [], 0
     while True:
         with sessions.begin() as session:
@@ -71,18 +71,18 @@ def fan_out_all(sessions: sessionmaker[Session], job, now: datetime, size: int =
         after = page.last_subscriber_id
 
 
-def count(sessions: sessionmaker[Session], query) -> int:  # noqa: ANN001
+def count(sessions: sessionmaker[Session], query) -> int:
     with sessions() as session:
         return session.scalar(select(func.count()).select_from(query)) or 0
 
 
-def test_a_report_before_any_incident_is_stored_unlinked(sessions, model) -> None:  # noqa: ANN001
+def test_a_report_before_any_incident_is_stored_unlinked(sessions, model) -> None:
     result = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
     assert result.outcome is Outcome.UNLINKED
     assert count(sessions, select(Report).where(Report.incident_id.is_(None)).subquery()) == 1
 
 
-def test_declaring_links_reports_within_the_window_and_not_older_ones(sessions, model) -> None:  # noqa: ANN001
+def test_declaring_links_reports_within_the_window_and_not_older_ones(sessions, model) -> None:
     receive(sessions, model, report("old", "old@example.com", "CSV upload fails", T0 - timedelta(hours=80)), T0)
     receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0 - timedelta(hours=1)), T0)
     receive(sessions, model, report("other", "sonia@example.com", "billing is wrong", T0 - timedelta(hours=1)), T0)
@@ -94,7 +94,7 @@ def test_declaring_links_reports_within_the_window_and_not_older_ones(sessions, 
     assert len(acknowledged) == 1
 
 
-def test_a_reporter_who_writes_twice_is_one_subscriber_with_one_acknowledgement(sessions, model) -> None:  # noqa: ANN001
+def test_a_reporter_who_writes_twice_is_one_subscriber_with_one_acknowledgement(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     first = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
     second = receive(sessions, model, report("r2", "eric@example.com", "still: csv upload broken", T0), T0)
@@ -104,20 +104,20 @@ def test_a_reporter_who_writes_twice_is_one_subscriber_with_one_acknowledgement(
     assert count(sessions, select(Delivery).subquery()) == 1
 
 
-def test_a_redelivered_report_changes_nothing(sessions, model) -> None:  # noqa: ANN001
+def test_a_redelivered_report_changes_nothing(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     event = report("r1", "eric@example.com", "CSV upload fails", T0)
     assert receive(sessions, model, event, T0) == receive(sessions, model, event, T0 + timedelta(seconds=5))
     assert count(sessions, select(Delivery).subquery()) == 1
 
 
-def test_a_redelivered_incident_event_is_applied_once(sessions, model) -> None:  # noqa: ANN001
+def test_a_redelivered_incident_event_is_applied_once(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     update = IncidentUpdated("u1", "INC-1", T0, "Fix in test", T0 + timedelta(hours=1))
     assert apply(sessions, model, update, T0) == apply(sessions, model, update, T0)
 
 
-def test_every_update_is_queued_once_per_subscriber_even_when_fanned_out_twice(sessions, model) -> None:  # noqa: ANN001
+def test_every_update_is_queued_once_per_subscriber_even_when_fanned_out_twice(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     for n in range(5):
         receive(sessions, model, report(f"r{n}", f"user{n}@example.com", "CSV upload fails", T0), T0)
@@ -129,7 +129,7 @@ def test_every_update_is_queued_once_per_subscriber_even_when_fanned_out_twice(s
     assert count(sessions, select(Delivery).where(Delivery.kind == "progress").subquery()) == 5
 
 
-def test_a_subscriber_who_joins_after_an_update_is_not_sent_that_update_again(sessions, model) -> None:  # noqa: ANN001
+def test_a_subscriber_who_joins_after_an_update_is_not_sent_that_update_again(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     later = T0 + timedelta(minutes=5)
     job = apply(sessions, model, IncidentUpdated("u1", "INC-1", later, "Fix in test", later), later)
@@ -138,7 +138,7 @@ def test_a_subscriber_who_joins_after_an_update_is_not_sent_that_update_again(se
     assert fan_out_all(sessions, job, later) == []
 
 
-def test_a_report_after_resolution_gets_the_fixed_reply_and_nothing_after_the_window(sessions, model) -> None:  # noqa: ANN001
+def test_a_report_after_resolution_gets_the_fixed_reply_and_nothing_after_the_window(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     apply(sessions, model, IncidentResolved("done", "INC-1", T0, "Fixed", "Upload again"), T0)
     result = receive(sessions, model, report("late", "tom@example.com", "CSV upload fails", T0), T0 + timedelta(hours=1))
@@ -150,7 +150,7 @@ def test_a_report_after_resolution_gets_the_fixed_reply_and_nothing_after_the_wi
     assert stale.outcome is Outcome.UNLINKED
 
 
-def test_updates_to_unknown_or_resolved_incidents_are_refused(sessions, model) -> None:  # noqa: ANN001
+def test_updates_to_unknown_or_resolved_incidents_are_refused(sessions, model) -> None:
     with pytest.raises(IncidentError, match="no such incident"):
         apply(sessions, model, IncidentUpdated("u0", "INC-404", T0, "?", T0), T0)
     apply(sessions, model, declared(), T0)
@@ -159,35 +159,35 @@ def test_updates_to_unknown_or_resolved_incidents_are_refused(sessions, model) -
         apply(sessions, model, IncidentUpdated("u1", "INC-1", T0, "more?", T0), T0)
 
 
-def test_a_claimed_delivery_cannot_be_claimed_again_until_its_lease_expires(sessions, model) -> None:  # noqa: ANN001
+def test_a_claimed_delivery_cannot_be_claimed_again_until_its_lease_expires(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     ids = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
     with sessions.begin() as session:
-        assert delivery.claim(session, ids, now=T0, lease=LEASE) == ids
+        assert ledger.claim(session, ids, now=T0, lease=LEASE, max_attempts=5) == ids
     with sessions.begin() as session:
-        assert delivery.claim(session, ids, now=T0 + timedelta(seconds=30), lease=LEASE) == []
+        assert ledger.claim(session, ids, now=T0 + timedelta(seconds=30), lease=LEASE, max_attempts=5) == []
     with sessions() as session:
-        assert delivery.stalled(session, now=T0 + LEASE + timedelta(seconds=1), lease=LEASE) == ids
+        assert ledger.stalled(session, now=T0 + LEASE + timedelta(seconds=1), lease=LEASE) == ids
     with sessions.begin() as session:
-        assert delivery.claim(session, ids, now=T0 + LEASE + timedelta(seconds=1), lease=LEASE) == ids
+        assert ledger.claim(session, ids, now=T0 + LEASE + timedelta(seconds=1), lease=LEASE, max_attempts=5) == ids
 
 
-def test_sent_rows_are_never_claimed_again_and_failures_end_dead(sessions, model) -> None:  # noqa: ANN001
+def test_sent_rows_are_never_claimed_again_and_failures_end_dead(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     sent = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
     bad = receive(sessions, model, report("r2", "bad@example.com", "CSV upload fails", T0), T0).delivery_ids
     with sessions.begin() as session:
-        delivery.claim(session, sent + bad, now=T0, lease=LEASE)
-        emails = delivery.compose_claimed(session, sent + bad, Sender("Example", "Example Support"))
+        ledger.claim(session, sent + bad, now=T0, lease=LEASE, max_attempts=5)
+        emails = ledger.compose_claimed(session, sent + bad, Sender("Example", "Example Support")).emails
         assert [e.to_email for e in emails] == ["eric@example.com", "bad@example.com"]
-        delivery.record(session, [SendResult(sent[0], True), SendResult(bad[0], False, "400 bad address")],
-                        now=T0, policy=delivery.RetryPolicy(max_attempts=5))
+        ledger.record(session, [SendResult(sent[0], True), SendResult(bad[0], False, "400 bad address")],
+                        now=T0, policy=ledger.RetryPolicy(max_attempts=5))
     with sessions.begin() as session:
-        assert delivery.claim(session, sent + bad, now=T0 + timedelta(hours=1), lease=LEASE) == []
+        assert ledger.claim(session, sent + bad, now=T0 + timedelta(hours=1), lease=LEASE, max_attempts=5) == []
         assert session.get_one(Delivery, bad[0]).state == "dead"
 
 
-def test_catch_up_queues_the_latest_update_for_a_subscriber_every_path_missed(sessions, model) -> None:  # noqa: ANN001
+def test_catch_up_queues_the_latest_update_for_a_subscriber_every_path_missed(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     first = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
     later = T0 + timedelta(minutes=5)
@@ -212,38 +212,39 @@ def test_catch_up_queues_the_latest_update_for_a_subscriber_every_path_missed(se
     assert len(first.delivery_ids) == 1
 
 
-def test_a_send_the_provider_confirms_is_recorded_and_never_swept_again(sessions, model) -> None:  # noqa: ANN001
+def test_a_send_the_provider_confirms_is_recorded_and_never_swept_again(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     ids = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
     with sessions.begin() as session:
-        delivery.claim(session, ids, now=T0, lease=LEASE)  # the worker sends, then dies before recording
+        ledger.claim(session, ids, now=T0, lease=LEASE, max_attempts=5)  # the worker sends, then dies before recording
     later = T0 + timedelta(seconds=5)
     with sessions.begin() as session:
-        assert delivery.confirm_accepted(session, ids, now=later) == 1  # the Event Webhook's "processed"
-        assert delivery.confirm_accepted(session, ids, now=later) == 0
+        assert ledger.confirm_accepted(session, ids, now=later) == 1  # the Event Webhook's "processed"
+        assert ledger.confirm_accepted(session, ids, now=later) == 0
     with sessions.begin() as session:
         assert session.get_one(Delivery, ids[0]).state == "sent"
-        assert delivery.stalled(session, now=T0 + LEASE * 10, lease=LEASE) == []
-        assert delivery.claim(session, ids, now=T0 + LEASE * 10, lease=LEASE) == []
+        assert ledger.stalled(session, now=T0 + LEASE * 10, lease=LEASE) == []
+        assert ledger.claim(session, ids, now=T0 + LEASE * 10, lease=LEASE, max_attempts=5) == []
 
 
-def test_a_throttled_delivery_waits_as_asked_and_failures_back_off(sessions, model) -> None:  # noqa: ANN001
+def test_a_throttled_delivery_waits_as_asked_and_failures_back_off(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     ids = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
     with sessions.begin() as session:
-        delivery.claim(session, ids, now=T0, lease=LEASE)
-        delivery.record(session, [SendResult(ids[0], False, "429", True, retry_after=90)], now=T0, policy=delivery.RetryPolicy(max_attempts=5))
+        ledger.claim(session, ids, now=T0, lease=LEASE, max_attempts=5)
+        ledger.record(session, [SendResult(ids[0], False, "429", True, retry_after=90)], now=T0,
+                      policy=ledger.RetryPolicy(max_attempts=5))
     with sessions.begin() as session:
-        assert delivery.claim(session, ids, now=T0 + timedelta(seconds=60), lease=LEASE) == []
-        assert delivery.stalled(session, now=T0 + timedelta(seconds=60), lease=LEASE) == []
+        assert ledger.claim(session, ids, now=T0 + timedelta(seconds=60), lease=LEASE, max_attempts=5) == []
+        assert ledger.stalled(session, now=T0 + timedelta(seconds=60), lease=LEASE) == []
     with sessions.begin() as session:
-        assert delivery.stalled(session, now=T0 + timedelta(seconds=91), lease=LEASE) == ids
-        assert delivery.claim(session, ids, now=T0 + timedelta(seconds=91), lease=LEASE) == ids
+        assert ledger.stalled(session, now=T0 + timedelta(seconds=91), lease=LEASE) == ids
+        assert ledger.claim(session, ids, now=T0 + timedelta(seconds=91), lease=LEASE, max_attempts=5) == ids
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
     for attempts, ceiling in [(1, 5), (2, 10), (4, 40), (20, 600)]:
-        wait = delivery.RetryPolicy().backoff(attempts).total_seconds()
+        wait = ledger.RetryPolicy().backoff(attempts).total_seconds()
         assert ceiling / 2 <= wait <= ceiling
-    quick = delivery.RetryPolicy(base=timedelta(seconds=0.5), cap=timedelta(seconds=4))
+    quick = ledger.RetryPolicy(base=timedelta(seconds=0.5), cap=timedelta(seconds=4))
     assert 2 <= quick.backoff(4).total_seconds() <= 4 and 2 <= quick.backoff(30).total_seconds() <= 4

@@ -32,20 +32,20 @@ def model(database_url: str) -> LinkingModel:
     return LinkingModel(Settings(database_url=database_url, early_warning_count=3))
 
 
-def declare(sessions, model, incident_id: str, title: str, description: str = "") -> None:  # noqa: ANN001
+def declare(sessions, model, incident_id: str, title: str, description: str = "") -> None:
     event = IncidentDeclared(f"d-{incident_id}", incident_id, T0, title, "groups", "sev2", T0 + timedelta(hours=2),
                              (), description)
     with sessions.begin() as session:
         apply_incident_event(session, event, now=T0, model=model)
 
 
-def report(sessions, model, report_id: str, text: str, email: str = "ann@example.com"):  # noqa: ANN001, ANN201
+def report(sessions, model, report_id: str, text: str, email: str = "ann@example.com"):
     event = BugReportReceived(report_id, T0, email, "Ann Lee", text, "groups", "test")
     with sessions.begin() as session:
         return receive_report(session, event, now=T0, model=model)
 
 
-def test_confirming_a_suggestion_subscribes_acknowledges_and_is_remembered(sessions, model) -> None:  # noqa: ANN001
+def test_confirming_a_suggestion_subscribes_acknowledges_and_is_remembered(sessions, model) -> None:
     declare(sessions, model, "INC-CSV", "CSV upload to pre-approved members fails")
     declare(sessions, model, "INC-INV", "Group invitations never arrive")
     result = report(sessions, model, "r1", "something looks strange on my settings page today")
@@ -61,7 +61,7 @@ def test_confirming_a_suggestion_subscribes_acknowledges_and_is_remembered(sessi
         triage.link_by_hand(session, "r1", "INC-INV", T0)
 
 
-def test_rejecting_a_suggestion_leaves_the_report_unlinked_and_lowers_the_next_one(sessions, model) -> None:  # noqa: ANN001
+def test_rejecting_a_suggestion_leaves_the_report_unlinked_and_lowers_the_next_one(sessions, model) -> None:
     declare(sessions, model, "INC-CSV", "CSV upload to pre-approved members fails",
             "Uploading a CSV of pre-approved members fails.")
     text = "csv of members uploaded fine but it is slow"
@@ -80,7 +80,7 @@ def test_rejecting_a_suggestion_leaves_the_report_unlinked_and_lowers_the_next_o
     assert model.matcher.scores([ReportText(text)])[0][0] < before
 
 
-def test_three_similar_unlinked_reports_raise_one_suspected_incident(sessions, model) -> None:  # noqa: ANN001
+def test_three_similar_unlinked_reports_raise_one_suspected_incident(sessions, model) -> None:
     texts = ["dark mode makes the calendar unreadable, text is invisible",
              "calendar is unreadable in dark mode since this morning",
              "In dark mode I cannot read anything on the calendar",

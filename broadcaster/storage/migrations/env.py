@@ -9,7 +9,10 @@ config = context.config
 
 
 def run_migrations() -> None:
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic configuration has no sqlalchemy.url")
+    engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -5,10 +5,10 @@ Revises: 0004
 Create Date: 2026-11-24
 """
 
-from alembic import op
 import sqlalchemy as sa
-import broadcaster.storage.models
+from alembic import op
 
+import broadcaster.storage.models
 
 revision = '0005'
 down_revision = '0004'

@@ -1,14 +1,14 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24
 """
 
-from alembic import op
 import sqlalchemy as sa
-import broadcaster.storage.models
+from alembic import op
 
+import broadcaster.storage.models
 
 revision = '0001'
 down_revision = None

@@ -5,10 +5,10 @@ Revises: 0005
 Create Date: 2026-11-24
 """
 
-from alembic import op
 import sqlalchemy as sa
-import broadcaster.storage.models
+from alembic import op
 
+import broadcaster.storage.models
 
 revision = '0006'
 down_revision = '0005'

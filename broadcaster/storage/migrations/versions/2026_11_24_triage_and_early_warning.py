@@ -5,10 +5,10 @@ Revises: 0001
 Create Date: 2026-11-24
 """
 
-from alembic import op
 import sqlalchemy as sa
-import broadcaster.storage.models
+from alembic import op
 
+import broadcaster.storage.models
 
 revision = '0002'
 down_revision = '0001'
@@ -50,7 +50,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('link_score', sa.Float(), nullable=True))
         batch_op.add_column(sa.Column('linked_by', sa.String(length=16), nullable=True))
         batch_op.create_index(batch_op.f('ix_reports_link_state'), ['link_state'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_reports_candidate_incident_id_incidents'), 'incidents', ['candidate_incident_id'], ['id'])
+        batch_op.create_foreign_key(batch_op.f('fk_reports_candidate_incident_id_incidents'), 'incidents',
+                                    ['candidate_incident_id'], ['id'])
 
     # Reports linked by the first matcher keep their link.
     op.execute("UPDATE reports SET link_state = 'linked', linked_by = 'matcher' WHERE incident_id IS NOT NULL")

@@ -1,0 +1,111 @@
+"""The input rules every entrance applies: the CLI, the topics, and any entrance added later.
+
+One place decides what a person's name, an address, a text or a date may be, so that
+what one entrance refuses no other lets through. Each check returns the cleaned value
+or raises :class:`InvalidInput` naming the field, without quoting the value: a
+refusal ends up in logs and dead letters, which must not carry personal data.
+
+Why these rules:
+- Addresses are checked by ``email-validator`` with SendGrid's limits (ASCII local part,
+  no quoted or IP-literal forms, 254 characters), so what we accept SendGrid accepts
+  and a comma, a space or a line break can never smuggle in a second recipient.
+- Names, titles and other one-line fields reach mail headers (To, Subject): no control
+  character, line or paragraph separator is allowed in them. Multi-line texts keep
+  line breaks and tabs and lose nothing else. Lone surrogates (valid in JSON, not in
+  UTF-8) and NUL (refused by PostgreSQL) are refused everywhere.
+- Dates must fall between 2000 and a day from now: a report "received" in 9999 would be
+  quoted back to its reporter.
+"""
+
+import unicodedata
+from datetime import UTC, datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+
+MAX_MESSAGE_BYTES = 256 * 1024
+"""Any message on any topic; checked before it is parsed."""
+
+MAX_EMAIL = 254
+MAX_NAME = 200
+MAX_TITLE = 200
+MAX_LABEL = 100  # components, sources, match phrases
+MAX_TEXT = 20_000  # a report's text
+MAX_MESSAGE = 10_000  # an update, a description, a workaround, how to verify
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+_MULTILINE_ALLOWED = frozenset("\n\r\t")
+_LINE_BREAKING = frozenset({"Zl", "Zp"})
+
+
+class InvalidInput(ValueError):
+    """``field``: ``problem``; the value itself is never quoted."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def _forbidden(character: str, multiline: bool) -> str | None:
+    category = unicodedata.category(character)
+    if category == "Cs":
+        return "contains an unpaired surrogate (not valid UTF-8)"
+    if category == "Cc" and not (multiline and character in _MULTILINE_ALLOWED):
+        return f"contains the control character U+{ord(character):04X}"
+    if category in _LINE_BREAKING and not multiline:
+        return f"contains a line separator (U+{ord(character):04X})"
+    return None
+
+
+def text(value: object, field: str, *, max_length: int, multiline: bool = False, required: bool = True) -> str:
+    """A string without forbidden characters, at most ``max_length`` long; not blank when ``required``."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"must be text, not {type(value).__name__}")
+    if len(value) > max_length:
+        raise InvalidInput(field, f"is {len(value):,} characters long; the limit is {max_length:,}")
+    for character in value:
+        problem = _forbidden(character, multiline)
+        if problem:
+            raise InvalidInput(field, problem)
+    if required and not value.strip():
+        raise InvalidInput(field, "is empty")
+    return value
+
+
+def line(value: object, field: str, *, max_length: int, required: bool = True) -> str:
+    """One line of text (it may end up in a mail header), stripped of surrounding spaces."""
+    return text(value, field, max_length=max_length, required=required).strip()
+
+
+def optional_line(value: object, field: str, *, max_length: int = MAX_LABEL) -> str | None:
+    if value is None:
+        return None
+    cleaned = line(value, field, max_length=max_length, required=False)
+    return cleaned or None
+
+
+def name(value: object, field: str = "name") -> str:
+    return line(value, field, max_length=MAX_NAME)
+
+
+def email(value: object, field: str = "email") -> str:
+    """The address, normalised (lower case, ASCII domain), if SendGrid would accept it."""
+    raw = line(value, field, max_length=MAX_EMAIL)
+    try:
+        checked = validate_email(raw, check_deliverability=False, allow_smtputf8=False,
+                                 allow_quoted_local=False, allow_domain_literal=False)
+    except EmailNotValidError as error:
+        raise InvalidInput(field, f"is not a deliverable email address ({_without_value(str(error), raw)})") from None
+    return checked.normalized.lower()
+
+
+def _without_value(explanation: str, value: str) -> str:
+    return explanation.replace(value, "the address")
+
+
+def moment(value: datetime, field: str, *, future: timedelta = FUTURE_SLACK, now: datetime | None = None) -> datetime:
+    """A time between 2000 and ``future`` from ``now`` (the wall clock by default)."""
+    if not EARLIEST <= value <= (now or datetime.now(UTC)) + future:
+        raise InvalidInput(field, f"must fall between {EARLIEST:%Y-%m-%d} and {future.days or 1} day(s) from now")
+    return value

@@ -1,0 +1,283 @@
+r"""The delivery ledger: the only code that writes delivery rows, and why each email goes out once.
+
+One row per (incident update, subscriber), unique in the database. Its life:
+
+    queued -> sending -> sent
+                 |  \-> failed -> (retry_at) -> sending ...
+                 \----> dead (refused, unsendable, suppressed, or out of attempts)
+
+The exactly-once argument, in full:
+1. **At most one row per person per update.** :func:`queue` is the only insert, an
+   insert-if-absent on the unique key: acknowledgements, fan-out pages, the sweep,
+   triage and retries may all ask for the same row, repeatedly (Kafka redelivers);
+   the second ask is a no-op.
+2. **At most one sender per row at a time.** :func:`claim` moves rows to ``sending`` in
+   its own transaction, with a conditional UPDATE; two workers cannot both win a row.
+   A row claimed by a worker that died is claimable again after the lease, and every
+   claim counts as an attempt, so a row that keeps killing its worker dies after
+   ``max_attempts`` instead of looping.
+3. **Nothing is left behind.** Every queued row is announced on the deliveries topic
+   (:func:`announcements`, shared by the worker and the CLI); if an announcement is
+   lost, :func:`stalled` finds the row after the lease and the leader re-announces it.
+4. **The one duplicate window** is a crash after the provider accepted a request and
+   before :func:`record` committed: closed by the provider's Event Webhook
+   (:func:`confirm_accepted`), which records those rows as sent before the lease ends.
+5. **One recipient cannot hold back another**: an email that cannot be composed or is
+   refused is recorded dead with its reason, alone (:func:`record` with ``retryable``
+   false); the rest of its batch goes out.
+"""
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import CursorResult, and_, or_, select, tuple_, update
+from sqlalchemy.orm import Session, joinedload
+
+from broadcaster.domain.email import OutgoingEmail, SendResult
+from broadcaster.domain.events import DeliveriesQueued
+from broadcaster.domain.notifications import DeliveryState, NotificationKind
+from broadcaster.messages.compose import EmailFacts, Sender, compose_group
+from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
+from broadcaster.storage.upsert import insert_ignoring_duplicates
+from broadcaster.wire.codec import encode_deliveries_queued
+
+ANNOUNCE_CHUNK = 1000
+TROUBLED_STATES = (DeliveryState.FAILED, DeliveryState.DEAD)
+
+
+class Wanted(NamedTuple):
+    """An email someone must get: this update, to this subscriber, as this kind of email."""
+
+    update_id: int
+    subscriber_id: int
+    kind: NotificationKind
+
+
+def queue(session: Session, wanted: Sequence[Wanted], *, now: datetime) -> list[int]:
+    """Insert the rows that do not exist yet; return the ids of the wanted rows still queued."""
+    if not wanted:
+        return []
+    rows = [{"update_id": w.update_id, "subscriber_id": w.subscriber_id, "kind": w.kind,
+             "state": DeliveryState.QUEUED, "attempts": 0, "queued_at": now} for w in wanted]
+    insert_ignoring_duplicates(session, Delivery, rows, unique=("update_id", "subscriber_id"))
+    pairs = list({(w.update_id, w.subscriber_id) for w in wanted})
+    ids: list[int] = []
+    for start in range(0, len(pairs), ANNOUNCE_CHUNK):
+        ids += session.scalars(select(Delivery.id).where(
+            tuple_(Delivery.update_id, Delivery.subscriber_id).in_(pairs[start : start + ANNOUNCE_CHUNK]),
+            Delivery.state == DeliveryState.QUEUED))
+    return sorted(ids)
+
+
+def announcements(delivery_ids: Sequence[int]) -> Iterator[tuple[str, bytes]]:
+    """(key, value) messages for the deliveries topic, at most 1,000 ids each.
+
+    Keyed by the first id, so the pages of one big fan-out spread over every partition
+    and every worker of the group shares the sending.
+    """
+    ids = list(dict.fromkeys(delivery_ids))
+    for start in range(0, len(ids), ANNOUNCE_CHUNK):
+        chunk = tuple(ids[start : start + ANNOUNCE_CHUNK])
+        yield str(chunk[0]), encode_deliveries_queued(DeliveriesQueued(chunk))
+
+
+def claim(
+    session: Session, delivery_ids: Sequence[int], *, now: datetime, lease: timedelta, max_attempts: int
+) -> list[int]:
+    """Mark the sendable rows among ``delivery_ids`` as ours; return the ones we got.
+
+    A row whose lease ran out ``max_attempts`` times (its sender died each time) is dead:
+    whatever it carries kills workers, and trying again would only do it again.
+    """
+    expired = and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - lease)
+    session.execute(
+        update(Delivery).where(Delivery.id.in_(delivery_ids), expired, Delivery.attempts >= max_attempts)
+        .values(state=DeliveryState.DEAD,
+                last_error=f"gave up after {max_attempts} attempts: each time the sender stopped before it finished")
+    )
+    sendable = or_(
+        Delivery.state == DeliveryState.QUEUED,
+        and_(Delivery.state == DeliveryState.FAILED, or_(Delivery.retry_at.is_(None), Delivery.retry_at <= now)),
+        and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - lease),
+    )
+    claimed = session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(delivery_ids), sendable)
+        .values(state=DeliveryState.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
+        .returning(Delivery.id)
+    )
+    return sorted(_drop_suppressed(session, list(claimed)))
+
+
+def _drop_suppressed(session: Session, delivery_ids: Sequence[int]) -> list[int]:
+    """Mark claimed deliveries to suppressed addresses dead; return the ones still to send."""
+    blocked = dict(session.execute(
+        select(Delivery.id, Suppression.reason)
+        .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
+        .join(Suppression, Suppression.email == Subscriber.email)
+        .where(Delivery.id.in_(delivery_ids))
+    ).all())
+    for reason in set(blocked.values()):
+        ids = [i for i, r in blocked.items() if r == reason]
+        session.execute(update(Delivery).where(Delivery.id.in_(ids))
+                        .values(state=DeliveryState.DEAD, last_error=f"suppressed: {reason}"))
+    return [i for i in delivery_ids if i not in blocked]
+
+
+_FACT_COLUMNS = {  # EmailFacts field: where it is stored
+    "delivery_id": Delivery.id, "kind": Delivery.kind, "to_email": Subscriber.email, "to_name": Subscriber.name,
+    "report_text": Report.text, "reported_at": Report.received_at, "incident_id": Incident.id,
+    "incident_title": Incident.title, "status": IncidentUpdate.status, "description": Incident.description,
+    "workaround": Incident.workaround, "update_message": IncidentUpdate.message, "update_at": IncidentUpdate.created_at,
+    "next_update_at": IncidentUpdate.next_update_at, "how_to_verify": Incident.how_to_verify,
+    "update_key": IncidentUpdate.id,
+}
+
+
+@dataclass
+class Composed:
+    """A claimed page: the emails to send, and the rows that cannot become an email (dead at once)."""
+
+    emails: list[OutgoingEmail] = field(default_factory=list)
+    refused: list[SendResult] = field(default_factory=list)
+
+
+def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sender) -> Composed:
+    """Each claimed row's email; rows for the same update and kind are rendered once and filled per person.
+
+    The facts are read as plain column tuples in one joined query: at 1,000 rows a page,
+    building ORM objects for five tables cost more than everything else in a send.
+    A group that fails to compose is composed person by person, so only the rows that
+    really cannot be composed are refused.
+    """
+    rows = session.execute(
+        select(*(column.label(name) for name, column in _FACT_COLUMNS.items()))
+        .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
+        .join(Incident, IncidentUpdate.incident_id == Incident.id)
+        .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
+        .join(Report, Subscriber.first_report_id == Report.id)
+        .where(Delivery.id.in_(delivery_ids))
+        .order_by(Delivery.id)
+    )
+    groups: dict[tuple[str, str], list[EmailFacts]] = {}
+    for row in rows.mappings():
+        facts = EmailFacts(**{**row, "kind": NotificationKind(row["kind"]), "update_key": str(row["update_key"])})
+        groups.setdefault((facts.update_key, facts.kind), []).append(facts)
+    composed = Composed()
+    for group in groups.values():
+        try:
+            composed.emails += compose_group(group, sender)
+        except Exception:  # noqa: BLE001 - find the rows that cannot be composed; send the others
+            for facts in group:
+                compose_one(facts, sender, composed)
+    return composed
+
+
+def compose_one(facts: EmailFacts, sender: Sender, composed: Composed) -> None:
+    """Add one row's email to ``composed``, or its refusal if it cannot be composed."""
+    try:
+        composed.emails += compose_group([facts], sender)
+    except Exception as error:  # noqa: BLE001 - recorded as this row's reason
+        composed.refused.append(SendResult(facts.delivery_id, False, f"cannot be composed: {type(error).__name__}"))
+
+
+_JITTER = random.Random()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a failed email is tried again, and how long to wait between tries."""
+
+    max_attempts: int = 5
+    base: timedelta = timedelta(seconds=5)
+    cap: timedelta = timedelta(minutes=10)
+
+    def backoff(self, attempts: int, rng: random.Random = _JITTER) -> timedelta:
+        """Exponential with jitter: base, twice that, four times ... up to the cap; each between half and all of it."""
+        ceiling = min(self.cap.total_seconds(), self.base.total_seconds() * 2 ** max(0, attempts - 1))
+        return timedelta(seconds=rng.uniform(ceiling / 2, ceiling))
+
+
+def record(
+    session: Session, results: Sequence[SendResult], *, now: datetime, policy: RetryPolicy
+) -> None:
+    sent = [result.delivery_id for result in results if result.accepted]
+    if sent:  # the common case, in one statement
+        session.execute(update(Delivery).where(Delivery.id.in_(sent))
+                        .values(state=DeliveryState.SENT, sent_at=now, last_error=None))
+    for result in results:
+        if result.accepted:
+            continue
+        row = session.get_one(Delivery, result.delivery_id)
+        if result.retryable and row.attempts < policy.max_attempts:
+            wait = max(policy.backoff(row.attempts), timedelta(seconds=result.retry_after or 0))
+            row.state, row.last_error, row.retry_at = DeliveryState.FAILED, result.error, now + wait
+        else:
+            row.state, row.last_error = DeliveryState.DEAD, result.error
+
+
+def confirm_accepted(session: Session, delivery_ids: Sequence[int], *, now: datetime) -> int:
+    """Record as sent the rows the provider says it accepted (its Event Webhook); returns how many changed."""
+    if not delivery_ids:
+        return 0
+    pending = [DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.FAILED]
+    result = session.execute(update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.state.in_(pending))
+                             .values(state=DeliveryState.SENT, sent_at=now, last_error=None))
+    return cast(CursorResult[Any], result).rowcount
+
+
+def stalled(session: Session, *, now: datetime, lease: timedelta, limit: int = 1000) -> list[int]:
+    """Rows that should have gone by now: queued or failed a while ago, or claimed by a dead worker."""
+    overdue = now - lease
+    return list(
+        session.scalars(
+            select(Delivery.id)
+            .where(
+                or_(
+                    and_(Delivery.state == DeliveryState.QUEUED, Delivery.queued_at < overdue),
+                    and_(Delivery.state == DeliveryState.FAILED, Delivery.retry_at <= now),
+                    and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < overdue),
+                )
+            )
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+    )
+
+
+def report_times(session: Session, delivery_ids: Sequence[int]) -> dict[int, datetime]:
+    """When the report behind each acknowledgement arrived (for the acknowledgement-latency metric)."""
+    rows = session.execute(
+        select(Delivery.id, Report.received_at)
+        .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
+        .join(Report, Subscriber.first_report_id == Report.id)
+        .where(Delivery.id.in_(delivery_ids), Delivery.kind == NotificationKind.ACKNOWLEDGEMENT)
+    )
+    return dict(rows.all())
+
+
+def troubled(session: Session, states: Sequence[str], limit: int = 200) -> list[Delivery]:
+    """Failed (retrying) and dead deliveries, newest first, with who and what they were for."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.state.in_(list(states)))
+            .options(joinedload(Delivery.subscriber), joinedload(Delivery.update))
+            .order_by(Delivery.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def requeue(session: Session, states: Sequence[str], *, now: datetime, incident_id: str | None = None) -> list[int]:
+    """Queue failed or dead deliveries again, with a fresh allowance of attempts."""
+    query = update(Delivery).where(Delivery.state.in_(list(states)))
+    if incident_id:
+        query = query.where(Delivery.update_id.in_(select(IncidentUpdate.id).where(IncidentUpdate.incident_id == incident_id)))
+    ids = session.scalars(
+        query.values(state=DeliveryState.QUEUED, attempts=0, claimed_at=None, queued_at=now).returning(Delivery.id)
+    )
+    return sorted(ids)
