@@ -36,10 +36,14 @@ class System:
     def topics(self) -> Topics:
         return Topics.from_prefix(self.settings.topic_prefix)
 
-    def run(self, *args: str) -> Result:
-        """Run a ``broadcaster`` command as a user would, against this system."""
+    def invoke(self, *args: str) -> Result:
+        """Run a ``broadcaster`` command as a user would, against this system, whatever its exit status."""
         env = settings_environment(self.settings) | {"BROADCASTER_KAFKA_BOOTSTRAP": self.bootstrap}
-        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    def run(self, *args: str) -> Result:
+        """Run a ``broadcaster`` command that must succeed."""
+        result = self.invoke(*args)
         assert result.exit_code == 0, result.output
         return result
 
@@ -75,6 +79,17 @@ class System:
                 break
         consumer.close()
         assert len(values) >= expected, f"only {len(values)} of {expected} records on {topic}"
+        return values
+
+    def all_records(self, topic: str, quiet_seconds: float = 3.0) -> list[bytes]:
+        """Every record on ``topic``: read from the start until nothing new comes for ``quiet_seconds``.
+
+        Only for topics whose writers have finished (a producer that flushed before this call).
+        """
+        consumer = KafkaConsumer(topic, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
+                                 enable_auto_commit=False, consumer_timeout_ms=int(quiet_seconds * 1000))
+        values = [record.value for record in consumer]
+        consumer.close()
         return values
 
 
