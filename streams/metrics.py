@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
 from broadcaster.domain.incidents import OPEN_STATUSES
+from broadcaster.services.ledger import trouble_counts
 from broadcaster.storage.models import Incident, Subscriber, SuspectedIncident
 
 
@@ -87,11 +88,18 @@ class StateCollector:
             subscribers = session.scalar(
                 select(func.count()).select_from(Subscriber).join(Incident).where(Incident.status.in_(open_statuses))
             ) or 0
+            troubled = trouble_counts(session, now=self.services.clock(), lease=self.services.settings.delivery_lease)
         yield GaugeMetricFamily("broadcaster_open_incidents", "Incidents not yet resolved.", value=incidents)
         yield GaugeMetricFamily("broadcaster_open_incident_subscribers", "Subscribers of open incidents.",
                                 value=subscribers)
         yield GaugeMetricFamily("broadcaster_suspected_incidents", "Suspected incidents waiting in triage.",
                                 value=suspected)
+        deliveries = GaugeMetricFamily("broadcaster_deliveries_troubled",
+                                       "Deliveries stuck (sender stopped), failed (to be retried) or dead.",
+                                       labels=["state"])
+        for state, count in troubled.items():
+            deliveries.add_metric([state], count)
+        yield deliveries
 
 
 def register(ctx) -> None:  # noqa: ANN001

@@ -11,20 +11,21 @@ from broadcaster.storage.database import transaction
 @click.option("--dead-only", is_flag=True, help="Only deliveries that will not be retried by themselves.")
 @click.pass_context
 def deliveries(ctx: click.Context, dead_only: bool) -> None:
-    """Failed deliveries (retried by the worker) and dead ones (given up on)."""
+    """Stuck deliveries (their sender stopped), failed ones (retried by the worker) and dead ones (given up on)."""
     if ctx.invoked_subcommand is not None:
         return
     cli = ctx.ensure_object(CliContext)
-    states = ("dead",) if dead_only else ("failed", "dead")
-    rows = cli.read(lambda s: ledger.troubled(s, states))
+    now, lease = cli.services.clock(), cli.settings.delivery_lease
+    rows = cli.read(lambda s: ledger.troubled(s, now=now, lease=lease, dead_only=dead_only))
     if not rows:
-        click.echo("No failed or dead deliveries.")
+        click.echo("No stuck, failed or dead deliveries.")
         return
     click.echo(f"{'ID':>8} {'STATE':<7} {'INCIDENT':<16} {'KIND':<16} {'TRIES':>5} {'TO':<32} LAST ERROR")
     for row in rows:
-        error = " ".join((row.last_error or "").split())[:70]
-        click.echo(f"{row.id:>8} {row.state:<7} {row.update.incident_id:<16} {row.kind:<16} {row.attempts:>5} "
-                   f"{row.subscriber.email:<32} {error}")
+        state = ledger.state_shown(row, now=now, lease=lease)
+        error = row.last_error or ("its sender stopped mid-send; the sweep will retry it" if state == "stuck" else "")
+        click.echo(f"{row.id:>8} {state:<7} {row.update.incident_id:<16} {row.kind:<16} {row.attempts:>5} "
+                   f"{row.subscriber.email:<32} {' '.join(error.split())[:90]}")
 
 
 @deliveries.command()

@@ -53,7 +53,8 @@ def _dead_letters(cli: CliContext, options: dict, partitions: list[TopicPartitio
 def status(cli: CliContext) -> None:
     """Is the system healthy? Exits 1 when any check fails."""
     checks = _kafka_checks(cli)
-    checks += cli.read(lambda s: [deliveries_check(s), overdue_check(s, cli.services.clock())])
+    now = cli.services.clock()
+    checks += cli.read(lambda s: [deliveries_check(s, now=now, lease=cli.settings.delivery_lease), overdue_check(s, now)])
     for check in checks:
         mark = click.style("ok  ", fg="green") if check.healthy else click.style("FAIL", fg="red")
         click.echo(f"{mark} {check.name:<17} {check.detail}")

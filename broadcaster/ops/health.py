@@ -1,13 +1,12 @@
 """`broadcaster status`: one screen that says whether the system is healthy, and why not."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from broadcaster.services.cadence import open_with_promises
-from broadcaster.storage.models import Delivery
+from broadcaster.services.ledger import trouble_counts
 
 
 @dataclass(frozen=True)
@@ -17,13 +16,12 @@ class Check:
     detail: str
 
 
-def deliveries_check(session: Session) -> Check:
-    counts = dict(session.execute(
-        select(Delivery.state, func.count()).where(Delivery.state.in_(["failed", "dead"])).group_by(Delivery.state)
-    ).all())
-    failed, dead = counts.get("failed", 0), counts.get("dead", 0)
-    return Check("deliveries", failed == 0 and dead == 0,
-                 f"{failed} failed (will be retried), {dead} dead" if failed or dead else "none failing")
+def deliveries_check(session: Session, *, now: datetime, lease: timedelta) -> Check:
+    counts = trouble_counts(session, now=now, lease=lease)
+    healthy = not any(counts.values())
+    return Check("deliveries", healthy, "none stuck or failing" if healthy else
+                 f"{counts['stuck']} stuck (sender stopped), {counts['failed']} failed (will be retried), "
+                 f"{counts['dead']} dead; `broadcaster deliveries` lists them")
 
 
 def overdue_check(session: Session, now: datetime) -> Check:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, joinedload
 
 from broadcaster.domain.email import OutgoingEmail, SendResult
@@ -259,17 +259,41 @@ def report_times(session: Session, delivery_ids: Sequence[int]) -> dict[int, dat
     return dict(rows.all())
 
 
-def troubled(session: Session, states: Sequence[str], limit: int = 200) -> list[Delivery]:
-    """Failed (retrying) and dead deliveries, newest first, with who and what they were for."""
+def _stuck(now: datetime, lease: timedelta) -> ColumnElement[bool]:
+    """Claimed longer ago than the lease: its sender stopped before it finished (the sweep will retry it)."""
+    return and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - lease)
+
+
+def state_shown(row: Delivery, *, now: datetime, lease: timedelta) -> str:
+    """A row's state as operators see it: ``stuck`` for a claim whose lease ran out."""
+    if row.state == DeliveryState.SENDING and row.claimed_at is not None and row.claimed_at < now - lease:
+        return "stuck"
+    return row.state
+
+
+def troubled(session: Session, *, now: datetime, lease: timedelta, dead_only: bool = False,
+             limit: int = 200) -> list[Delivery]:
+    """Stuck, failed (retrying) and dead deliveries, newest first, with who and what they were for."""
+    wanted = Delivery.state == DeliveryState.DEAD if dead_only else or_(
+        Delivery.state.in_(TROUBLED_STATES), _stuck(now, lease))
     return list(
         session.scalars(
             select(Delivery)
-            .where(Delivery.state.in_(list(states)))
+            .where(wanted)
             .options(joinedload(Delivery.subscriber), joinedload(Delivery.update))
             .order_by(Delivery.id.desc())
             .limit(limit)
         )
     )
+
+
+def trouble_counts(session: Session, *, now: datetime, lease: timedelta) -> dict[str, int]:
+    """How many deliveries are stuck, failed (to be retried) and dead."""
+    counts = dict(session.execute(
+        select(Delivery.state, func.count()).where(Delivery.state.in_(TROUBLED_STATES)).group_by(Delivery.state)
+    ).all())
+    stuck = session.scalar(select(func.count()).select_from(Delivery).where(_stuck(now, lease))) or 0
+    return {"stuck": stuck, "failed": counts.get(DeliveryState.FAILED, 0), "dead": counts.get(DeliveryState.DEAD, 0)}
 
 
 def requeue(session: Session, states: Sequence[str], *, now: datetime, incident_id: str | None = None) -> list[int]:

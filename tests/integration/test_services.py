@@ -248,3 +248,44 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
         assert ceiling / 2 <= wait <= ceiling
     quick = ledger.RetryPolicy(base=timedelta(seconds=0.5), cap=timedelta(seconds=4))
     assert 2 <= quick.backoff(4).total_seconds() <= 4 and 2 <= quick.backoff(30).total_seconds() <= 4
+
+
+def test_every_claim_counts_as_an_attempt_so_a_row_whose_sender_keeps_dying_ends_dead(sessions, model) -> None:
+    """A row that kills its worker each time (lease expiry after lease expiry) dies at the limit, with its reason."""
+    apply(sessions, model, declared(), T0)
+    ids = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
+    moment = T0
+    for attempt in range(1, 4):
+        with sessions.begin() as session:
+            assert ledger.claim(session, ids, now=moment, lease=LEASE, max_attempts=3) == ids, attempt
+        moment += LEASE + timedelta(seconds=1)  # the worker died: the lease runs out
+    with sessions.begin() as session:
+        assert ledger.stalled(session, now=moment, lease=LEASE) == ids
+        assert ledger.trouble_counts(session, now=moment, lease=LEASE) == {"stuck": 1, "failed": 0, "dead": 0}
+        assert ledger.claim(session, ids, now=moment, lease=LEASE, max_attempts=3) == []
+    with sessions() as session:
+        row = session.get_one(Delivery, ids[0])
+        assert (row.state, row.attempts) == ("dead", 3) and "gave up after 3 attempts" in (row.last_error or "")
+        assert ledger.stalled(session, now=moment, lease=LEASE) == []
+        assert ledger.trouble_counts(session, now=moment, lease=LEASE) == {"stuck": 0, "failed": 0, "dead": 1}
+
+
+class SenderFailingFor(Sender):
+    """A sender whose signing fails for one address, as a composing bug for one person would."""
+
+    def unsubscribe_url(self, email: str) -> str:
+        if email == "user2@example.com":
+            raise UnicodeEncodeError("utf-8", email, 0, 1, "cannot sign")
+        return super().unsubscribe_url(email)
+
+
+def test_a_row_that_cannot_be_composed_is_refused_alone_and_the_rest_of_its_page_is_composed(sessions, model) -> None:
+    apply(sessions, model, declared(), T0)
+    ids = [receive(sessions, model, report(f"r{n}", f"user{n}@example.com", "CSV upload fails", T0), T0).delivery_ids[0]
+           for n in range(5)]
+    with sessions.begin() as session:
+        ledger.claim(session, ids, now=T0, lease=LEASE, max_attempts=5)
+        composed = ledger.compose_claimed(session, ids, SenderFailingFor("Example", "Example Support"))
+    assert sorted(e.delivery_id for e in composed.emails) == sorted(set(ids) - {ids[2]})
+    [refused] = composed.refused
+    assert refused.delivery_id == ids[2] and not refused.retryable and "cannot be composed" in (refused.error or "")

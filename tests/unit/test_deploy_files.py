@@ -52,7 +52,8 @@ def test_compose_runs_three_kraft_brokers_postgres_a_migration_and_two_workers()
 def test_alert_rules_only_use_metrics_the_worker_exports() -> None:
     exported = {"broadcaster_acknowledgement_seconds_bucket", "broadcaster_consumer_lag_seconds",
                 "broadcaster_consumer_lag_messages", "broadcaster_emails_total",
-                "broadcaster_dead_letters_total", "broadcaster_suspected_incidents", "up"}
+                "broadcaster_dead_letters_total", "broadcaster_suspected_incidents", "up",
+                "broadcaster_deliveries_troubled", "broadcaster_dead_letters_unwritable_total"}
     rules = yaml.safe_load((DEPLOY / "alerts.yml").read_text())["groups"][0]["rules"]
     for rule in rules:
         used = set(re.findall(r"\b(broadcaster_\w+|up)\b", rule["expr"]))
