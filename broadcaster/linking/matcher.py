@@ -1,29 +1,44 @@
 """Scores a report against every candidate incident and decides: linked, suggested or unlinked.
 
-Technique (chosen on the corpus in tests/data/linking; see docs/LINKING.md): TF-IDF cosine
-similarity over hashed word 1-2-grams and character 3-5-grams (robust to typos), between
-the report and each incident's profile — its title, description and match phrases, plus
-the reports already confirmed as belonging to it, so an incident gets better at
-recognising its reports. Signals a bag of words misses adjust the score: the engineer's
-match phrases, quoted error codes, the component, whether the text reports a failure at
-all, and time. Scoring many reports at once is one sparse matrix product.
+The score of a (report, incident) pair is a probability that the report is about the
+incident: a logistic model over the features of :mod:`broadcaster.linking.features`,
+fitted on labelled reports (:mod:`broadcaster.linking.training`; the shipped
+coefficients and how they were chosen are in ``coefficients.json`` and docs/LINKING.md).
+A threshold on it therefore means a precision, measured by cross-validation.
+
+A report is linked only when its best incident is likely enough *and* clearly ahead of
+the next one; when two incidents are close, or the best is only plausible, an engineer
+decides (a suggestion in ``broadcaster triage``). Reports about another known component
+are never candidates, nor incidents declared long after the report was written.
 """
 
-import time
+import json
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.preprocessing import normalize
 
-from broadcaster.linking.signals import Signals
-from broadcaster.linking.text import normalise
+from broadcaster.linking.features import (
+    FEATURES,
+    LEARNED_PER_INCIDENT,
+    Candidates,
+    DocumentFrequencies,
+    Evidence,
+    Learned,
+    Texts,
+    pair_features,
+    weighted,
+)
 
-N_FEATURES = 2**18
+COEFFICIENTS = Path(__file__).with_name("coefficients.json")
+REJECTED_NEAR = 0.5
+REWEIGH_GROWTH = 2.0  # remembered reports are weighed again once the statistics doubled
 
 
 class Outcome(StrEnum):
@@ -34,23 +49,34 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Thresholds:
-    link: float = 0.20
-    suggest: float = 0.08
-    margin: float = 0.03
+    """Probabilities: link at ``link`` when ``margin`` ahead of the next incident; suggest at ``suggest``."""
+
+    link: float = 0.68
+    suggest: float = 0.15
+    margin: float = 0.30
 
 
 @dataclass(frozen=True)
-class Weights:
-    char: float = 0.5
-    phrase_bonus: float = 0.20
-    code_bonus: float = 0.20
-    same_component: float = 0.05
-    other_component: float = -0.20
-    question_factor: float = 0.2
-    neutral_factor: float = 0.75
-    too_early_factor: float = 0.5
-    learned_share: float = 0.5
-    rejected_penalty: float = 0.5
+class Coefficients:
+    """A logistic model over :data:`FEATURES`."""
+
+    weights: tuple[float, ...]
+    intercept: float
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(features @ np.asarray(self.weights) + self.intercept)))
+
+    @classmethod
+    def load(cls, path: Path = COEFFICIENTS) -> "Coefficients":
+        stored = json.loads(path.read_text())
+        if tuple(stored["features"]) != FEATURES:
+            raise ValueError(f"{path} was fitted on features {stored['features']}, not {list(FEATURES)}")
+        return cls(tuple(stored["weights"]), stored["intercept"])
+
+
+@cache
+def shipped_coefficients() -> Coefficients:
+    return Coefficients.load()
 
 
 @dataclass(frozen=True)
@@ -62,6 +88,10 @@ class IncidentProfile:
     phrases: tuple[str, ...] = ()
     declared_at: datetime | None = None
     is_open: bool = True
+
+    @property
+    def text(self) -> str:
+        return "\n".join([self.title, self.description, *self.phrases])
 
 
 @dataclass(frozen=True)
@@ -80,191 +110,201 @@ class Decision:
 
 
 @dataclass
-class _Learned:
-    sums: dict[str, sparse.csr_matrix] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
+class _Memory:
+    """Reports remembered per incident (the newest few): raw word counts, and weighted blocks ready for products."""
 
+    raw: dict[str, deque[sparse.csr_matrix]] = field(default_factory=dict)
+    blocks: dict[str, sparse.csr_matrix] = field(default_factory=dict)
 
-def _vectorizer(analyzer: str, ngrams: tuple[int, int]) -> HashingVectorizer:
-    return HashingVectorizer(
-        analyzer=analyzer, ngram_range=ngrams, n_features=N_FEATURES, alternate_sign=False,
-        norm=None, lowercase=False, token_pattern=r"(?u)\b\w+\b",
-    )
+    def add(self, incident_id: str, texts: Texts, row: int, idf: tuple[np.ndarray, np.ndarray]) -> None:
+        self.raw.setdefault(incident_id, deque(maxlen=LEARNED_PER_INCIDENT)).append(texts.words[row])
+        self._weigh(incident_id, idf)
+
+    def reweigh(self, idf: tuple[np.ndarray, np.ndarray]) -> None:
+        for incident_id in self.raw:
+            self._weigh(incident_id, idf)
+
+    def _weigh(self, incident_id: str, idf: tuple[np.ndarray, np.ndarray]) -> None:
+        self.blocks[incident_id] = weighted(sparse.vstack(list(self.raw[incident_id]), format="csr"), idf[1])
+
+    def learned(self, order: Sequence[str]) -> Learned:
+        """All remembered rows of the incidents in ``order`` in one matrix, grouped by incident column."""
+        chosen = [(column, self.blocks[i]) for column, i in enumerate(order) if i in self.blocks]
+        if not chosen:
+            return Learned()
+        counts = np.array([block.shape[0] for _, block in chosen])
+        ends = np.cumsum(counts)
+        rows = sparse.vstack([block for _, block in chosen], format="csr")
+        return Learned(rows, {column: (int(end - n), int(end)) for (column, _), n, end in zip(chosen, counts, ends, strict=True)})
 
 
 class Matcher:
-    """Holds the candidate incidents; thread-unsafe, one per processor."""
+    """Holds the candidate incidents and what was learned about them; thread-unsafe, one per processor."""
 
-    def __init__(self, thresholds: Thresholds = Thresholds(), weights: Weights = Weights(),
-                 backlog_window: timedelta = timedelta(hours=72), learn_refresh_seconds: float = 0.0) -> None:
-        """``learn_refresh_seconds``: how stale what was learned may get before profiles are rebuilt.
-
-        0 applies every confirmation before the next decision (the offline evaluation);
-        a stream processor linking thousands of reports a second uses a few seconds.
-        A change of the incidents themselves always applies at once.
-        """
-        self.thresholds, self.weights, self.backlog_window = thresholds, weights, backlog_window
-        self.learn_refresh_seconds = learn_refresh_seconds
-        self._learned_since_refresh = False
-        self._refreshed_at = 0.0
-        self._words, self._chars = _vectorizer("word", (1, 2)), _vectorizer("char_wb", (3, 5))
+    def __init__(self, thresholds: Thresholds = Thresholds(), coefficients: Coefficients | None = None,
+                 backlog_window: timedelta = timedelta(hours=72)) -> None:
+        self.thresholds, self.backlog_window = thresholds, backlog_window
+        self.coefficients = coefficients or shipped_coefficients()
+        self.frequencies = DocumentFrequencies.background()
         self._profiles: list[IncidentProfile] = []
-        self._learned, self._rejected = _Learned(), _Learned()
-        self._signals = Signals(weights, backlog_window)
-        self._dirty = True
+        self._learned, self._rejected = _Memory(), _Memory()
+        self._weighed_at_documents = 0
+        self._idf = self.frequencies.idf()
+        self.set_incidents([])
 
-    # -- the candidate set -------------------------------------------------
+    # -- what it knows -----------------------------------------------------
 
     def set_incidents(self, profiles: Sequence[IncidentProfile]) -> None:
         self._profiles = list(profiles)
+        self._incident_texts = Texts.of([p.text for p in self._profiles])
+        self._incident_titles = Texts.of([p.title for p in self._profiles])
+        self._evidence = Evidence.of(self._incident_texts)
+        self._open = np.array([p.is_open for p in self._profiles], dtype=bool)
         self._dirty = True
+
+    @property
+    def incident_ids(self) -> list[str]:
+        return [p.incident_id for p in self._profiles]
 
     def forget(self) -> None:
         """Drop everything learned and rejected (before relearning it from the database)."""
-        self._learned, self._rejected = _Learned(), _Learned()
+        self._learned, self._rejected = _Memory(), _Memory()
         self._dirty = True
+
+    def observe(self, texts: Sequence[str]) -> None:
+        """Count these reports' words into the document frequencies (what is common, what is telling)."""
+        self._observe(Texts.of(texts))
+
+    def _observe(self, texts: Texts) -> None:
+        if texts.chars.shape[0]:
+            self.frequencies.add(texts.chars, texts.words)
+            self._dirty = True
 
     def learn(self, incident_id: str, text: str) -> None:
         """A report confirmed as this incident's (linked automatically or by an engineer)."""
         self.learn_many([(incident_id, text)])
 
     def learn_many(self, confirmed: Sequence[tuple[str, str]]) -> None:
-        """Several (incident id, report text) confirmations, vectorised together."""
         self._remember(self._learned, confirmed)
 
     def reject(self, incident_id: str, text: str) -> None:
-        """An engineer said this report is not about this incident: similar ones score lower."""
+        """An engineer said this report is not about this incident: similar ones are not linked automatically."""
         self._remember(self._rejected, [(incident_id, text)])
 
-    def _remember(self, memory: _Learned, items: Sequence[tuple[str, str]]) -> None:
-        if items:
-            self._remember_vectors(memory, [incident_id for incident_id, _ in items], self._tf([t for _, t in items]))
+    def _remember(self, memory: _Memory, items: Sequence[tuple[str, str]]) -> None:
+        texts = Texts.of([text for _, text in items])
+        for row, (incident_id, _) in enumerate(items):
+            memory.add(incident_id, texts, row, self._idf)
+        self._dirty = True
 
-    def _remember_vectors(self, memory: _Learned, owners: Sequence[str], tf: sparse.csr_matrix) -> None:
-        """Add each row of ``tf`` to what is remembered for the incident at the same place in ``owners``."""
-        incident_ids = list(dict.fromkeys(owners))
-        row_of = {incident_id: row for row, incident_id in enumerate(incident_ids)}
-        rows = [row_of[incident_id] for incident_id in owners]
-        grouping = sparse.csr_matrix((np.ones(len(owners)), (rows, range(len(owners)))),
-                                     shape=(len(incident_ids), len(owners)))
-        sums = (grouping @ tf).tocsr()
-        counts = np.bincount(rows, minlength=len(incident_ids))
-        for row, incident_id in enumerate(incident_ids):
-            previous = memory.sums.get(incident_id)
-            memory.sums[incident_id] = sums[row] if previous is None else previous + sums[row]
-            memory.counts[incident_id] = memory.counts.get(incident_id, 0) + int(counts[row])
-        self._learned_since_refresh = True
-
-    @property
-    def incident_ids(self) -> list[str]:
-        return [p.incident_id for p in self._profiles]
-
-    # -- scoring -----------------------------------------------------------
+    # -- deciding ----------------------------------------------------------
 
     def decide(self, report: ReportText) -> Decision:
         return self.decide_many([report])[0]
 
-    def decide_many(self, reports: Sequence[ReportText], *, learn: bool = False) -> list[Decision]:
-        """Decide each report; with ``learn``, learn the linked ones from the vectors already made."""
-        if not self._profiles or not reports:
+    def decide_many(self, reports: Sequence[ReportText], *, learn: bool = False, observe: bool = True) -> list[Decision]:
+        """Decide each report; with ``learn``, learn the linked ones.
+
+        With ``observe`` (new reports), their words count into the statistics first; reports
+        decided again (the backlog a new incident links) were counted when they arrived.
+        """
+        if not reports:
+            return []
+        texts = Texts.of([r.text for r in reports])
+        if observe:
+            self._observe(texts)
+        if not self._profiles:
             return [Decision(Outcome.UNLINKED, None, 0.0) for _ in reports]
-        tf = self._tf([r.text for r in reports])
-        decisions = [self._decide(row) for row in self._scores(reports, tf)]
+        probabilities, rejected_near, near = self._score(reports, texts)
+        decisions = [self._decide(row, rejected_near[r], near[r]) for r, row in enumerate(probabilities)]
         if learn:
-            linked = [(i, d.incident_id) for i, d in enumerate(decisions) if d.outcome is Outcome.LINKED and d.incident_id]
-            if linked:
-                self._remember_vectors(self._learned, [owner for _, owner in linked], tf[[i for i, _ in linked]])
+            for row, decision in enumerate(decisions):
+                if decision.outcome is Outcome.LINKED and decision.incident_id:
+                    self._learned.add(decision.incident_id, texts, row, self._idf)
+                    self._dirty = True
         return decisions
 
     def scores(self, reports: Sequence[ReportText]) -> np.ndarray:
-        """A (reports × incidents) array of scores."""
-        return self._scores(reports, self._tf([r.text for r in reports]))
+        """A (reports × incidents) array of probabilities."""
+        return self._score(reports, Texts.of([r.text for r in reports]))[0]
 
-    def _scores(self, reports: Sequence[ReportText], tf: sparse.csr_matrix) -> np.ndarray:
+    def features(self, reports: Sequence[ReportText]) -> tuple[np.ndarray, np.ndarray]:
+        """(reports × incidents × features) and which pairs are candidates at all: for fitting the model."""
         self._refresh()
-        similarity, rejected = self._similarity(tf)
-        similarity -= self.weights.rejected_penalty * rejected
-        return np.vstack([similarity[i] + self._signals.adjust(r, similarity[i]) for i, r in enumerate(reports)])
+        allowed = self._allowed(reports)
+        return pair_features(Texts.of([r.text for r in reports]), self._candidates, self._idf, allowed), allowed
 
-    def _decide(self, row: np.ndarray) -> Decision:
-        order = np.argsort(row)[::-1]
-        best, score = order[0], float(row[order[0]])
-        runner = self._runner_up(order, row)
-        clear = runner is None or score - runner[1] >= self.thresholds.margin
+    def _score(self, reports: Sequence[ReportText], texts: Texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self._refresh()
+        allowed = self._allowed(reports)
+        features = pair_features(texts, self._candidates, self._idf, allowed)
+        probabilities = np.where(allowed, self.coefficients.probability(features), 0.0)
+        near = features[..., FEATURES.index("near")]
+        best = np.argmax(probabilities, axis=1)[:, None]
+        rejected = self._rejected_reports.nearest(weighted(texts.words, self._idf[1]), best, len(self._profiles))
+        return probabilities, rejected, near
+
+    def _allowed(self, reports: Sequence[ReportText]) -> np.ndarray:
+        """Which incidents each report may be about: not another known component, not declared long after."""
+        components = np.array([(p.component or "").strip().lower() for p in self._profiles])
+        declared = np.array([p.declared_at.timestamp() if p.declared_at else np.nan for p in self._profiles])
+        allowed = np.ones((len(reports), len(self._profiles)), dtype=bool)
+        for r, report in enumerate(reports):
+            if report.component:
+                allowed[r] &= (components == "") | (components == report.component.strip().lower())
+            if report.received_at:
+                too_early = declared - self.backlog_window.total_seconds() > report.received_at.timestamp()
+                allowed[r] &= ~too_early
+        return allowed
+
+    def _decide(self, row: np.ndarray, rejected_near: np.ndarray, near: np.ndarray) -> Decision:
+        best = int(np.argmax(row))
+        if not self._open[best] and self._open.any():  # a recurrence: an open incident as likely as a resolved one wins
+            best_open = int(np.argmax(np.where(self._open, row, -1.0)))
+            if row[best_open] >= row[best] - self.thresholds.margin:
+                best = best_open
+        score = float(row[best])
+        runner = self._runner_up(best, row)
         incident_id = self._profiles[best].incident_id
-        if score >= self.thresholds.link and clear:
+        clear = runner is None or score - runner[1] >= self.thresholds.margin
+        like_a_rejected = rejected_near[best] >= max(REJECTED_NEAR, near[best])
+        if score >= self.thresholds.link and clear and not like_a_rejected:
             return Decision(Outcome.LINKED, incident_id, score, runner)
         if score >= self.thresholds.suggest:
             return Decision(Outcome.SUGGESTED, incident_id, score, runner)
         return Decision(Outcome.UNLINKED, None, score, runner)
 
-    def _runner_up(self, order: np.ndarray, row: np.ndarray) -> tuple[str, float] | None:
+    def _runner_up(self, best: int, row: np.ndarray) -> tuple[str, float] | None:
         """The closest rival; a resolved incident is no rival to an open one (a recurrence)."""
-        rivals: Sequence[int] = list(order[1:])
-        if self._profiles[order[0]].is_open:
-            rivals = [i for i in rivals if self._profiles[i].is_open]
-        if len(rivals) == 0:
+        rivals = np.where(self._open, row, -1.0) if self._open[best] else row.copy()
+        rivals[best] = -1.0
+        rival = int(np.argmax(rivals))
+        if rivals[rival] < 0:
             return None
-        return self._profiles[rivals[0]].incident_id, float(row[rivals[0]])
+        return self._profiles[rival].incident_id, float(row[rival])
 
-    # -- vectors -----------------------------------------------------------
+    # -- weighting ---------------------------------------------------------
 
     def term_frequencies(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """The matcher's raw features for any texts (used to compare reports with each other)."""
-        return self._tf(texts)
-
-    def _tf(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """Hashed term frequencies: word 1-2-grams, and character 3-5-grams weighted by ``char``."""
-        prepared = [normalise(t) for t in texts]
-        return sparse.hstack(
-            [self._words.transform(prepared), self.weights.char * self._chars.transform(prepared)], format="csr"
-        )
+        """Raw word and character counts of any texts (early warning compares reports with each other)."""
+        counted = Texts.of(texts)
+        return sparse.hstack([counted.words, 0.5 * counted.chars], format="csr")
 
     def _refresh(self) -> None:
-        learning_due = (
-            self._learned_since_refresh and time.monotonic() - self._refreshed_at >= self.learn_refresh_seconds
-        )
-        if not (self._dirty or learning_due):
+        """Weigh the incidents afresh (and what was remembered, once the statistics doubled)."""
+        if not self._dirty:
             return
-        base = self._tf([_profile_text(p) for p in self._profiles])
-        learned, rejected = self._means(self._learned, base.shape[1]), self._means(self._rejected, base.shape[1])
-        documents = len(self._profiles) + sum(self._learned.counts.values())
-        df = _document_frequency(base) + _document_frequency(learned)
-        # Words no incident uses cannot match anything; at full weight they would only dilute the
-        # report's similarity (greetings, context), so they get the lowest weight instead of the highest.
-        self._idf = np.where(df > 0, np.log((documents + 1) / (df + 1)) + 1.0, 1.0)
-        centroid = normalize(self._weighted(base)) + self.weights.learned_share * normalize(self._weighted(learned))
-        self._matrix = normalize(centroid).T.tocsr()
-        self._rejected_matrix = normalize(self._weighted(rejected)).T.tocsr()
-        self._signals.index(self._profiles)
-        self._dirty = self._learned_since_refresh = False
-        self._refreshed_at = time.monotonic()
-
-    def _weighted(self, tf: sparse.csr_matrix) -> sparse.csr_matrix:
-        """TF-IDF: each stored term frequency times its feature's IDF (touches only non-zeros)."""
-        weighted = tf.tocsr(copy=True)
-        weighted.data = weighted.data * self._idf[weighted.indices]
-        return weighted
-
-    def _means(self, memory: _Learned, width: int) -> sparse.csr_matrix:
-        """One row per incident: the mean term frequencies of the reports remembered for it."""
-        rows = []
-        for profile in self._profiles:
-            total = memory.sums.get(profile.incident_id)
-            rows.append(sparse.csr_matrix((1, width)) if total is None else total / memory.counts[profile.incident_id])
-        return sparse.vstack(rows, format="csr")
-
-    def _similarity(self, tf: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine similarity of each report to each incident profile, and to what was rejected for it."""
-        vectors = normalize(self._weighted(tf))
-        return (vectors @ self._matrix).toarray(), (vectors @ self._rejected_matrix).toarray()
-
-
-def _document_frequency(matrix: sparse.csr_matrix) -> np.ndarray:
-    matrix = matrix.tocsr()
-    matrix.eliminate_zeros()
-    return np.bincount(matrix.indices, minlength=matrix.shape[1])
-
-
-def _profile_text(profile: IncidentProfile) -> str:
-    return " ".join([profile.title, profile.description, *profile.phrases])
+        frequencies = DocumentFrequencies(self.frequencies.documents)
+        frequencies.chars, frequencies.words = self.frequencies.chars.copy(), self.frequencies.words.copy()
+        frequencies.add(self._incident_texts.chars, self._incident_texts.words)
+        self._idf = idf = frequencies.idf()
+        if frequencies.documents >= REWEIGH_GROWTH * self._weighed_at_documents:
+            self._learned.reweigh(idf)
+            self._rejected.reweigh(idf)
+            self._weighed_at_documents = frequencies.documents
+        order = self.incident_ids
+        self._candidates = Candidates(
+            weighted(self._incident_texts.chars, idf[0]).T.tocsr(), weighted(self._incident_texts.words, idf[1]).T.tocsr(),
+            weighted(self._incident_titles.chars, idf[0]).T.tocsr(), self._evidence, self._learned.learned(order))
+        self._rejected_reports = self._rejected.learned(order)
+        self._dirty = False

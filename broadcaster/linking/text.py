@@ -4,6 +4,7 @@ lexicon, quoted error codes, and whether the text reports a failure at all."""
 import re
 import unicodedata
 from enum import StrEnum
+from functools import lru_cache
 
 # Words customers use in other languages for the things our incidents are about, mapped to
 # the English word our incidents use. Written for this project; extend it as reports show.
@@ -96,7 +97,12 @@ def words(text: str) -> list[str]:
 
 def normalise(text: str) -> str:
     """Words in a canonical form: foreign words we know mapped to English, accents removed."""
-    return " ".join(_strip_accents(LEXICON.get(word, word)) for word in words(text))
+    return " ".join(_canonical(word) for word in words(text))
+
+
+@lru_cache(maxsize=100_000)
+def _canonical(word: str) -> str:
+    return _strip_accents(LEXICON.get(word, word))
 
 
 def error_codes(text: str) -> frozenset[str]:
@@ -125,3 +131,17 @@ def tone(text: str) -> Tone:
 
 def reports_a_failure(text: str) -> bool:
     return tone(text) is Tone.FAILURE
+
+
+_SIGNATURE = re.compile(r"0x[0-9a-fA-F]{6,}|\b\w+(?:Error|Exception|Fault)\b|\b\w+(?:::\w+)+")
+_VERSION = re.compile(r"\b\d+\.\d+(?:\.\d+)*\b")
+
+
+def signatures(text: str) -> frozenset[str]:
+    """What identifies one fault: quoted codes, exception names, ``Module::Name``, long hex codes."""
+    return frozenset(m.lower() for m in _SIGNATURE.findall(text)) | error_codes(text)
+
+
+def versions(text: str) -> frozenset[str]:
+    """Version numbers the text names: ``4.3.0``, ``2023.10.2``."""
+    return frozenset(_VERSION.findall(text))

@@ -86,7 +86,8 @@ def link_backlog(
         )
     )
     model.sync(session, now)
-    decisions = model.matcher.decide_many([ReportText(r.text, r.component, r.received_at) for r in waiting])
+    decisions = model.matcher.decide_many([ReportText(r.text, r.component, r.received_at) for r in waiting],
+                                          observe=False)
     links = []
     for report, decision in zip(waiting, decisions, strict=True):
         if decision.incident_id != incident.id:

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from broadcaster.config import Settings
 from broadcaster.domain.incidents import OPEN_STATUSES, Status
+from broadcaster.linking.features import LEARNED_PER_INCIDENT
 from broadcaster.linking.matcher import Decision, IncidentProfile, Matcher, ReportText, Thresholds
 from broadcaster.storage.models import Incident, LinkFeedback, Report
 
-LEARNED_PER_INCIDENT = 50
-LEARN_REFRESH_SECONDS = 2.0
+HISTORY_REPORTS = 2000
 _SYNCED = "broadcaster.linking.synced"
 
 
@@ -29,9 +29,9 @@ class LinkingModel:
         self.matcher = Matcher(
             Thresholds(settings.link_threshold, settings.suggest_threshold, settings.link_margin),
             backlog_window=settings.link_backlog_window,
-            learn_refresh_seconds=LEARN_REFRESH_SECONDS,
         )
         self._fingerprint: tuple | None = None
+        self._observed_history = False
 
     def decide_and_learn(self, session: Session, reports: Sequence[Report], now: datetime) -> list[Decision]:
         """Decide each report, and learn from the ones linked."""
@@ -45,6 +45,9 @@ class LinkingModel:
         if session.info.get(_SYNCED) == (id(self), now):
             return
         session.info[_SYNCED] = (id(self), now)
+        if not self._observed_history:
+            self.matcher.observe(_recent_texts(session))
+            self._observed_history = True
         incidents = candidates(session, now, self.settings.resolved_reply_window)
         feedback = session.execute(select(func.count(), func.max(LinkFeedback.id))).one()
         fingerprint = (tuple((i.id, i.status, tuple(i.match_phrases or ())) for i in incidents), tuple(feedback))
@@ -64,6 +67,11 @@ class LinkingModel:
         )
         for incident_id, text in rejected:
             self.matcher.reject(incident_id, text)
+
+
+def _recent_texts(session: Session) -> list[str]:
+    """What customers wrote lately: the word statistics start from it, not from nothing, after a restart."""
+    return list(session.scalars(select(Report.text).order_by(Report.received_at.desc()).limit(HISTORY_REPORTS)))
 
 
 def _confirmed_texts(session: Session, incident_ids: list[str]) -> list[tuple[str, str]]:

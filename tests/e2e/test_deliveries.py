@@ -41,7 +41,7 @@ def test_a_dead_delivery_is_listed_and_sent_once_when_retried(system_factory, sq
     assert "1 deliveries queued again." in system.run("deliveries", "retry").output
     wait_for(lambda: system.counts().get("ann@example.com") == Counter(acknowledgement=1), what="the resend")
     wait_for(lambda: delivery_states(sqlite_url) == ["sent"], what="the ledger to record the send")  # just after the API
-    assert "No failed or dead deliveries." in system.run("deliveries").output
+    assert "No stuck, failed or dead deliveries." in system.run("deliveries").output
 
 
 def test_a_fan_out_through_sendgrid_sends_each_person_once_in_a_few_requests(system_factory, sqlite_url: str) -> None:

@@ -97,7 +97,7 @@ def test_declaring_links_reports_within_the_window_and_not_older_ones(sessions, 
 def test_a_reporter_who_writes_twice_is_one_subscriber_with_one_acknowledgement(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     first = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
-    second = receive(sessions, model, report("r2", "eric@example.com", "still: csv upload broken", T0), T0)
+    second = receive(sessions, model, report("r2", "eric@example.com", "CSV upload still fails for me", T0), T0)
     assert first.outcome is Outcome.LINKED and len(first.delivery_ids) == 1
     assert second.delivery_ids == first.delivery_ids  # the same, still-queued acknowledgement
     assert count(sessions, select(Subscriber).subquery()) == 1

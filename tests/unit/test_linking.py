@@ -1,4 +1,4 @@
-"""The matcher on small, readable cases; tests/data/linking measures it at scale (broadcaster linking eval)."""
+"""The matcher on small, readable cases; tests/data/linking and linking_real measure it at scale (broadcaster linking eval)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -65,12 +65,13 @@ def test_confirmed_reports_teach_the_incident_new_words() -> None:
     assert m.scores([text])[0][0] > before
 
 
-def test_a_rejected_suggestion_lowers_similar_reports() -> None:
+def test_a_report_like_one_an_engineer_rejected_is_no_longer_linked_automatically() -> None:
     m = matcher(CSV, INVITES)
-    text = ReportText("CSV upload is slow but works")
-    before = m.scores([text])[0][0]
-    m.reject("INC-CSV", "CSV upload is slow but it works in the end")
-    assert m.scores([text])[0][0] < before
+    text = ReportText("unexpected error when I upload a CSV to my group's pre-approved list")
+    assert m.decide(text).outcome is Outcome.LINKED
+    m.reject("INC-CSV", "unexpected error when I upload a CSV to my group's pre-approved list, on the old site")
+    decision = m.decide(text)
+    assert decision.outcome is Outcome.SUGGESTED and decision.incident_id == "INC-CSV"
 
 
 def test_two_incidents_that_fit_equally_go_to_an_engineer() -> None:
