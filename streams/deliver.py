@@ -28,26 +28,33 @@ def register(ctx: ProcessorContext) -> None:
     retry_policy = ledger.RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff,
                                       settings.delivery_backoff_cap)
 
-    def claim_and_compose(ids: tuple[int, ...]) -> ledger.Composed:
+    def claim(ids: tuple[int, ...]) -> list[int]:
         with transaction(services.sessions) as session:
-            claimed = ledger.claim(session, ids, now=services.clock(), lease=settings.delivery_lease,
-                                   max_attempts=settings.delivery_max_attempts)
-        with transaction(services.sessions) as session:
+            return ledger.claim(session, ids, now=services.clock(), lease=settings.delivery_lease,
+                                max_attempts=settings.delivery_max_attempts)
+
+    def compose(claimed: list[int]) -> ledger.Composed:
+        with services.sessions() as session:
             return ledger.compose_claimed(session, claimed, services.sender)
 
     def record(results: list[SendResult]) -> None:
         with transaction(services.sessions) as session:
             now = services.clock()
-            ledger.record(session, results, now=now, policy=retry_policy)
+            outcomes = ledger.record(session, results, now=now, policy=retry_policy)
             accepted = [r.delivery_id for r in results if r.accepted]
-            for received_at in ledger.report_times(session, accepted).values():
-                ctx.metrics.acknowledgement_seconds.observe(max(0.0, (now - received_at).total_seconds()))
-        ctx.metrics.emails.labels("sent").inc(len(accepted))
-        ctx.metrics.emails.labels("failed").inc(sum(1 for r in results if not r.accepted and r.retryable))
-        ctx.metrics.emails.labels("dead").inc(sum(1 for r in results if not r.accepted and not r.retryable))
+            waits = [max(0.0, (now - received_at).total_seconds())
+                     for received_at in ledger.report_times(session, accepted).values()]
+        for wait in waits:  # counted once the ledger has it: a retried record would count twice
+            ctx.metrics.acknowledgement_seconds.observe(wait)
+        for state, count in outcomes.items():
+            ctx.metrics.emails.labels(state).inc(count)
 
     async def send(event: EventT, job: DeliveriesQueued) -> None:
-        composed = await handle(event, NAME, ctx.dead_letters, lambda: claim_and_compose(job.delivery_ids))
+        claimed = await handle(event, NAME, ctx.dead_letters, lambda: claim(job.delivery_ids))
+        if not claimed:
+            return
+        # Composing is retried on its own: the rows are ours now, and claiming again would find none.
+        composed = await handle(event, NAME, ctx.dead_letters, lambda: compose(claimed))
         if composed is None or not (composed.emails or composed.refused):
             return
         try:

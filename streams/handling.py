@@ -1,6 +1,7 @@
 """What a processor does with a message it cannot use, and with failures on the way."""
 
 import asyncio
+import hashlib
 import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -25,6 +26,7 @@ REJECTIONS = (InvalidMessage, IncidentError)
 """Failures of the message itself: retrying cannot help, so they are dead-lettered at once."""
 
 BUG_RETRIES = 3
+MAX_KEY_BYTES = 1024
 OUTAGE_BACKOFF_CAP_SECONDS = 30.0
 
 
@@ -49,7 +51,7 @@ class DeadLetters:
         )
         where = f"{message.topic}[{message.partition}]@{message.offset}"
         try:
-            await self._topic.send(key=message.key, value=encode_dead_letter(letter))
+            await self._topic.send(key=capped_key(message.key), value=encode_dead_letter(letter))
         except Exception:
             self.metrics.dead_letters_unwritable.labels(processor).inc()
             log.exception("%s: could not dead-letter %s (%s); its place in the log is all that is left",
@@ -57,6 +59,18 @@ class DeadLetters:
             return
         self.metrics.dead_letters.labels(processor).inc()
         log.warning("%s: dead-lettered %s: %s", processor, where, reason)
+
+
+def outage_delay(attempt: int) -> float:
+    """Seconds to wait before trying the database again: doubling from 1 s, at most 30 s."""
+    return min(OUTAGE_BACKOFF_CAP_SECONDS, 0.5 * 2 ** min(attempt, 10))
+
+
+def capped_key(key: bytes | None) -> bytes | None:
+    """The original key, or its SHA-256 when it is too long to fit beside the dead letter."""
+    if key is None or len(key) <= MAX_KEY_BYTES:
+        return key
+    return b"sha256:" + hashlib.sha256(key).hexdigest().encode()
 
 
 def bug_reason(error: BaseException) -> str:
@@ -94,7 +108,7 @@ async def handle(
             await dead_letters.send(event, str(error), processor)
             return None
         except OperationalError as error:
-            delay = min(OUTAGE_BACKOFF_CAP_SECONDS, 0.5 * 2**attempt)
+            delay = outage_delay(attempt)
             log.error("%s: database unavailable (%s); retrying in %.1fs", processor, error, delay)
             await asyncio.sleep(delay)
         except Exception as error:
@@ -125,12 +139,21 @@ async def in_halves(
     """
     if not items:
         return []
-    try:
-        return list(await process(items))
-    except Exception:
-        if len(items) == 1:
-            return [await process_alone(items[0])]
-        log.warning("a batch of %d failed; splitting it to find the culprit", len(items), exc_info=True)
+    outage = 0
+    while True:
+        try:
+            return list(await process(items))
+        except OperationalError as error:  # the database, not the batch: wait and try the whole batch again
+            outage += 1
+            delay = outage_delay(outage)
+            log.error("database unavailable (%s); retrying the batch of %d in %.1fs", error, len(items), delay)
+            await asyncio.sleep(delay)
+        except Exception:
+            if len(items) > 1:
+                log.warning("a batch of %d failed; splitting it to find the culprit", len(items), exc_info=True)
+            break
+    if len(items) == 1:
+        return [await process_alone(items[0])]
     middle = len(items) // 2
     return await in_halves(items[:middle], process, process_alone) + await in_halves(items[middle:], process, process_alone)
 

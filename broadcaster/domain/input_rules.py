@@ -97,7 +97,7 @@ def email(value: object, field: str = "email") -> str:
                                  allow_quoted_local=False, allow_domain_literal=False)
     except EmailNotValidError as error:
         raise InvalidInput(field, f"is not a deliverable email address ({_without_value(str(error), raw)})") from None
-    return checked.normalized.lower()
+    return (checked.ascii_email or checked.normalized).lower()
 
 
 def _without_value(explanation: str, value: str) -> str:

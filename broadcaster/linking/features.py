@@ -43,6 +43,7 @@ FEATURES = ("text", "words", "title", "near", "signature", "versions",
             "text_gap", "title_gap", "near_gap", "question", "length")
 LEARNED_PER_INCIDENT = 20
 SHORTLIST = 5
+NEAREST_CHUNK = 25
 MAX_SIGNATURES = 3
 
 
@@ -150,7 +151,7 @@ class Evidence:
                 by_signature[signature].append(number)
             for version in named:
                 by_version[version].append(number)
-        return cls(dict(by_signature), dict(by_version), np.array([bool(v) for v in incidents.versions]))
+        return cls(dict(by_signature), dict(by_version), np.array([bool(v) for v in incidents.versions], dtype=bool))
 
     def fill(self, reports: Texts, out: np.ndarray, f: dict[str, int]) -> None:
         for r in range(out.shape[0]):
@@ -206,6 +207,13 @@ class Learned:
         product is computed at once: the rows' non-zeros are gathered and multiplied with the
         report's weights, then summed per row and maximised per incident.
         """
+        near = np.zeros((words.shape[0], n_incidents))
+        for start in range(0, words.shape[0], NEAREST_CHUNK):  # bounds the dense look-up's memory
+            chunk = slice(start, start + NEAREST_CHUNK)
+            near[chunk] = self._nearest(words[chunk], shortlist[chunk], n_incidents)
+        return near
+
+    def _nearest(self, words: sparse.csr_matrix, shortlist: np.ndarray, n_incidents: int) -> np.ndarray:
         near = np.zeros((words.shape[0], n_incidents))
         pairs = [(report, int(column)) for report, columns in enumerate(shortlist) for column in columns
                  if column in self.spans]

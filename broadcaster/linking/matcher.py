@@ -157,7 +157,6 @@ class Matcher:
     def set_incidents(self, profiles: Sequence[IncidentProfile]) -> None:
         self._profiles = list(profiles)
         self._incident_texts = Texts.of([p.text for p in self._profiles])
-        self._incident_titles = Texts.of([p.title for p in self._profiles])
         self._evidence = Evidence.of(self._incident_texts)
         self._open = np.array([p.is_open for p in self._profiles], dtype=bool)
         self._dirty = True
@@ -215,8 +214,8 @@ class Matcher:
             self._observe(texts)
         if not self._profiles:
             return [Decision(Outcome.UNLINKED, None, 0.0) for _ in reports]
-        probabilities, rejected_near, near = self._score(reports, texts)
-        decisions = [self._decide(row, rejected_near[r], near[r]) for r, row in enumerate(probabilities)]
+        probabilities, best, rejected_near, near = self._score(reports, texts)
+        decisions = [self._decide(row, int(best[r]), rejected_near[r], near[r]) for r, row in enumerate(probabilities)]
         if learn:
             for row, decision in enumerate(decisions):
                 if decision.outcome is Outcome.LINKED and decision.incident_id:
@@ -234,15 +233,16 @@ class Matcher:
         allowed = self._allowed(reports)
         return pair_features(Texts.of([r.text for r in reports]), self._candidates, self._idf, allowed), allowed
 
-    def _score(self, reports: Sequence[ReportText], texts: Texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _score(self, reports: Sequence[ReportText], texts: Texts) -> tuple[np.ndarray, ...]:
+        """Probabilities, each report's best incident, and its closeness to rejected and confirmed reports."""
         self._refresh()
         allowed = self._allowed(reports)
         features = pair_features(texts, self._candidates, self._idf, allowed)
         probabilities = np.where(allowed, self.coefficients.probability(features), 0.0)
         near = features[..., FEATURES.index("near")]
-        best = np.argmax(probabilities, axis=1)[:, None]
-        rejected = self._rejected_reports.nearest(weighted(texts.words, self._idf[1]), best, len(self._profiles))
-        return probabilities, rejected, near
+        best = np.array([self._best(row) for row in probabilities], dtype=int)
+        rejected = self._rejected_reports.nearest(weighted(texts.words, self._idf[1]), best[:, None], len(self._profiles))
+        return probabilities, best, rejected, near
 
     def _allowed(self, reports: Sequence[ReportText]) -> np.ndarray:
         """Which incidents each report may be about: not another known component, not declared long after."""
@@ -257,12 +257,16 @@ class Matcher:
                 allowed[r] &= ~too_early
         return allowed
 
-    def _decide(self, row: np.ndarray, rejected_near: np.ndarray, near: np.ndarray) -> Decision:
+    def _best(self, row: np.ndarray) -> int:
+        """The most likely incident; an open one nearly as likely as a resolved one wins (a recurrence)."""
         best = int(np.argmax(row))
-        if not self._open[best] and self._open.any():  # a recurrence: an open incident as likely as a resolved one wins
+        if not self._open[best] and self._open.any():
             best_open = int(np.argmax(np.where(self._open, row, -1.0)))
-            if row[best_open] >= row[best] - self.thresholds.margin:
-                best = best_open
+            if row[best_open] >= max(self.thresholds.suggest, row[best] - self.thresholds.margin):
+                return best_open
+        return best
+
+    def _decide(self, row: np.ndarray, best: int, rejected_near: np.ndarray, near: np.ndarray) -> Decision:
         score = float(row[best])
         runner = self._runner_up(best, row)
         incident_id = self._profiles[best].incident_id
@@ -305,6 +309,6 @@ class Matcher:
         order = self.incident_ids
         self._candidates = Candidates(
             weighted(self._incident_texts.chars, idf[0]).T.tocsr(), weighted(self._incident_texts.words, idf[1]).T.tocsr(),
-            weighted(self._incident_titles.chars, idf[0]).T.tocsr(), self._evidence, self._learned.learned(order))
+            weighted(self._incident_texts.title_chars, idf[0]).T.tocsr(), self._evidence, self._learned.learned(order))
         self._rejected_reports = self._rejected.learned(order)
         self._dirty = False

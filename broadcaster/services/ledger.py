@@ -28,6 +28,7 @@ The exactly-once argument, in full:
 """
 
 import random
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -203,8 +204,11 @@ class RetryPolicy:
 
 def record(
     session: Session, results: Sequence[SendResult], *, now: datetime, policy: RetryPolicy
-) -> None:
+) -> Counter[str]:
+    """Record what the mailer said; returns how many rows ended sent, failed (to retry) and dead."""
+    outcomes: Counter[str] = Counter()
     sent = [result.delivery_id for result in results if result.accepted]
+    outcomes["sent"] = len(sent)
     if sent:  # the common case, in one statement
         session.execute(update(Delivery).where(Delivery.id.in_(sent))
                         .values(state=DeliveryState.SENT, sent_at=now, last_error=None))
@@ -217,6 +221,8 @@ def record(
             row.state, row.last_error, row.retry_at = DeliveryState.FAILED, result.error, now + wait
         else:
             row.state, row.last_error = DeliveryState.DEAD, result.error
+        outcomes[row.state] += 1
+    return outcomes
 
 
 def confirm_accepted(session: Session, delivery_ids: Sequence[int], *, now: datetime) -> int:

@@ -10,13 +10,13 @@ the next report.
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
 from broadcaster.config import Settings
 from broadcaster.domain.incidents import OPEN_STATUSES, Status
 from broadcaster.linking.features import LEARNED_PER_INCIDENT
-from broadcaster.linking.matcher import Decision, IncidentProfile, Matcher, ReportText, Thresholds
+from broadcaster.linking.matcher import Decision, IncidentProfile, Matcher, Outcome, ReportText, Thresholds
 from broadcaster.storage.models import Incident, LinkFeedback, Report
 
 HISTORY_REPORTS = 2000
@@ -34,11 +34,20 @@ class LinkingModel:
         self._observed_history = False
 
     def decide_and_learn(self, session: Session, reports: Sequence[Report], now: datetime) -> list[Decision]:
-        """Decide each report, and learn from the ones linked."""
+        """Decide each report, and learn from the ones linked once the transaction commits.
+
+        Learning waits for the commit: a batch that fails is retried in parts, and what it
+        decided must not be remembered once per attempt.
+        """
         if not reports:
             return []
         self.sync(session, now)
-        return self.matcher.decide_many([ReportText(r.text, r.component, r.received_at) for r in reports], learn=True)
+        decisions = self.matcher.decide_many([ReportText(r.text, r.component, r.received_at) for r in reports])
+        linked = [(d.incident_id, r.text) for r, d in zip(reports, decisions, strict=True)
+                  if d.outcome is Outcome.LINKED and d.incident_id]
+        if linked:
+            event.listen(session, "after_commit", lambda _session: self.matcher.learn_many(linked), once=True)
+        return decisions
 
     def sync(self, session: Session, now: datetime) -> None:
         """Bring the matcher up to date; once per transaction and moment (a batch shares both)."""

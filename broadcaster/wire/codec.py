@@ -49,9 +49,9 @@ def _time(value: str, field: str = "time", *, future: timedelta = rules.FUTURE_S
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidMessage(f"{field}: {value[:40]!r} is not an ISO 8601 date-time") from None
+        raise InvalidMessage(f"{field}: is not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
-        raise InvalidMessage(f"{field}: {value[:40]!r} has no time zone; add Z or an offset")
+        raise InvalidMessage(f"{field}: has no time zone; add Z or an offset")
     try:
         moment = parsed.astimezone(UTC)
     except OverflowError:
@@ -75,6 +75,8 @@ def _load(raw: bytes | None, expected_types: frozenset[str]) -> dict[str, Any]:
         raise InvalidMessage(f"not JSON: {error}") from None
     except RecursionError:
         raise InvalidMessage("not JSON we accept: nested too deeply") from None
+    except ValueError:  # an integer of thousands of digits
+        raise InvalidMessage("not JSON we accept: a number too long to read") from None
     return validate(document, expected_types)
 
 

@@ -49,11 +49,14 @@ def validate(document: Any, expected_types: frozenset[str]) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidMessage("message is not a JSON object")
     message_type, version = document.get("type"), document.get("version")
-    if message_type not in expected_types:
+    if not isinstance(message_type, str) or message_type not in expected_types:
+        shown = repr(message_type)[:40] if isinstance(message_type, str) else type(message_type).__name__
         raise InvalidMessage(
-            f"type {message_type!r} does not belong on this topic "
+            f"type {shown} does not belong on this topic "
             f"(expected one of {', '.join(sorted(expected_types))})"
         )
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InvalidMessage(f"{message_type}: version must be an integer")
     errors = sorted(validator(message_type, version).iter_errors(document), key=str)
     if errors:
         problems = "; ".join(_describe(error) for error in errors[:MAX_REPORTED_ERRORS])

@@ -129,3 +129,25 @@ def test_the_rules_raise_invalid_input_naming_the_field() -> None:
     with pytest.raises(InvalidInput) as refused:
         rules.line("x" * 300, "title", max_length=rules.MAX_TITLE)
     assert refused.value.field == "title" and "300 characters long" in refused.value.problem
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (b'{"type": ["bug_report.received"], "version": 1}', "does not belong on this topic"),
+        (b'{"type": "bug_report.received", "version": []}', "version must be an integer"),
+        (b'{"type": "bug_report.received", "version": 1, "text": ' + b"9" * 5000 + b"}", "a number too long"),
+    ],
+)
+def test_wrong_types_where_the_decoder_looks_first_are_refused_not_retried(raw: bytes, why: str) -> None:
+    with pytest.raises(InvalidMessage, match=why):
+        decode_bug_report(raw)
+
+
+def test_a_cadence_longer_than_a_year_is_refused() -> None:
+    with pytest.raises(InvalidMessage, match="update_every_seconds: must be at most"):
+        decode_incident_event(_declared(update_every_seconds=10**20))
+
+
+def test_an_international_domain_is_stored_in_ascii() -> None:
+    assert decode_bug_report(_report(email="anna@münchen.example")).email == "anna@xn--mnchen-3ya.example"

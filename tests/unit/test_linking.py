@@ -102,3 +102,13 @@ def test_similar_unlinked_reports_are_found_and_described() -> None:
     assert similar_reports(m, "in dark mode I cannot read the calendar", recent) == ["a", "b"]
     phrases, hint = describe(["dark mode makes the calendar unreadable", "calendar invisible in dark mode"])
     assert set(phrases) >= {"dark", "mode", "calendar"} and hint
+
+
+def test_a_rejection_holds_for_the_open_incident_chosen_over_a_resolved_twin() -> None:
+    old = IncidentProfile("INC-OLD", CSV.title, CSV.component, CSV.description, CSV.phrases,
+                          NOW - timedelta(days=3), is_open=False)
+    m = matcher(old, CSV)
+    text = "CSV upload to pre-approved members fails"
+    m.reject("INC-CSV", text)
+    decision = m.decide(ReportText(text))
+    assert decision.incident_id == "INC-CSV" and decision.outcome is Outcome.SUGGESTED
