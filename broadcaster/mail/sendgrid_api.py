@@ -72,16 +72,30 @@ def batches(emails: Sequence[OutgoingEmail]) -> Iterator[list[OutgoingEmail]]:
         yield from (chunk for chunk, _ in chunks)
 
 
+_SPECIALS = frozenset('()<>[]:;@\\,."')
+
+
+def display_name(name: str) -> str:
+    """A display name as RFC 5322 wants it: quoted when it holds a special (``,`` ``;`` ``"``...).
+
+    SendGrid puts ``to.name`` into the To header as given; an unquoted comma there has
+    been read as a second address, and the message dropped while the API said 202.
+    """
+    if not _SPECIALS.intersection(name):
+        return name
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def request_body(batch: Sequence[OutgoingEmail], from_email: str, from_name: str) -> dict[str, Any]:
     first = batch[0]
     shared_headers = {k: v for k, v in first.headers.items() if k not in PER_PERSON_HEADERS}
     body: dict[str, Any] = {
-        "from": {"email": from_email, "name": from_name},
+        "from": {"email": from_email, "name": display_name(from_name)},
         "subject": first.subject,
         "headers": shared_headers,
         "personalizations": [
             {
-                "to": [{"email": email.to_email, "name": email.to_name}],
+                "to": [{"email": email.to_email, "name": display_name(email.to_name)}],
                 "headers": {k: v for k, v in email.headers.items() if k in PER_PERSON_HEADERS},
                 "custom_args": {"delivery_id": str(email.delivery_id)},
                 **({"substitutions": email.substitutions} if email.shared else {}),

@@ -4,6 +4,7 @@ import threading
 from collections.abc import Iterator
 from email import policy
 from email.parser import BytesParser
+from email.utils import getaddresses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -78,6 +79,19 @@ def test_sendgrid_gets_one_personalization_per_recipient(sandbox: SandboxServer)
     ]
     assert bodies[0]["content"][0] == {"type": "text/plain", "value": "Hi Eric,\nplain"}
     assert bodies[0]["headers"]["X-Broadcaster-Incident"] == "INC-1"
+
+
+def test_names_with_commas_and_semicolons_reach_sendgrid_quoted_as_rfc_5322_wants(sandbox: SandboxServer) -> None:
+    mailer = SendGridMailer("test-key", sandbox.url, "support@example.com", "Support; Example, Inc.")
+    names = {1: "Olsen, Eric", 2: 'Ann "Annie"; Lee', 3: "Maz Ahmed"}
+    emails = [OutgoingEmail(n, f"user{n}@example.com", name, "Subject", "text", "<p>html</p>") for n, name in names.items()]
+    assert all(result.accepted for result in mailer.send(emails))
+    sent = {p["to"][0]["email"]: p["to"][0]["name"] for body in sandbox.state.accepted for p in body["personalizations"]}
+    assert sent == {"user1@example.com": '"Olsen, Eric"', "user2@example.com": '"Ann \\"Annie\\"; Lee"',
+                    "user3@example.com": "Maz Ahmed"}
+    for address, name in sent.items():  # as a To header: exactly one address, the right one
+        assert getaddresses([f"{name} <{address}>"]) == [(names[int(address[4])], address)]
+    assert sandbox.state.accepted[0]["from"]["name"] == '"Support; Example, Inc."'
 
 
 def test_a_malformed_address_is_refused_before_the_api_and_not_retried(sandbox: SandboxServer) -> None:
