@@ -58,9 +58,9 @@ class Settings(BaseSettings):
 
     # Behaviour
     link_backlog_window: timedelta = timedelta(hours=72)
-    # Probabilities that a report is about an incident (docs/LINKING.md): link at 0.68 when 0.30
+    # Probabilities that a report is about an incident (docs/LINKING.md): link at 0.70 when 0.30
     # ahead of the next incident (chosen for precision 0.95 on the training corpora), suggest at 0.15.
-    link_threshold: float = 0.68
+    link_threshold: float = 0.70
     suggest_threshold: float = 0.15
     link_margin: float = 0.30
     early_warning_count: int = 3

@@ -15,7 +15,7 @@ are never candidates, nor incidents declared long after the report was written.
 import json
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -39,6 +39,7 @@ from broadcaster.linking.features import (
 COEFFICIENTS = Path(__file__).with_name("coefficients.json")
 REJECTED_NEAR = 0.5
 REWEIGH_GROWTH = 2.0  # remembered reports are weighed again once the statistics doubled
+IDF_DRIFT = 1.02  # incidents are weighed again once the statistics grew by 2%
 
 
 class Outcome(StrEnum):
@@ -51,7 +52,7 @@ class Outcome(StrEnum):
 class Thresholds:
     """Probabilities: link at ``link`` when ``margin`` ahead of the next incident; suggest at ``suggest``."""
 
-    link: float = 0.68
+    link: float = 0.70
     suggest: float = 0.15
     margin: float = 0.30
 
@@ -141,6 +142,9 @@ class _Memory:
 class Matcher:
     """Holds the candidate incidents and what was learned about them; thread-unsafe, one per processor."""
 
+    _candidates: Candidates  # the incidents weighed for scoring, built by _refresh
+    _rejected_reports: Learned
+
     def __init__(self, thresholds: Thresholds = Thresholds(), coefficients: Coefficients | None = None,
                  backlog_window: timedelta = timedelta(hours=72)) -> None:
         self.thresholds, self.backlog_window = thresholds, backlog_window
@@ -148,7 +152,8 @@ class Matcher:
         self.frequencies = DocumentFrequencies.background()
         self._profiles: list[IncidentProfile] = []
         self._learned, self._rejected = _Memory(), _Memory()
-        self._weighed_at_documents = 0
+        self._weighed_at_documents = self._idf_documents = 0
+        self._memory_changed = False
         self._idf = self.frequencies.idf()
         self.set_incidents([])
 
@@ -177,7 +182,7 @@ class Matcher:
     def _observe(self, texts: Texts) -> None:
         if texts.chars.shape[0]:
             self.frequencies.add(texts.chars, texts.words)
-            self._dirty = True
+            self._dirty |= self.frequencies.documents >= IDF_DRIFT * self._idf_documents
 
     def learn(self, incident_id: str, text: str) -> None:
         """A report confirmed as this incident's (linked automatically or by an engineer)."""
@@ -194,7 +199,7 @@ class Matcher:
         texts = Texts.of([text for _, text in items])
         for row, (incident_id, _) in enumerate(items):
             memory.add(incident_id, texts, row, self._idf)
-        self._dirty = True
+        self._memory_changed = True
 
     # -- deciding ----------------------------------------------------------
 
@@ -220,7 +225,7 @@ class Matcher:
             for row, decision in enumerate(decisions):
                 if decision.outcome is Outcome.LINKED and decision.incident_id:
                     self._learned.add(decision.incident_id, texts, row, self._idf)
-                    self._dirty = True
+                    self._memory_changed = True
         return decisions
 
     def scores(self, reports: Sequence[ReportText]) -> np.ndarray:
@@ -295,8 +300,17 @@ class Matcher:
         return sparse.hstack([counted.words, 0.5 * counted.chars], format="csr")
 
     def _refresh(self) -> None:
-        """Weigh the incidents afresh (and what was remembered, once the statistics doubled)."""
+        """Weigh the incidents afresh (and what was remembered, once the statistics doubled).
+
+        The statistics move a little with every report; the incidents are weighed again once
+        they grew by 2%, and the remembered reports are gathered again whenever one was added.
+        """
         if not self._dirty:
+            if self._memory_changed:
+                order = self.incident_ids
+                self._candidates = replace(self._candidates, learned=self._learned.learned(order))
+                self._rejected_reports = self._rejected.learned(order)
+                self._memory_changed = False
             return
         frequencies = DocumentFrequencies(self.frequencies.documents)
         frequencies.chars, frequencies.words = self.frequencies.chars.copy(), self.frequencies.words.copy()
@@ -311,4 +325,5 @@ class Matcher:
             weighted(self._incident_texts.chars, idf[0]).T.tocsr(), weighted(self._incident_texts.words, idf[1]).T.tocsr(),
             weighted(self._incident_texts.title_chars, idf[0]).T.tocsr(), self._evidence, self._learned.learned(order))
         self._rejected_reports = self._rejected.learned(order)
-        self._dirty = False
+        self._idf_documents = self.frequencies.documents
+        self._dirty = self._memory_changed = False
