@@ -14,7 +14,7 @@ are never candidates, nor incidents declared long after the report was written.
 
 import json
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -207,26 +207,36 @@ class Matcher:
         return self.decide_many([report])[0]
 
     def decide_many(self, reports: Sequence[ReportText], *, learn: bool = False, observe: bool = True) -> list[Decision]:
-        """Decide each report; with ``learn``, learn the linked ones.
+        """Decide each report; with ``learn``, learn the linked ones at once.
 
         With ``observe`` (new reports), their words count into the statistics first; reports
         decided again (the backlog a new incident links) were counted when they arrived.
         """
+        decisions, learn_linked = self.decide_and_defer(reports, observe=observe)
+        if learn:
+            learn_linked()
+        return decisions
+
+    def decide_and_defer(self, reports: Sequence[ReportText], *,
+                         observe: bool = True) -> tuple[list[Decision], Callable[[], None]]:
+        """Decide each report, and return how to learn the linked ones later (after a commit, say)."""
         if not reports:
-            return []
+            return [], lambda: None
         texts = Texts.of([r.text for r in reports])
         if observe:
             self._observe(texts)
         if not self._profiles:
-            return [Decision(Outcome.UNLINKED, None, 0.0) for _ in reports]
+            return [Decision(Outcome.UNLINKED, None, 0.0) for _ in reports], lambda: None
         probabilities, best, rejected_near, near = self._score(reports, texts)
         decisions = [self._decide(row, int(best[r]), rejected_near[r], near[r]) for r, row in enumerate(probabilities)]
-        if learn:
-            for row, decision in enumerate(decisions):
-                if decision.outcome is Outcome.LINKED and decision.incident_id:
-                    self._learned.add(decision.incident_id, texts, row, self._idf)
-                    self._memory_changed = True
-        return decisions
+        linked = [(row, d.incident_id) for row, d in enumerate(decisions) if d.outcome is Outcome.LINKED and d.incident_id]
+
+        def learn_linked() -> None:  # the vectors already made, not made again
+            for row, incident_id in linked:
+                self._learned.add(incident_id, texts, row, self._idf)
+            self._memory_changed |= bool(linked)
+
+        return decisions, learn_linked
 
     def scores(self, reports: Sequence[ReportText]) -> np.ndarray:
         """A (reports × incidents) array of probabilities."""

@@ -42,11 +42,10 @@ class LinkingModel:
         if not reports:
             return []
         self.sync(session, now)
-        decisions = self.matcher.decide_many([ReportText(r.text, r.component, r.received_at) for r in reports])
-        linked = [(d.incident_id, r.text) for r, d in zip(reports, decisions, strict=True)
-                  if d.outcome is Outcome.LINKED and d.incident_id]
-        if linked:
-            event.listen(session, "after_commit", lambda _session: self.matcher.learn_many(linked), once=True)
+        decisions, learn_linked = self.matcher.decide_and_defer(
+            [ReportText(r.text, r.component, r.received_at) for r in reports])
+        if any(d.outcome is Outcome.LINKED for d in decisions):
+            event.listen(session, "after_commit", lambda _session: learn_linked(), once=True)
         return decisions
 
     def sync(self, session: Session, now: datetime) -> None:
