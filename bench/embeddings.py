@@ -8,7 +8,6 @@ title and first sentences) says what it is about; logs further down mostly do no
 """
 
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -105,8 +104,3 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     inner *= x
     inner *= np.float32(0.5)
     return inner
-
-
-@cache
-def shared_model() -> MiniLM:
-    return MiniLM()
