@@ -30,8 +30,8 @@ from harness import sendgrid_system
 from scale_out import declare
 
 from broadcaster.domain.events import BugReportReceived
-from broadcaster.mail.sandbox import SandboxState
 from broadcaster.wire.codec import encode_bug_report
+from tests.support.sendgrid_server import SandboxState
 from tests.support.worker import running_worker
 
 TEXTS = ("search returns nothing since this morning", "the search box finds nothing, not even my own name",

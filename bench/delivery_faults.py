@@ -33,9 +33,9 @@ from fanout import resolve, seed
 from harness import KEY, Bench, sendgrid_system
 
 from broadcaster.embedded.broker import free_port
-from broadcaster.mail.sandbox import SandboxState
 from broadcaster.storage.database import make_engine
 from broadcaster.storage.models import Delivery
+from tests.support.sendgrid_server import SandboxState
 from tests.support.worker import running_worker
 
 DEADLINE_SECONDS = 1200

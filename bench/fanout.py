@@ -27,13 +27,13 @@ from harness import KEY, sendgrid_system
 from broadcaster.config import Settings
 from broadcaster.domain.email import OutgoingEmail
 from broadcaster.domain.events import IncidentDeclared, IncidentResolved
-from broadcaster.mail.sandbox import SandboxServer, SandboxState
 from broadcaster.mail.sendgrid_api import SendGridMailer
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
 from broadcaster.storage.database import make_engine, make_session_factory
 from broadcaster.storage.models import Report, Subscriber
 from broadcaster.wire.codec import encode_incident_event
+from tests.support.sendgrid_server import SandboxServer, SandboxState
 from tests.support.worker import running_worker
 
 

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from broadcaster.config import Settings
 from broadcaster.embedded.broker import CLIENT_SETTINGS, EmbeddedBroker, free_port, start_broker
 from broadcaster.kafka.topics import ensure_topics
-from broadcaster.mail.sandbox import SandboxServer, SandboxState
 from broadcaster.storage.database import upgrade
+from tests.support.sendgrid_server import SandboxServer, SandboxState
 
 KEY = "bench-key"
 
@@ -42,6 +42,8 @@ def sendgrid_system(name: str, state: SandboxState | None = None, **overrides: o
             "database_url": f"sqlite:///{folder}/{name}.db", "topic_prefix": f"{name}-{run}.",
             "app_id": f"{name}-{run}", "sendgrid_api_key": sandbox.state.api_key,
             "sendgrid_api_host": sandbox.url, "state_dir": Path(folder) / "state", "worker_web_port": free_port(),
+            # SendGrid on: the worker refuses to start without a real secret and an https public URL.
+            "unsubscribe_secret": "bench-secret-" + "x" * 32, "public_url": "https://status.example.com",
             **CLIENT_SETTINGS, **overrides,
         }
         settings = Settings(**values)

@@ -13,6 +13,7 @@ from broadcaster.mail import Mailer
 from broadcaster.mail.outbox import OutboxMailer
 from broadcaster.mail.sendgrid_api import SendGridMailer
 from broadcaster.messages.compose import Sender
+from broadcaster.production import public_url, signing_secret
 from broadcaster.storage.database import make_engine, make_session_factory
 
 Clock = Callable[[], datetime]
@@ -52,6 +53,8 @@ def make_mailer(settings: Settings) -> Mailer:
             settings.sendgrid_api_host,
             settings.mail_from,
             settings.mail_from_name,
+            account_pause=settings.mail_account_pause,
+            account_pause_cap=settings.mail_account_pause_cap,
         )
     return OutboxMailer(settings.outbox_dir, settings.mail_from, settings.mail_from_name)
 
@@ -64,6 +67,6 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         engine=engine,
         sessions=make_session_factory(engine),
         mailer=make_mailer(settings),
-        sender=Sender(settings.product_name, settings.mail_from_name, settings.unsubscribe_secret, settings.public_url),
+        sender=Sender(settings.product_name, settings.mail_from_name, signing_secret(settings), public_url(settings)),
         clock=clock,
     )

@@ -46,15 +46,18 @@ class Settings(BaseSettings):
     # Email
     sendgrid_api_key: str | None = None
     sendgrid_api_host: str = "https://api.sendgrid.com"
-    sendgrid_webhook_public_key: str | None = None  # the Event Webhook's verification key (base64 DER)
+    sendgrid_webhook_public_key: str | None = None  # the Event Webhook's verification key (base64 DER or PEM)
+    # How old a signed webhook post may be: SendGrid retries for 24 hours with the first try's timestamp.
+    sendgrid_webhook_max_age: timedelta = timedelta(hours=25)
     mail_from: str = "support@example.com"
     mail_from_name: str = "Example Support"
     product_name: str = "Example"
     outbox_dir: Path = Path("outbox")
-    # Unsubscribe links: set a long random secret in production (every worker the same),
-    # and the public address where /unsubscribe on the workers is reachable.
+    # Unsubscribe links: with SendGrid on, the worker refuses to start (broadcaster/production.py) unless
+    # the secret is long and random (every worker the same) and the public URL is https and not this machine.
     unsubscribe_secret: str = "embedded-only-change-me"
-    public_url: str = "http://127.0.0.1:6066"
+    unsubscribe_previous_secrets: list[str] = []  # a JSON list: links they signed still work (rotation)
+    public_url: str | None = None  # where /unsubscribe is reachable; None: where this worker listens
 
     # Behaviour
     link_backlog_window: timedelta = timedelta(hours=72)
@@ -78,6 +81,9 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = 5
     delivery_backoff: timedelta = timedelta(seconds=5)  # the first wait after a failure; doubles each time
     delivery_backoff_cap: timedelta = timedelta(minutes=10)
+    # SendGrid refusing the account (401/403): stop calling it this long, doubling up to the cap.
+    mail_account_pause: timedelta = timedelta(minutes=5)
+    mail_account_pause_cap: timedelta = timedelta(hours=1)
     sweep_interval: float = 15.0
 
     # Processes
@@ -96,6 +102,9 @@ class Settings(BaseSettings):
         "delivery_lease",
         "delivery_backoff",
         "delivery_backoff_cap",
+        "mail_account_pause",
+        "mail_account_pause_cap",
+        "sendgrid_webhook_max_age",
         "reminder_lead",
         "holding_grace",
         mode="before",

@@ -4,15 +4,22 @@
 there are partitions (see deploy/).
 """
 
+import sys
+
 from broadcaster.bootstrap import bootstrap
 from broadcaster.config import Settings
 from broadcaster.embedded.runtime import resolve_bootstrap
 from broadcaster.kafka.topics import ensure_topics
+from broadcaster.production import UnsafeSettings, refuse_unsafe
 from streams.app import create_app
 
 
 def main() -> None:
     settings = Settings()
+    try:
+        refuse_unsafe(settings)
+    except UnsafeSettings as error:
+        sys.exit(str(error))  # the reasons and status 1, no traceback
     kafka = resolve_bootstrap(settings)
     ensure_topics(settings, kafka)
     create_app(bootstrap(settings), kafka).main()

@@ -95,7 +95,8 @@ class StateCollector:
         yield GaugeMetricFamily("broadcaster_suspected_incidents", "Suspected incidents waiting in triage.",
                                 value=suspected)
         deliveries = GaugeMetricFamily("broadcaster_deliveries_troubled",
-                                       "Deliveries stuck (sender stopped), failed (to be retried) or dead.",
+                                       "Deliveries stuck (sender stopped), failed (to be retried), "
+                                       "held (mail account refused) or dead.",
                                        labels=["state"])
         for state, count in troubled.items():
             deliveries.add_metric([state], count)

@@ -167,6 +167,9 @@ def show(cli: CliContext, incident_id: str) -> None:
         sent = ", ".join(f"{n} {what}" for what, n in sorted(entry.deliveries.items())) or "none"
         click.echo(f"  {_at(u.created_at)}  {u.kind:<10} [{u.status}] {u.message or '(no message)'}")
         click.echo(f"  {'':20} emails: {sent}")
+        if entry.provider:
+            said = ", ".join(f"{n} {status}" for status, n in sorted(entry.provider.items()))
+            click.echo(f"  {'':20} mail provider: {said}")
 
 
 @click.command()

@@ -7,7 +7,7 @@ from kafka.admin import KafkaAdminClient
 from broadcaster.cli.context import CliContext, pass_cli
 from broadcaster.kafka.clients import kafka_python_options
 from broadcaster.kafka.lag import read_group_lag, topic_partitions
-from broadcaster.ops.health import Check, deliveries_check, overdue_check
+from broadcaster.ops.health import Check, deliveries_check, mail_account_check, overdue_check
 from broadcaster.ops.lag_report import Window, evaluate_group, group_status
 from broadcaster.ops.lag_status import Status
 
@@ -54,7 +54,8 @@ def status(cli: CliContext) -> None:
     """Is the system healthy? Exits 1 when any check fails."""
     checks = _kafka_checks(cli)
     now = cli.services.clock()
-    checks += cli.read(lambda s: [deliveries_check(s, now=now, lease=cli.settings.delivery_lease), overdue_check(s, now)])
+    checks += cli.read(lambda s: [deliveries_check(s, now=now, lease=cli.settings.delivery_lease),
+                                  mail_account_check(s), overdue_check(s, now)])
     for check in checks:
         mark = click.style("ok  ", fg="green") if check.healthy else click.style("FAIL", fg="red")
         click.echo(f"{mark} {check.name:<17} {check.detail}")

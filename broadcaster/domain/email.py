@@ -37,6 +37,7 @@ class SendResult:
     error: str | None = None
     retryable: bool = False
     retry_after: float | None = None  # seconds the provider asked us to wait (429 rate-limit headers)
+    held: bool = False  # the provider refused our account, not this email: wait, without spending an attempt
 
 
 def unsendable(email: OutgoingEmail) -> str | None:

@@ -18,6 +18,7 @@ class DeliveryState(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    HELD = "held"  # the mail provider refuses our account (401/403): waits without spending attempts
     DEAD = "dead"
 
 

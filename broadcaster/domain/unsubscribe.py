@@ -1,12 +1,56 @@
-"""Signed unsubscribe tokens: a link in every email that only its recipient's address can use."""
+"""Signed unsubscribe tokens: each email's link names the email it came in and what to stop, never the address.
+
+A token is ``<delivery id>.<scope>.<mac>``: the ledger row of the email (one subscription:
+one incident, one address, looked up when the link is used), ``incident`` or ``all``, and
+a truncated HMAC-SHA256 over a domain-separated message holding both, so neither the row
+nor the scope can be changed, and no other use of the secret yields a valid token.
+
+Tokens are signed with the current secret and checked against it and the previous ones,
+so rotating the secret leaves the links in emails already sent working.
+
+Emails sent before this format carried ``<base64 address>.<mac>`` tokens, which stopped
+everything. They are honoured only when one of the configured secrets verifies them
+(they were issued by us, and a recipient must be able to use last week's link); since
+they name no incident, they can only stop everything. Once every secret that signed them
+is gone, they stop working like any other unverifiable token.
+"""
 
 import base64
 import hashlib
 import hmac
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAC_BYTES = 16
+_DOMAIN = b"broadcaster unsubscribe v2\x00"
+_DELIVERY_ID = re.compile(r"[1-9][0-9]{0,18}")  # canonical decimal only: one row, one spelling
 
 
 class InvalidToken(ValueError):
     pass
+
+
+class Scope(StrEnum):
+    INCIDENT = "incident"  # this incident's updates: the "list" of RFC 2369/8058
+    EVERYTHING = "all"  # every email from us, about any incident, now or later
+
+
+@dataclass(frozen=True)
+class DeliveryToken:
+    delivery_id: int
+    scope: Scope
+
+
+@dataclass(frozen=True)
+class AddressToken:
+    """An old-format token: an address signed by one of our secrets, meaning "stop everything"."""
+
+    email: str
+    scope: Scope = Scope.EVERYTHING
+
+
+Claim = DeliveryToken | AddressToken
 
 
 def _b64(data: bytes) -> str:
@@ -17,19 +61,57 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign(email: str, secret: str) -> str:
-    address = email.strip().lower().encode()
-    digest = hmac.new(secret.encode(), address, hashlib.sha256).digest()[:16]
-    return f"{_b64(address)}.{_b64(digest)}"
+def _mac(message: bytes, secret: str) -> str:
+    return _b64(hmac.new(secret.encode(), message, hashlib.sha256).digest()[:MAC_BYTES])
 
 
-def verify(token: str, secret: str) -> str:
-    """The address a token was made for; InvalidToken if it was not made with this secret."""
-    try:
-        encoded, _ = token.split(".", 1)
-        email = _unb64(encoded).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidToken("malformed unsubscribe token") from None
-    if not hmac.compare_digest(sign(email, secret), token):
+def _message(delivery_id: int, scope: Scope) -> bytes:
+    return _DOMAIN + f"{delivery_id}\x00{scope.value}".encode()
+
+
+def sign(delivery_id: int, scope: Scope, secret: str) -> str:
+    return f"{delivery_id}.{scope.value}.{_mac(_message(delivery_id, scope), secret)}"
+
+
+def _signed_message(claim: Claim) -> bytes:
+    return _message(claim.delivery_id, claim.scope) if isinstance(claim, DeliveryToken) else claim.email.encode()
+
+
+def _made_by_one_of(message: bytes, mac: str, secrets: tuple[str, ...]) -> bool:
+    """Compared as bytes: ``compare_digest`` refuses non-ASCII strings, and the MAC comes from a URL."""
+    return any(hmac.compare_digest(_mac(message, secret).encode(), mac.encode()) for secret in secrets)
+
+
+def verify(token: str, secrets: tuple[str, ...]) -> Claim:
+    """What a token allows, if one of ``secrets`` made it; InvalidToken otherwise."""
+    parts = token.split(".")
+    claim = _claim(parts)
+    if claim is None:
+        raise InvalidToken("malformed unsubscribe token")
+    if not _made_by_one_of(_signed_message(claim), parts[-1], secrets):
         raise InvalidToken("unsubscribe token does not match")
-    return email
+    return claim
+
+
+def _claim(parts: list[str]) -> Claim | None:
+    if len(parts) == 3:
+        return _delivery_claim(parts)
+    return _address_claim(parts) if len(parts) == 2 else None
+
+
+def _delivery_claim(parts: list[str]) -> DeliveryToken | None:
+    delivery_id, scope, _ = parts
+    if not _DELIVERY_ID.fullmatch(delivery_id) or scope not in {s.value for s in Scope}:
+        return None
+    return DeliveryToken(int(delivery_id), Scope(scope))
+
+
+def _address_claim(parts: list[str]) -> AddressToken | None:
+    """The address of an old-format token, if it looks like one (a MAC over anything else is not ours to honour)."""
+    try:
+        email = _unb64(parts[0]).decode()
+    except ValueError:  # bad base64, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        return None
+    if "@" not in email or not email.isprintable():
+        return None
+    return AddressToken(email)

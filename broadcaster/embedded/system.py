@@ -18,6 +18,7 @@ from broadcaster.config import Settings
 from broadcaster.embedded.broker import EmbeddedBroker, start_broker
 from broadcaster.embedded.runtime import Runtime, clear_runtime, write_runtime
 from broadcaster.kafka.topics import ensure_topics
+from broadcaster.production import UnsafeSettings, refuse_unsafe
 from broadcaster.storage.database import upgrade
 
 WORKER_READY_TIMEOUT_SECONDS = 90
@@ -84,7 +85,15 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def running_system(settings: Settings) -> Iterator[RunningSystem]:
-    """Start everything, yield where it is, and stop every child process on the way out."""
+    """Start everything, yield where it is, and stop every child process on the way out.
+
+    Unsafe production settings are refused here, before anything starts, rather than by
+    the worker (which refuses them too) in a log file nobody is looking at.
+    """
+    try:
+        refuse_unsafe(settings)
+    except UnsafeSettings as error:
+        raise StartupError(str(error)) from None
     upgrade(settings.database_url)
     broker: EmbeddedBroker | None = None
     worker: subprocess.Popen[bytes] | None = None

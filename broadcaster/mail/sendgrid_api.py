@@ -3,14 +3,28 @@
 Emails that share their content (one update, one kind) go out together: one request with
 up to 1,000 personalizations, one per recipient, each with that person's substitutions
 (name, their report, when they wrote), so no recipient sees another's address and
-100,000 recipients take about 100 requests. A request refused with 400 is split in
-halves until the bad address is alone, so one bad address holds back nobody else.
-``api_host`` is configurable so tests and benchmarks use :mod:`broadcaster.mail.sandbox`.
+100,000 recipients take about 100 requests.
+
+What the API answers decides who is affected:
+- **400 naming personalizations** (``errors[].field`` such as ``personalizations.500.to.0.email``):
+  only those recipients are refused, with SendGrid's message; the rest go out in one more request.
+- **400 about the whole request** (no personalization named): the batch fails once, with
+  SendGrid's message, instead of being split into thousands of requests that all fail.
+- **401 and 403**: the account is refused (revoked key, missing scope, unverified sender),
+  not the recipients. Every email is *held*: the mailer stops calling the API for a pause
+  that doubles while the refusal lasts, the ledger keeps the rows without spending their
+  attempts, and ``account_problem`` says why until a request is accepted again.
+- 429 and 5xx: retryable, after the wait the API asked for.
+``api_host`` is configurable so tests and benchmarks use a local stand-in (tests/support).
 """
 
+import json
+import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.error import URLError
 
@@ -22,6 +36,8 @@ from broadcaster.domain.email import OutgoingEmail, SendResult, unsendable
 REQUEST_TIMEOUT_SECONDS = 30
 MAX_PERSONALIZATIONS = 1000
 PER_PERSON_HEADERS = frozenset({"X-Broadcaster-Delivery", "List-Unsubscribe"})
+ACCOUNT_REFUSALS = frozenset({401, 403})
+_PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)(?:\.|$)")
 
 
 def is_retryable(status: int) -> bool:
@@ -49,10 +65,38 @@ class Answer:
     status: int | None = None
     error: str | None = None
     retry_after: float | None = None
+    refused: dict[int, str] = field(default_factory=dict)  # personalization index: SendGrid's message
 
     @property
     def retryable(self) -> bool:
         return self.status is None or is_retryable(self.status)
+
+
+def api_errors(body: bytes | None) -> list[dict[str, Any]]:
+    """The ``errors`` list of a SendGrid error answer; empty when the body is not one."""
+    try:
+        errors = json.loads(body or b"").get("errors")
+    except (ValueError, AttributeError):
+        return []
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def refused_personalizations(errors: list[dict[str, Any]]) -> dict[int, str]:
+    """Personalization index: message, for the errors whose ``field`` names one."""
+    refused: dict[int, str] = {}
+    for error in errors:
+        match = _PERSONALIZATION_FIELD.match(str(error.get("field") or ""))
+        if match:
+            message = str(error.get("message") or "refused")[:300]
+            refused.setdefault(int(match.group(1)), f"SendGrid refused {error['field']}: {message}")
+    return refused
+
+
+def error_text(status: int, errors: list[dict[str, Any]], raw: bytes | None) -> str:
+    """``SendGrid answered 400: <messages>``, from the errors list or else the raw body."""
+    messages = "; ".join(str(e.get("message")) + (f" ({e['field']})" if e.get("field") else "") for e in errors)
+    detail = messages or (raw or b"").decode(errors="replace")
+    return f"SendGrid answered {status}: {detail}"[:500]
 
 
 def batches(emails: Sequence[OutgoingEmail]) -> Iterator[list[OutgoingEmail]]:
@@ -108,41 +152,87 @@ def request_body(batch: Sequence[OutgoingEmail], from_email: str, from_name: str
     return body
 
 
+@dataclass
+class AccountPause:
+    """While SendGrid refuses the account (401/403), nobody's email is tried; the pause doubles up to ``cap``."""
+
+    first: timedelta
+    cap: timedelta
+    problem: str | None = None
+    until: float = 0.0
+    length: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refused(self, problem: str) -> float:
+        """Start or lengthen the pause; returns its length in seconds."""
+        with self.lock:
+            self.length = min(self.cap.total_seconds(), self.length * 2 or self.first.total_seconds())
+            self.problem, self.until = problem, time.monotonic() + self.length
+            return self.length
+
+    def worked(self) -> None:
+        with self.lock:
+            self.problem, self.until, self.length = None, 0.0, 0.0
+
+    def remaining(self) -> float:
+        return max(0.0, self.until - time.monotonic())
+
+
 class SendGridMailer:
-    def __init__(self, api_key: str, api_host: str, from_email: str, from_name: str) -> None:
+    def __init__(self, api_key: str, api_host: str, from_email: str, from_name: str, *,
+                 account_pause: timedelta = timedelta(minutes=5),
+                 account_pause_cap: timedelta = timedelta(hours=1)) -> None:
         self._api = SendGridAPIClient(api_key=api_key, host=api_host)
         self._api.client.timeout = REQUEST_TIMEOUT_SECONDS
         self._host = api_host
         self._from = (from_email, from_name)
+        self._pause = AccountPause(account_pause, account_pause_cap)
 
     def describe(self) -> str:
         return f"SendGrid at {self._host}"
+
+    @property
+    def account_problem(self) -> str | None:
+        """Why SendGrid refuses our account (401/403), until a request is accepted again."""
+        return self._pause.problem
 
     def send(self, emails: Sequence[OutgoingEmail]) -> list[SendResult]:
         return [result for batch in batches(emails) for result in self._send_batch(batch)]
 
     def _send_batch(self, batch: list[OutgoingEmail]) -> list[SendResult]:
         problems = {e.delivery_id: unsendable(e) for e in batch}
-        valid = [e for e in batch if problems[e.delivery_id] is None]
+        pending = [e for e in batch if problems[e.delivery_id] is None]
         results = [SendResult(i, False, problem) for i, problem in problems.items() if problem is not None]
-        if not valid:
-            return results
-        answer = self._post(request_body(valid, *self._from))
-        if answer.accepted:
-            return results + [SendResult(e.delivery_id, True) for e in valid]
-        if answer.status == 400 and len(valid) > 1:  # find the one the API refuses; send the rest
-            middle = len(valid) // 2
-            return results + self._send_batch(valid[:middle]) + self._send_batch(valid[middle:])
-        return results + [SendResult(e.delivery_id, False, answer.error, answer.retryable, answer.retry_after)
-                          for e in valid]
+        while pending:
+            if self._pause.remaining():
+                return results + self._held(pending, self._pause.remaining())
+            answer = self._post(request_body(pending, *self._from))
+            if answer.accepted:
+                self._pause.worked()
+                return results + [SendResult(e.delivery_id, True) for e in pending]
+            if answer.status in ACCOUNT_REFUSALS:
+                return results + self._held(pending, self._pause.refused(answer.error or "account refused"))
+            named = {i: message for i, message in answer.refused.items() if i < len(pending)}
+            if not named:  # about the whole request, or not an answer at all
+                return results + [SendResult(e.delivery_id, False, answer.error, answer.retryable, answer.retry_after)
+                                  for e in pending]
+            results += [SendResult(pending[i].delivery_id, False, message) for i, message in named.items()]
+            pending = [e for i, e in enumerate(pending) if i not in named]
+        return results
+
+    def _held(self, emails: list[OutgoingEmail], seconds: float) -> list[SendResult]:
+        problem = f"held while SendGrid refuses the account: {self._pause.problem}"
+        return [SendResult(e.delivery_id, False, problem, retryable=True, retry_after=seconds, held=True)
+                for e in emails]
 
     def _post(self, body: dict[str, Any]) -> Answer:
         try:
             self._api.client.mail.send.post(request_body=body)
         except HTTPError as error:
-            detail = error.body.decode(errors="replace")[:500] if error.body else ""
+            errors = api_errors(error.body)
             wait = retry_after(error.headers) if error.status_code == 429 else None
-            return Answer(False, error.status_code, f"SendGrid answered {error.status_code}: {detail}", wait)
+            refused = refused_personalizations(errors) if error.status_code == 400 else {}
+            return Answer(False, error.status_code, error_text(error.status_code, errors, error.body), wait, refused)
         except (URLError, TimeoutError, ConnectionError) as error:
             return Answer(False, None, f"SendGrid unreachable: {error}")
         return Answer(True)

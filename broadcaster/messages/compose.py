@@ -18,7 +18,7 @@ from markupsafe import escape
 from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.domain.incidents import status_label
 from broadcaster.domain.notifications import NotificationKind
-from broadcaster.domain.unsubscribe import sign
+from broadcaster.domain.unsubscribe import Scope, sign
 
 EXCERPT_LENGTH = 160
 
@@ -30,8 +30,16 @@ class Sender:
     unsubscribe_secret: str = "embedded-only-change-me"
     public_url: str = "http://127.0.0.1:6066"
 
-    def unsubscribe_url(self, email: str) -> str:
-        return f"{self.public_url.rstrip('/')}/unsubscribe?token={sign(email, self.unsubscribe_secret)}"
+    def unsubscribe_url(self, delivery_id: int) -> str:
+        """The email's link, also its List-Unsubscribe header; a one-click POST to it stops this incident's emails.
+
+        RFC 8058 one-click happens in the mail client, without our page: its "unsubscribe" is
+        about the list the message came from, which for us is this incident's updates. Stopping
+        everything would also silence the acknowledgement of the next problem this person reports;
+        the page the link opens offers that too.
+        """
+        token = sign(delivery_id, Scope.INCIDENT, self.unsubscribe_secret)
+        return f"{self.public_url.rstrip('/')}/unsubscribe?token={token}"
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,7 @@ _TAG = re.compile("|".join(re.escape(tag) for tags in (TEXT_TAGS, HTML_TAGS) for
 
 def personal(facts: EmailFacts, sender: Sender) -> Personal:
     return Personal(first_name(facts.to_name), excerpt(facts.report_text), when(facts.reported_at),
-                    sender.unsubscribe_url(facts.to_email))
+                    sender.unsubscribe_url(facts.delivery_id))
 
 
 def substitutions(values: Personal) -> dict[str, str]:

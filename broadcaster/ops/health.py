@@ -3,10 +3,13 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broadcaster.domain.notifications import DeliveryState
 from broadcaster.services.cadence import open_with_promises
 from broadcaster.services.ledger import trouble_counts
+from broadcaster.storage.models import Delivery
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,15 @@ def deliveries_check(session: Session, *, now: datetime, lease: timedelta) -> Ch
     healthy = not any(counts.values())
     return Check("deliveries", healthy, "none stuck or failing" if healthy else
                  f"{counts['stuck']} stuck (sender stopped), {counts['failed']} failed (will be retried), "
-                 f"{counts['dead']} dead; `broadcaster deliveries` lists them")
+                 f"{counts['held']} held (account refused), {counts['dead']} dead; `broadcaster deliveries` lists them")
+
+
+def mail_account_check(session: Session) -> Check:
+    """Does the mail provider accept our account? Held deliveries say it refused it (401/403), and why."""
+    reason = session.scalar(select(Delivery.last_error).where(Delivery.state == DeliveryState.HELD)
+                            .order_by(Delivery.retry_at.desc()).limit(1))
+    return Check("mail account", reason is None, "accepted" if reason is None else
+                 f"{reason}; emails wait and go out by themselves once the account works")
 
 
 def overdue_check(session: Session, now: datetime) -> Check:

@@ -4,6 +4,7 @@ One row per (incident update, subscriber), unique in the database. Its life:
 
     queued -> sending -> sent
                  |  \-> failed -> (retry_at) -> sending ...
+                 |  \-> held   -> (retry_at) -> sending ...   (the provider refused our account)
                  \----> dead (refused, unsendable, suppressed, or out of attempts)
 
 The exactly-once argument, in full:
@@ -25,6 +26,9 @@ The exactly-once argument, in full:
 5. **One recipient cannot hold back another**: an email that cannot be composed or is
    refused is recorded dead with its reason, alone (:func:`record` with ``retryable``
    false); the rest of its batch goes out.
+6. **Nobody's email dies of an account problem**: when the provider refuses the account
+   itself (revoked key, unverified sender), rows are ``held`` and their claim's attempt is
+   given back, however long the problem lasts.
 """
 
 import random
@@ -46,7 +50,8 @@ from broadcaster.storage.upsert import insert_ignoring_duplicates
 from broadcaster.wire.codec import encode_deliveries_queued
 
 ANNOUNCE_CHUNK = 1000
-TROUBLED_STATES = (DeliveryState.FAILED, DeliveryState.DEAD)
+TROUBLED_STATES = (DeliveryState.FAILED, DeliveryState.HELD, DeliveryState.DEAD)
+WAITING_STATES = (DeliveryState.FAILED, DeliveryState.HELD)  # claimable again once retry_at has come
 
 
 class Wanted(NamedTuple):
@@ -101,7 +106,7 @@ def claim(
     )
     sendable = or_(
         Delivery.state == DeliveryState.QUEUED,
-        and_(Delivery.state == DeliveryState.FAILED, or_(Delivery.retry_at.is_(None), Delivery.retry_at <= now)),
+        and_(Delivery.state.in_(WAITING_STATES), or_(Delivery.retry_at.is_(None), Delivery.retry_at <= now)),
         and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - lease),
     )
     claimed = session.scalars(
@@ -114,17 +119,22 @@ def claim(
 
 
 def _drop_suppressed(session: Session, delivery_ids: Sequence[int]) -> list[int]:
-    """Mark claimed deliveries to suppressed addresses dead; return the ones still to send."""
-    blocked = dict(session.execute(
+    """Mark claimed deliveries dead whose address is suppressed or whose subscriber left the incident.
+
+    Returns the ones still to send. One query: a suppression (all email) wins over leaving one incident.
+    """
+    rows = session.execute(
         select(Delivery.id, Suppression.reason)
         .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
-        .join(Suppression, Suppression.email == Subscriber.email)
-        .where(Delivery.id.in_(delivery_ids))
-    ).all())
-    for reason in set(blocked.values()):
-        ids = [i for i, r in blocked.items() if r == reason]
+        .outerjoin(Suppression, Suppression.email == Subscriber.email)
+        .where(Delivery.id.in_(delivery_ids),
+               or_(Suppression.email.is_not(None), Subscriber.unsubscribed_at.is_not(None)))
+    )
+    blocked = {i: f"suppressed: {reason}" if reason else "unsubscribed from this incident" for i, reason in rows}
+    for error in set(blocked.values()):
+        ids = [i for i, e in blocked.items() if e == error]
         session.execute(update(Delivery).where(Delivery.id.in_(ids))
-                        .values(state=DeliveryState.DEAD, last_error=f"suppressed: {reason}"))
+                        .values(state=DeliveryState.DEAD, last_error=error))
     return [i for i in delivery_ids if i not in blocked]
 
 
@@ -205,7 +215,7 @@ class RetryPolicy:
 def record(
     session: Session, results: Sequence[SendResult], *, now: datetime, policy: RetryPolicy
 ) -> Counter[str]:
-    """Record what the mailer said; returns how many rows ended sent, failed (to retry) and dead."""
+    """Record what the mailer said; returns how many rows ended sent, failed (to retry), held and dead."""
     outcomes: Counter[str] = Counter()
     sent = [result.delivery_id for result in results if result.accepted]
     outcomes["sent"] = len(sent)
@@ -216,7 +226,11 @@ def record(
         if result.accepted:
             continue
         row = session.get_one(Delivery, result.delivery_id)
-        if result.retryable and row.attempts < policy.max_attempts:
+        if result.held:
+            wait = timedelta(seconds=result.retry_after or policy.cap.total_seconds())
+            row.state, row.last_error, row.retry_at = DeliveryState.HELD, result.error, now + wait
+            row.attempts = max(0, row.attempts - 1)  # the claim's attempt is given back
+        elif result.retryable and row.attempts < policy.max_attempts:
             wait = max(policy.backoff(row.attempts), timedelta(seconds=result.retry_after or 0))
             row.state, row.last_error, row.retry_at = DeliveryState.FAILED, result.error, now + wait
         else:
@@ -229,7 +243,7 @@ def confirm_accepted(session: Session, delivery_ids: Sequence[int], *, now: date
     """Record as sent the rows the provider says it accepted (its Event Webhook); returns how many changed."""
     if not delivery_ids:
         return 0
-    pending = [DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.FAILED]
+    pending = [DeliveryState.QUEUED, DeliveryState.SENDING, *WAITING_STATES]
     result = session.execute(update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.state.in_(pending))
                              .values(state=DeliveryState.SENT, sent_at=now, last_error=None))
     return cast(CursorResult[Any], result).rowcount
@@ -244,7 +258,7 @@ def stalled(session: Session, *, now: datetime, lease: timedelta, limit: int = 1
             .where(
                 or_(
                     and_(Delivery.state == DeliveryState.QUEUED, Delivery.queued_at < overdue),
-                    and_(Delivery.state == DeliveryState.FAILED, Delivery.retry_at <= now),
+                    and_(Delivery.state.in_(WAITING_STATES), Delivery.retry_at <= now),
                     and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < overdue),
                 )
             )
@@ -279,7 +293,7 @@ def state_shown(row: Delivery, *, now: datetime, lease: timedelta) -> str:
 
 def troubled(session: Session, *, now: datetime, lease: timedelta, dead_only: bool = False,
              limit: int = 200) -> list[Delivery]:
-    """Stuck, failed (retrying) and dead deliveries, newest first, with who and what they were for."""
+    """Stuck, failed (retrying), held and dead deliveries, newest first, with who and what they were for."""
     wanted = Delivery.state == DeliveryState.DEAD if dead_only else or_(
         Delivery.state.in_(TROUBLED_STATES), _stuck(now, lease))
     return list(
@@ -294,12 +308,12 @@ def troubled(session: Session, *, now: datetime, lease: timedelta, dead_only: bo
 
 
 def trouble_counts(session: Session, *, now: datetime, lease: timedelta) -> dict[str, int]:
-    """How many deliveries are stuck, failed (to be retried) and dead."""
+    """How many deliveries are stuck, failed (to be retried), held (account refused) and dead."""
     counts = dict(session.execute(
         select(Delivery.state, func.count()).where(Delivery.state.in_(TROUBLED_STATES)).group_by(Delivery.state)
     ).all())
     stuck = session.scalar(select(func.count()).select_from(Delivery).where(_stuck(now, lease))) or 0
-    return {"stuck": stuck, "failed": counts.get(DeliveryState.FAILED, 0), "dead": counts.get(DeliveryState.DEAD, 0)}
+    return {"stuck": stuck, **{state.value: counts.get(state, 0) for state in TROUBLED_STATES}}
 
 
 def requeue(session: Session, states: Sequence[str], *, now: datetime, incident_id: str | None = None) -> list[int]:

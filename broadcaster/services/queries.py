@@ -22,6 +22,7 @@ class IncidentSummary:
 class TimelineEntry:
     update: IncidentUpdate
     deliveries: Counter[str]  # "acknowledgement sent": 3, "resolution failed": 1, ...
+    provider: Counter[str]  # the mail provider's latest word: "delivered": 120, "deferred": 3, "blocked": 1 ...
 
 
 def _count(session: Session, column, incident_id: str) -> int:  # noqa: ANN001
@@ -54,10 +55,19 @@ def timeline(session: Session, incident_id: str) -> list[TimelineEntry]:
         .where(IncidentUpdate.incident_id == incident_id)
         .group_by(Delivery.update_id, Delivery.kind, Delivery.state)
     ).all()
+    provider_counts = session.execute(
+        select(Delivery.update_id, Delivery.provider_status, func.count())
+        .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
+        .where(IncidentUpdate.incident_id == incident_id, Delivery.provider_status.is_not(None))
+        .group_by(Delivery.update_id, Delivery.provider_status)
+    ).all()
     by_update: dict[int, Counter[str]] = {update.id: Counter() for update in updates}
     for update_id, kind, state, count in counts:
         by_update[update_id][f"{kind.replace('_', ' ')} {state}"] = count
-    return [TimelineEntry(update, by_update[update.id]) for update in updates]
+    provider: dict[int, Counter[str]] = {update.id: Counter() for update in updates}
+    for update_id, status, count in provider_counts:
+        provider[update_id][str(status)] = count
+    return [TimelineEntry(update, by_update[update.id], provider[update.id]) for update in updates]
 
 
 def backlog_linked(session: Session, incident: Incident) -> int:

@@ -165,6 +165,15 @@ class Suppression(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class ProviderEventSeen(Base):
+    """An Event Webhook event already applied (by ``sg_event_id``): SendGrid posts some twice."""
+
+    __tablename__ = "provider_events_seen"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
 class Subscriber(Base):
     """A person who will hear about one incident until it is resolved."""
 
@@ -177,6 +186,8 @@ class Subscriber(Base):
     name: Mapped[str] = mapped_column(String(200))
     first_report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"))
     subscribed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Set when the person used an unsubscribe link for this incident: its later emails die unsent.
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     first_report: Mapped[Report] = relationship()
 
@@ -201,6 +212,10 @@ class Delivery(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The mail provider's latest word on it (its Event Webhook): delivered, deferred, blocked ...
+    provider_status: Mapped[str | None] = mapped_column(String(16))
+    provider_status_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    provider_detail: Mapped[str | None] = mapped_column(String(300))
 
     update: Mapped[IncidentUpdate] = relationship()
     subscriber: Mapped[Subscriber] = relationship()

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, Table
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -15,16 +15,15 @@ def insert_ignoring_duplicates(
 ) -> int:
     """Insert ``rows``; rows that collide on the ``unique`` columns are left as they are.
 
-    Returns how many went in as the driver counts them: exact for a single row, which is
-    where callers use it. The rows travel as parameters of one cached statement
-    (executemany), not as literal VALUES compiled afresh for every page.
+    Returns how many went in, counted from RETURNING: a driver's rowcount after an
+    executemany is not a count on every database (psycopg reports 0 for a row it inserted).
+    The rows travel as parameters of one cached statement, batched by SQLAlchemy's
+    insertmanyvalues, not as literal VALUES compiled afresh for every page.
     """
     if not rows:
         return 0
     table = cast(Table, model.__table__)
-    statement: Executable
-    if session.get_bind().dialect.name == "postgresql":
-        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(unique))
-    else:
-        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique))
-    return cast(CursorResult[Any], session.execute(statement, list(rows))).rowcount
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    inserted = session.execute(statement.returning(*(table.c[name] for name in unique)), list(rows))
+    return len(inserted.all())

@@ -17,11 +17,14 @@ from sqlalchemy import func, select
 from broadcaster.cli.main import cli
 from broadcaster.config import Settings
 from broadcaster.kafka.topics import Topics, ensure_topics
-from broadcaster.mail.sandbox import SandboxServer, SandboxState
 from broadcaster.messages.compose import fill
 from broadcaster.storage.database import make_engine
 from broadcaster.storage.models import Report
+from tests.support.sendgrid_server import SandboxServer, SandboxState
 from tests.support.worker import running_worker, settings_environment
+
+# With SendGrid on, the worker refuses to start without these (broadcaster/production.py).
+PRODUCTION_UNSUBSCRIBE = {"unsubscribe_secret": "e2e-secret-" + "x" * 32, "public_url": "https://status.example.com"}
 
 
 @dataclass
@@ -129,7 +132,8 @@ def system_factory(broker: str, settings_factory: Callable[..., Settings]) -> It
                 sandbox = SandboxServer(SandboxState(api_key="e2e-key")).start_in_background()
                 stack.callback(sandbox.server_close)
                 stack.callback(sandbox.shutdown)
-                overrides |= {"sendgrid_api_key": "e2e-key", "sendgrid_api_host": sandbox.url}
+                overrides = {**PRODUCTION_UNSUBSCRIBE, **overrides,
+                             "sendgrid_api_key": "e2e-key", "sendgrid_api_host": sandbox.url}
             settings = settings_factory(database_url, **overrides)
             ensure_topics(settings, broker)
             stack.enter_context(running_worker(settings, broker))

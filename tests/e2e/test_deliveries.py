@@ -55,10 +55,10 @@ def test_a_fan_out_through_sendgrid_sends_each_person_once_in_a_few_requests(sys
     assert system.sandbox.state.requests <= 5
 
 
-def test_unsubscribes_and_bounces_stop_every_later_email(system_factory, sqlite_url: str) -> None:
+def test_one_click_unsubscribes_and_bounces_stop_every_later_email(system_factory, sqlite_url: str) -> None:
+    """One-click (RFC 8058) stops that incident's emails; a bounce stops everything."""
     port = free_port()
-    system = system_factory(sqlite_url, worker_web_port=port, public_url=f"http://127.0.0.1:{port}",
-                            sendgrid_webhook_public_key=PUBLIC)
+    system = system_factory(sqlite_url, worker_web_port=port, sendgrid_webhook_public_key=PUBLIC)
     declared = system.run("incident", "declare", "Search returns nothing", "--component", "search", "--match", "search")
     incident_id = re.search(r"Declared (INC-\S+):", declared.output).group(1)
     for who in ("ann", "bob"):
@@ -67,22 +67,28 @@ def test_unsubscribes_and_bounces_stop_every_later_email(system_factory, sqlite_
     wait_for(lambda: len(system.counts()) == 2, what="both acknowledgements")
     ann = next(p for p in Path(system.settings.outbox_dir).glob("*.eml") if b"ann@example.com" in p.read_bytes())
     link = re.search(rb"List-Unsubscribe: <([^>]+)>", ann.read_bytes()).group(1).decode()
+    assert link.startswith(f"http://127.0.0.1:{port}/unsubscribe?token=")  # no public URL: where the worker listens
     with urlopen(Request(link, data=b"List-Unsubscribe=One-Click", method="POST"), timeout=5) as answer:
         assert answer.status == 200
     system.run("incident", "update", incident_id, "A fix is being tested.")
     wait_for(lambda: system.counts()["bob@example.com"]["progress"] == 1, what="Bob's progress update")
-    wait_for(lambda: "suppressed: unsubscribed" in system.run("deliveries").output, what="Ann's update refused")
+    wait_for(lambda: "unsubscribed from this incident" in system.run("deliveries").output, what="Ann's update refused")
     assert "progress" not in system.counts()["ann@example.com"]
 
-    body, stamp = json.dumps([{"email": "bob@example.com", "event": "bounce"}]).encode(), str(int(time.time()))
+    bounce = [{"email": "bob@example.com", "event": "bounce", "type": "bounce", "sg_event_id": "ev-1"}, "junk"]
+    body, stamp = json.dumps(bounce).encode(), str(int(time.time()))
     webhook = f"http://127.0.0.1:{port}/webhooks/sendgrid"
     forged = Request(webhook, data=body, method="POST", headers={SIGNATURE: signed(body, str(int(stamp) - 1)),
                                                                 TIMESTAMP: stamp})
     with pytest.raises(HTTPError, match="403"):
         urlopen(forged, timeout=5)
-    good = Request(webhook, data=body, method="POST", headers={SIGNATURE: signed(body, stamp), TIMESTAMP: stamp})
-    with urlopen(good, timeout=5) as answer:
-        assert json.loads(answer.read()) == {"events": 1, "suppressed": 1, "confirmed": 0}
+    not_json = Request(webhook, data=b"{oops", method="POST", headers={SIGNATURE: signed(b"{oops", stamp), TIMESTAMP: stamp})
+    with pytest.raises(HTTPError, match="400"):
+        urlopen(not_json, timeout=5)
+    for answered in ({"suppressed": 1, "repeated": 0}, {"suppressed": 0, "repeated": 1}):  # SendGrid posts it again
+        good = Request(webhook, data=body, method="POST", headers={SIGNATURE: signed(body, stamp), TIMESTAMP: stamp})
+        with urlopen(good, timeout=5) as answer:
+            assert json.loads(answer.read()) == {"events": 2, "ignored": 1, "confirmed": 0, "recorded": 0, **answered}
     system.run("incident", "resolve", incident_id, "Search works again.")
     wait_for(lambda: "suppressed: bounce" in system.run("deliveries").output, what="Bob's resolution refused")
     assert "resolution" not in system.counts()["bob@example.com"]

@@ -5,6 +5,7 @@ call them twice where a redelivery could.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -261,22 +262,48 @@ def test_every_claim_counts_as_an_attempt_so_a_row_whose_sender_keeps_dying_ends
         moment += LEASE + timedelta(seconds=1)  # the worker died: the lease runs out
     with sessions.begin() as session:
         assert ledger.stalled(session, now=moment, lease=LEASE) == ids
-        assert ledger.trouble_counts(session, now=moment, lease=LEASE) == {"stuck": 1, "failed": 0, "dead": 0}
+        assert ledger.trouble_counts(session, now=moment, lease=LEASE) == {"stuck": 1, "failed": 0, "held": 0, "dead": 0}
         assert ledger.claim(session, ids, now=moment, lease=LEASE, max_attempts=3) == []
     with sessions() as session:
         row = session.get_one(Delivery, ids[0])
         assert (row.state, row.attempts) == ("dead", 3) and "gave up after 3 attempts" in (row.last_error or "")
         assert ledger.stalled(session, now=moment, lease=LEASE) == []
-        assert ledger.trouble_counts(session, now=moment, lease=LEASE) == {"stuck": 0, "failed": 0, "dead": 1}
+        assert ledger.trouble_counts(session, now=moment, lease=LEASE) == {"stuck": 0, "failed": 0, "held": 0, "dead": 1}
 
 
+def test_a_refused_account_holds_deliveries_without_spending_attempts_however_long_it_lasts(sessions, model) -> None:
+    """401/403 are about our account, not the recipient: ten refusals later the row is still waiting, not dead."""
+    apply(sessions, model, declared(), T0)
+    ids = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0).delivery_ids
+    moment, policy = T0, ledger.RetryPolicy(max_attempts=3)
+    for _ in range(10):
+        with sessions.begin() as session:
+            assert ledger.claim(session, ids, now=moment, lease=LEASE, max_attempts=3) == ids
+            held = SendResult(ids[0], False, "held: SendGrid answered 403", True, retry_after=300, held=True)
+            assert ledger.record(session, [held], now=moment, policy=policy) == {"sent": 0, "held": 1}
+        with sessions.begin() as session:
+            assert ledger.stalled(session, now=moment + timedelta(seconds=299), lease=LEASE) == []
+            assert ledger.trouble_counts(session, now=moment, lease=LEASE)["held"] == 1
+        moment += timedelta(seconds=300)
+    with sessions.begin() as session:
+        row = session.get_one(Delivery, ids[0])
+        assert (row.state, row.attempts) == ("held", 0)
+        assert ledger.stalled(session, now=moment, lease=LEASE) == ids
+        assert ledger.claim(session, ids, now=moment, lease=LEASE, max_attempts=3) == ids
+        ledger.record(session, [SendResult(ids[0], True)], now=moment, policy=policy)
+        assert session.get_one(Delivery, ids[0]).state == "sent"
+
+
+@dataclass(frozen=True)
 class SenderFailingFor(Sender):
-    """A sender whose signing fails for one address, as a composing bug for one person would."""
+    """A sender whose signing fails for one email, as a composing bug for one person would."""
 
-    def unsubscribe_url(self, email: str) -> str:
-        if email == "user2@example.com":
-            raise UnicodeEncodeError("utf-8", email, 0, 1, "cannot sign")
-        return super().unsubscribe_url(email)
+    failing_delivery_id: int = 0
+
+    def unsubscribe_url(self, delivery_id: int) -> str:
+        if delivery_id == self.failing_delivery_id:
+            raise UnicodeEncodeError("utf-8", str(delivery_id), 0, 1, "cannot sign")
+        return super().unsubscribe_url(delivery_id)
 
 
 def test_a_row_that_cannot_be_composed_is_refused_alone_and_the_rest_of_its_page_is_composed(sessions, model) -> None:
@@ -285,7 +312,8 @@ def test_a_row_that_cannot_be_composed_is_refused_alone_and_the_rest_of_its_page
            for n in range(5)]
     with sessions.begin() as session:
         ledger.claim(session, ids, now=T0, lease=LEASE, max_attempts=5)
-        composed = ledger.compose_claimed(session, ids, SenderFailingFor("Example", "Example Support"))
+        composed = ledger.compose_claimed(session, ids, SenderFailingFor("Example", "Example Support",
+                                                                         failing_delivery_id=ids[2]))
     assert sorted(e.delivery_id for e in composed.emails) == sorted(set(ids) - {ids[2]})
     [refused] = composed.refused
     assert refused.delivery_id == ids[2] and not refused.retryable and "cannot be composed" in (refused.error or "")

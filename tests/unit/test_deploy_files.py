@@ -9,9 +9,16 @@ import pytest
 import yaml
 
 from broadcaster.config import Settings
+from broadcaster.production import problems
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 KNOWN = {f"BROADCASTER_{name.upper()}" for name in Settings.model_fields}
+MAIL_SECRETS = {"BROADCASTER_SENDGRID_API_KEY", "BROADCASTER_SENDGRID_WEBHOOK_PUBLIC_KEY",
+                "BROADCASTER_UNSUBSCRIBE_SECRET", "BROADCASTER_UNSUBSCRIBE_PREVIOUS_SECRETS"}
+
+
+def manifest(name: str) -> dict:
+    return yaml.safe_load((DEPLOY / "k8s" / name).read_text())
 
 
 @pytest.mark.parametrize("path", sorted((DEPLOY / "k8s").glob("*.yaml")), ids=lambda p: p.name)
@@ -32,6 +39,28 @@ def test_the_worker_probes_are_the_health_endpoints() -> None:
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
     assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+
+
+def test_the_workers_get_every_setting_production_mail_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets from the Secret, the public URL from the ConfigMap; as shipped, only the placeholders are refused."""
+    config, secret = manifest("configmap.yaml"), manifest("secret.example.yaml")
+    assert MAIL_SECRETS <= set(secret["stringData"]) and "BROADCASTER_PUBLIC_URL" in config["data"]
+    [container] = manifest("worker-deployment.yaml")["spec"]["template"]["spec"]["containers"]
+    assert {"configMapRef": {"name": config["metadata"]["name"]}} in container["envFrom"]
+    assert {"secretRef": {"name": secret["metadata"]["name"]}} in container["envFrom"]
+    for name, value in {**config["data"], **secret["stringData"]}.items():
+        monkeypatch.setenv(name, value)
+    placeholder_key, short_secret = problems(Settings())  # each placeholder is refused, by name
+    assert placeholder_key.startswith("BROADCASTER_SENDGRID_WEBHOOK_PUBLIC_KEY is not a public key")
+    assert short_secret.startswith("BROADCASTER_UNSUBSCRIBE_SECRET is shorter than 32 bytes")
+
+
+def test_compose_passes_the_production_mail_settings_through() -> None:
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    for name in ("worker-1", "worker-2"):
+        environment = services[name]["environment"]
+        for variable in MAIL_SECRETS | {"BROADCASTER_PUBLIC_URL"}:
+            assert environment[variable].startswith(f"${{{variable}:-"), (name, variable)
 
 
 def test_compose_runs_three_kraft_brokers_postgres_a_migration_and_two_workers() -> None:
