@@ -8,7 +8,7 @@ subscribers were accepted exactly once, never (lost) and more than once (duplica
 and the ledger's final states. Each kill lands in the one window where a duplicate is
 possible: the server has accepted a request and kills the worker before it answers 202,
 so the worker dies with rows in ``sending`` that the API already took. The server posts signed
-"processed" events to the worker's Event Webhook endpoint, as SendGrid does, and those
+"processed" and "delivered" events to the worker's Event Webhook endpoint, as SendGrid does, and those
 rows are recorded as sent instead of sent again. ``--no-events`` turns that off, to
 measure the window it closes (at most one `deliveries` message, 1,000 ids, per kill).
 

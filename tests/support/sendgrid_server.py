@@ -66,6 +66,7 @@ class SandboxState:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     accepted_at: list[float] = field(default_factory=list)  # time.time() of each accepted request
     rejected: int = 0  # requests answered 400
+    checking_seconds: float = 0.0  # CPU this server spent checking requests (benchmarks report it apart)
     webhook: EventPoster = field(default_factory=EventPoster)  # its signing key, events and posts not yet taken
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
@@ -129,10 +130,12 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             return self._refuse(400, "Bad Request")
+        started = time.thread_time()
         errors = request_errors(body, state.refused_addresses)
+        with state.lock:
+            state.checking_seconds += time.thread_time() - started
+            state.rejected += bool(errors)
         if errors:
-            with state.lock:
-                state.rejected += 1
             return self._answer(400, {"errors": errors})
         if not _verified(body, state.verified_senders):
             return self._answer(403, {"errors": [error(UNVERIFIED_SENDER, "from")]})
