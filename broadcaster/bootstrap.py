@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadcaster.config import Settings
 from broadcaster.mail import Mailer
 from broadcaster.mail.outbox import OutboxMailer
-from broadcaster.mail.sendgrid_api import SendGridMailer
 from broadcaster.messages.compose import Sender
 from broadcaster.production import public_url, signing_secret
 from broadcaster.storage.database import make_engine, make_session_factory
@@ -48,6 +47,8 @@ class Services:
 def make_mailer(settings: Settings) -> Mailer:
     """SendGrid when a key is set; otherwise the outbox folder."""
     if settings.sendgrid_api_key:
+        from broadcaster.mail.sendgrid_api import SendGridMailer  # the SendGrid client only where it is used
+
         return SendGridMailer(
             settings.sendgrid_api_key,
             settings.sendgrid_api_host,

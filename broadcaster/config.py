@@ -85,9 +85,14 @@ class Settings(BaseSettings):
     mail_account_pause: timedelta = timedelta(minutes=5)
     mail_account_pause_cap: timedelta = timedelta(hours=1)
     sweep_interval: float = 15.0
+    # The outbox (services/outbox.py): how often the leader publishes what entrances could not, and how long
+    # published messages are kept to publish again should the (memory-only) broker restart.
+    outbox_relay_interval: float = 1.0
+    outbox_retention: timedelta = timedelta(hours=24)
 
     # Processes
     state_dir: Path = Field(default=Path(".broadcaster"))
+    embedded_broker_port: int | None = None  # None: a free port, kept while `broadcaster up` runs
     worker_web_port: int = 6066
     worker_web_host: str = "127.0.0.1"
 
@@ -107,6 +112,7 @@ class Settings(BaseSettings):
         "sendgrid_webhook_max_age",
         "reminder_lead",
         "holding_grace",
+        "outbox_retention",
         mode="before",
     )
     @classmethod

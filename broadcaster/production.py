@@ -11,7 +11,6 @@ from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from broadcaster.config import Settings
-from broadcaster.mail.event_webhook import InvalidWebhookKey, load_verification_key
 
 MIN_SECRET_BYTES = 32
 DEVELOPMENT_SECRET: str = Settings.model_fields["unsubscribe_secret"].default
@@ -62,6 +61,8 @@ def _webhook_key_problems(key: str | None) -> list[str]:
     """A verification key that cannot be read would refuse every Event Webhook call: say so at start."""
     if key is None:
         return []
+    from broadcaster.mail.event_webhook import InvalidWebhookKey, load_verification_key  # cryptography: only here
+
     try:
         load_verification_key(key)
     except InvalidWebhookKey as error:

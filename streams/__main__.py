@@ -6,6 +6,8 @@ there are partitions (see deploy/).
 
 import sys
 
+from faust.cli.worker import worker as worker_command
+
 from broadcaster.bootstrap import bootstrap
 from broadcaster.config import Settings
 from broadcaster.embedded.runtime import resolve_bootstrap
@@ -20,6 +22,9 @@ def main() -> None:
         refuse_unsafe(settings)
     except UnsafeSettings as error:
         sys.exit(str(error))  # the reasons and status 1, no traceback
+    # Faust's worker command hands stdout and stderr to its logger, one record per write: a traceback
+    # printed by a dying thread became a WARNING line per word. Left alone they reach the log file whole.
+    worker_command.redirect_stdouts = False
     kafka = resolve_bootstrap(settings)
     ensure_topics(settings, kafka)
     create_app(bootstrap(settings), kafka).main()

@@ -15,6 +15,7 @@ from streams import (
     health,
     link_reports,
     metrics,
+    outbox_relay,
     unsubscribe,
     webhooks,
 )
@@ -23,7 +24,9 @@ from streams.handling import DeadLetters
 from streams.metrics import Metrics
 from streams.transport import App
 
-PROCESSORS = (link_reports, apply_incident_events, fan_out, deliver, cadence, health, metrics, unsubscribe, webhooks)
+PROCESSORS = (
+    link_reports, apply_incident_events, fan_out, deliver, cadence, health, metrics, unsubscribe, webhooks, outbox_relay,
+)
 
 
 def _credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
@@ -66,9 +69,8 @@ def create_app(services: Services, bootstrap: str) -> faust.App:
         notifications=app.topic(names.notifications),
         deliveries=app.topic(names.deliveries),
     )
-    context = ProcessorContext(
-        app, services, topics, DeadLetters(app.topic(names.dead_letters), Metrics()), LinkingModel(settings)
-    )
+    dead_letters = DeadLetters(app.topic(names.dead_letters), Metrics(), services.sessions)
+    context = ProcessorContext(app, services, topics, dead_letters, LinkingModel(settings), bootstrap)
     for processor in PROCESSORS:
         processor.register(context)
     return app

@@ -27,6 +27,7 @@ class ProcessorContext:
     topics: StreamTopics
     dead_letters: DeadLetters
     linking: LinkingModel
+    bootstrap: str  # the brokers' addresses, for clients outside Faust (the outbox relay)
 
     @property
     def metrics(self) -> Metrics:

@@ -12,8 +12,11 @@ from typing import Any, TypeVar
 import faust
 from faust.types import EventT
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from broadcaster.domain.incidents import IncidentError
+from broadcaster.services import dead_letters
+from broadcaster.storage.database import transaction
 from broadcaster.wire.dead_letters import DeadLetter, encode_dead_letter
 from broadcaster.wire.errors import InvalidMessage
 from streams.metrics import Metrics
@@ -31,14 +34,19 @@ OUTAGE_BACKOFF_CAP_SECONDS = 30.0
 
 
 class DeadLetters:
-    """Where unusable messages go; also where each message's outcome is counted."""
+    """Where unusable messages go (the database and the dead-letters topic); also where each message's outcome is counted."""
 
-    def __init__(self, topic: faust.TopicT, metrics: Metrics) -> None:
+    def __init__(self, topic: faust.TopicT, metrics: Metrics, sessions: sessionmaker[Session]) -> None:
         self._topic = topic
         self.metrics = metrics
+        self._sessions = sessions
 
     async def send(self, event: EventT, reason: str, processor: str) -> None:
-        """Dead-letter ``event``; never raises, so one unwritable letter cannot take a batch down."""
+        """Dead-letter ``event``; never raises, so one unwritable letter cannot take a batch down.
+
+        The database copy comes first: it is the one that outlives a memory-only broker,
+        and the one ``broadcaster dead-letters`` reads and replays.
+        """
         message = event.message
         letter = DeadLetter(
             reason=reason,
@@ -50,6 +58,7 @@ class DeadLetters:
             failed_at=datetime.now(UTC),
         )
         where = f"{message.topic}[{message.partition}]@{message.offset}"
+        await self._store(letter, capped_key(message.key), where)
         try:
             await self._topic.send(key=capped_key(message.key), value=encode_dead_letter(letter))
         except Exception:
@@ -59,6 +68,24 @@ class DeadLetters:
             return
         self.metrics.dead_letters.labels(processor).inc()
         log.warning("%s: dead-lettered %s: %s", processor, where, reason)
+
+    async def _store(self, letter: DeadLetter, key: bytes | None, where: str) -> None:
+        """Keep the letter in the database, waiting out an outage as :func:`handle` does."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with transaction(self._sessions) as session:
+                    dead_letters.store(session, letter, key)
+                return
+            except OperationalError as error:
+                delay = outage_delay(attempt)
+                log.error("%s: database unavailable for the dead letter of %s (%s); retrying in %.1fs",
+                          letter.processor, where, error, delay)
+                await asyncio.sleep(delay)
+            except Exception:
+                log.exception("%s: could not keep the dead letter of %s in the database", letter.processor, where)
+                return
 
 
 def outage_delay(attempt: int) -> float:

@@ -15,7 +15,6 @@ from broadcaster.domain.events import (
 )
 from broadcaster.domain.incidents import new_incident_id
 from broadcaster.storage.models import IncidentUpdate
-from broadcaster.wire.codec import decode_bug_report, decode_incident_event, encode_bug_report, encode_incident_event
 
 E = TypeVar("E", bound=IncidentEvent)
 
@@ -32,6 +31,8 @@ def submit_report(
         report_id=f"r-{uuid.uuid4().hex}", received_at=cli.services.clock(),
         email=email.strip().lower(), name=name.strip(), text=text, component=component, source=source,
     )
+    from broadcaster.wire.codec import decode_bug_report, encode_bug_report  # jsonschema: only where it checks
+
     value = encode_bug_report(event)
     checked = decode_bug_report(value)  # the same rules the processor applies, before anything is sent
     cli.publish(cli.topics.bug_reports, checked.email, value)
@@ -40,6 +41,8 @@ def submit_report(
 
 def _publish_incident_event(cli: CliContext, event: E) -> E:
     """Publish ``event`` if it passes the rules the processor applies (raises InvalidMessage); return it as checked."""
+    from broadcaster.wire.codec import decode_incident_event, encode_incident_event  # jsonschema: only where it checks
+
     value = encode_incident_event(event)
     checked = decode_incident_event(value)
     cli.publish(cli.topics.incident_events, event.incident_id, value)
@@ -90,7 +93,7 @@ def resolve_incident(cli: CliContext, incident_id: str, message: str, how_to_ver
 
 def wait_until_applied(cli: CliContext, event_id: str, timeout: float) -> bool:
     """True once the worker has stored the incident event with this id."""
-    if timeout <= 0:
+    if timeout <= 0 or cli.broker_unreachable:  # not published yet: nothing to wait for
         return False
     found = cli.wait_for(lambda s: s.query(IncidentUpdate.id).filter_by(event_id=event_id).first(), timeout)
     return found is not None

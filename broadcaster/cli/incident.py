@@ -69,7 +69,7 @@ def declare(cli: CliContext, title: str, component: str | None, phrases: tuple[s
 
 def _await(cli: CliContext, event_id: str, wait_seconds: float) -> bool:
     applied = actions.wait_until_applied(cli, event_id, wait_seconds)
-    if wait_seconds > 0 and not applied:
+    if wait_seconds > 0 and not applied and not cli.broker_unreachable:
         click.echo(f"The worker has not applied it within {wait_seconds:g}s; is `broadcaster up` running?", err=True)
     return applied
 
@@ -176,16 +176,18 @@ def show(cli: CliContext, incident_id: str) -> None:
 @click.argument("incident_id")
 @pass_cli
 def subscribers(cli: CliContext, incident_id: str) -> None:
-    """Who will hear about INCIDENT_ID, and since when."""
+    """Who will hear about INCIDENT_ID, and since when; then who no longer will, since when and why."""
     known, rows = cli.read(lambda s: (s.get(Incident, incident_id) is not None, queries.subscribers(s, incident_id)))
     if not known:
         raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
-    if not rows:
-        click.echo(f"{incident_id} has no subscribers.")
-        return
-    for row in rows:
-        click.echo(f"{row.email:<40} {row.name:<24} since {_at(row.subscribed_at)}")
-    click.echo(f"{len(rows)} subscriber(s)")
+    active, left = [r for r in rows if r.active], [r for r in rows if not r.active]
+    for row in active:
+        click.echo(f"{row.subscriber.email:<40} {row.subscriber.name:<24} since {_at(row.subscriber.subscribed_at)}")
+    click.echo(f"{len(active)} subscriber(s)" if active else f"{incident_id} has no subscribers.")
+    if left:
+        click.echo(f"{len(left)} no longer emailed about it:")
+    for row in left:
+        click.echo(f"{row.subscriber.email:<40} {row.subscriber.name:<24} {row.why_left} on {_at(row.left_at)}")
 
 
 @incident.command()

@@ -4,21 +4,26 @@ import json
 import time
 
 import click
+from kafka.errors import KafkaError
 
 from broadcaster.cli.context import CliContext, pass_cli
 from broadcaster.kafka.lag import read_group_lag
 from broadcaster.ops.lag_report import Window, as_json, evaluate_group, report_time
-from broadcaster.ops.lag_status import Status
+from broadcaster.ops.lag_status import STALL_AFTER_SECONDS, Status
 
 FAILING = {Status.STALL, Status.STOP, Status.REWIND}
 
 
-def _one_round(cli: CliContext, groups: tuple[str, ...], window: Window) -> dict:
+def _one_round(cli: CliContext, groups: tuple[str, ...], window: Window, stall_after: float) -> dict:
     topics = tuple(t for t in cli.topics.all() if t != cli.topics.dead_letters)
     reports, read_at = [], time.time()
     for group in groups:
-        lag = read_group_lag(cli.settings, cli.bootstrap_servers, group, topics)
-        reports.append(as_json(lag, evaluate_group(lag, window.add(lag))))
+        try:
+            lag = read_group_lag(cli.settings, cli.bootstrap_servers, group, topics)
+        except KafkaError as error:
+            click.echo(f"cannot read lag: broker {cli.bootstrap_servers} unreachable ({error})", err=True)
+            raise SystemExit(2) from None
+        reports.append(as_json(lag, evaluate_group(lag, window.add(lag), stall_after)))
         read_at = lag.read_at
     return {"version": 1, "read_at": report_time(read_at), "groups": reports}
 
@@ -30,13 +35,12 @@ def _print(report: dict) -> None:
         click.echo(f"  {'TOPIC':<40} {'PART':>4} {'COMMITTED':>10} {'END':>10} {'LAG':>8} {'SECONDS':>9}  STATUS")
         for p in group["partitions"]:
             committed = "-" if p["committed"] is None else p["committed"]
-            lag = "-" if p["lag"] is None else p["lag"]
             seconds = "-" if p["lag_seconds"] is None else f"{p['lag_seconds']:.1f}{'~' if p['lag_seconds_estimated'] else ''}"
-            click.echo(f"  {p['topic']:<40} {p['partition']:>4} {committed:>10} {p['end']:>10} {lag:>8} {seconds:>9}  "
+            click.echo(f"  {p['topic']:<40} {p['partition']:>4} {committed:>10} {p['end']:>10} {p['lag']:>8} {seconds:>9}  "
                        f"{p['status']}")
             if p["note"]:
                 click.echo(f"  {'':40}      {p['note']}")
-    click.echo("(~ estimated from the produce rate; - no committed offset)")
+    click.echo("(~ estimated from the produce rate; - no committed offset: lag counts from the log start)")
 
 
 def _breaches(report: dict, max_messages: int | None, max_seconds: float | None) -> list[str]:
@@ -58,9 +62,11 @@ def _breaches(report: dict, max_messages: int | None, max_seconds: float | None)
 @click.option("--window", default=600.0, show_default=True, help="Seconds of samples the status is judged on.")
 @click.option("--max-messages", type=int, help="Exit 2 when a group is further behind than this.")
 @click.option("--max-seconds", type=float, help="Exit 2 when the oldest unprocessed message is older than this.")
+@click.option("--stall-after", type=float, default=STALL_AFTER_SECONDS, show_default=True,
+              help="Seconds a message may wait with no commit before its partition is STALL (or STOP).")
 @pass_cli
 def lag(cli: CliContext, groups: tuple[str, ...], as_json_output: bool, watch: float | None, window: float,
-        max_messages: int | None, max_seconds: float | None) -> None:
+        max_messages: int | None, max_seconds: float | None, stall_after: float) -> None:
     """Committed offset, log end, lag in messages and seconds, and a Burrow-style status per group.
 
     Exits 2 when a group is STALL, STOP or REWIND or passes a threshold, so it works as a monitoring check.
@@ -68,7 +74,7 @@ def lag(cli: CliContext, groups: tuple[str, ...], as_json_output: bool, watch: f
     samples = Window(cli.settings.state_dir / "lag-window.json", window)
     groups = groups or (cli.settings.app_id,)
     while True:
-        report = _one_round(cli, groups, samples)
+        report = _one_round(cli, groups, samples, stall_after)
         if as_json_output:
             click.echo(json.dumps(report))
         else:

@@ -1,58 +1,55 @@
 """``broadcaster status``: broker, workers, lag, dead letters, deliveries and promises, on one screen."""
 
 import click
-from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
 from broadcaster.cli.context import CliContext, pass_cli
-from broadcaster.kafka.clients import kafka_python_options
-from broadcaster.kafka.lag import read_group_lag, topic_partitions
-from broadcaster.ops.health import Check, deliveries_check, mail_account_check, overdue_check
+from broadcaster.kafka.lag import count_records, operator_options, read_group_lag
+from broadcaster.ops.health import (
+    Check,
+    dead_letters_check,
+    deliveries_check,
+    mail_account_check,
+    overdue_check,
+    workers_check,
+)
 from broadcaster.ops.lag_report import Window, evaluate_group, group_status
-from broadcaster.ops.lag_status import Status
+from broadcaster.ops.lag_status import STALL_AFTER_SECONDS, Status
 
 
-def _kafka_checks(cli: CliContext) -> list[Check]:
-    options = kafka_python_options(cli.settings, cli.bootstrap_servers)
+def _broker_check(cli: CliContext) -> Check:
     try:
-        admin = KafkaAdminClient(**options)
-        dead_letter_partitions = topic_partitions(admin, (cli.topics.dead_letters,))
-        admin.close()
+        KafkaAdminClient(**operator_options(cli.settings, cli.bootstrap_servers)).close()
     except Exception as error:  # noqa: BLE001 - any failure here means the broker is not usable
-        return [Check("broker", False, f"{cli.bootstrap_servers} unreachable: {error}")]
-    checks = [Check("broker", True, f"{cli.bootstrap_servers} reachable")]
+        return Check("broker", False, f"{cli.bootstrap_servers} unreachable: {error}")
+    return Check("broker", True, f"{cli.bootstrap_servers} reachable")
+
+
+def _kafka_checks(cli: CliContext, stall_after: float) -> list[Check]:
+    broker = _broker_check(cli)
+    if not broker.healthy:
+        return [broker]
     topics = tuple(t for t in cli.topics.all() if t != cli.topics.dead_letters)
     lag = read_group_lag(cli.settings, cli.bootstrap_servers, cli.settings.app_id, topics)
-    reports = evaluate_group(lag, Window(cli.settings.state_dir / "lag-window.json", 600).add(lag))
+    reports = evaluate_group(lag, Window(cli.settings.state_dir / "lag-window.json", 600).add(lag), stall_after)
     status = group_status(reports)
-    committed_anywhere = any(r.lag.committed is not None for r in reports)
-    members = {True: "members active", False: "no members", None: "membership unknown (broker cannot say)"}
-    checks.append(Check("workers", lag.members_active is not False and committed_anywhere,
-                        f"group {lag.group}: {members[lag.members_active]}; "
-                        f"{'offsets committed' if committed_anywhere else 'nothing ever committed'}"))
-    behind = sum(r.lag.lag or 0 for r in reports)
-    checks.append(Check("lag", status in (Status.OK, Status.WARN), f"{status.name}, {behind} message(s) behind"))
-    checks.append(_dead_letters(cli, options, dead_letter_partitions))
-    return checks
-
-
-def _dead_letters(cli: CliContext, options: dict, partitions: list[TopicPartition]) -> Check:
-    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None, **options)
-    try:
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        consumer.poll(timeout_ms=500, max_records=1)
-        waiting = sum(consumer.highwater(tp) or 0 for tp in partitions)
-    finally:
-        consumer.close()
-    return Check("dead letters", waiting == 0, f"{waiting} on {cli.topics.dead_letters}" if waiting else "none")
+    behind = sum(r.lag.lag for r in reports)
+    dead_letters = count_records(cli.settings, cli.bootstrap_servers, cli.topics.dead_letters)
+    return [
+        broker,
+        workers_check(lag.group, lag.members_active, reports, stall_after),
+        Check("lag", status in (Status.OK, Status.WARN), f"{status.name}, {behind} message(s) behind"),
+        dead_letters_check(cli.topics.dead_letters, dead_letters),
+    ]
 
 
 @click.command()
+@click.option("--stall-after", type=float, default=STALL_AFTER_SECONDS, show_default=True,
+              help="Seconds a message may wait with no commit before the workers count as making no progress.")
 @pass_cli
-def status(cli: CliContext) -> None:
+def status(cli: CliContext, stall_after: float) -> None:
     """Is the system healthy? Exits 1 when any check fails."""
-    checks = _kafka_checks(cli)
+    checks = _kafka_checks(cli, stall_after)
     now = cli.services.clock()
     checks += cli.read(lambda s: [deliveries_check(s, now=now, lease=cli.settings.delivery_lease),
                                   mail_account_check(s), overdue_check(s, now)])

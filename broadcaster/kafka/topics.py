@@ -2,9 +2,6 @@
 
 from dataclasses import dataclass
 
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
-
 from broadcaster.config import Settings
 from broadcaster.kafka.clients import kafka_python_options
 
@@ -43,6 +40,9 @@ def ensure_topics(settings: Settings, bootstrap: str) -> Topics:
     Brokers that auto-create topics pick their own partition count (the embedded one
     picks 4 whatever is asked), so nothing here relies on auto-creation.
     """
+    from kafka.admin import KafkaAdminClient, NewTopic  # here: commands that only name the topics skip kafka-python
+    from kafka.errors import TopicAlreadyExistsError
+
     topics = Topics.from_prefix(settings.topic_prefix)
     admin = KafkaAdminClient(**kafka_python_options(settings, bootstrap))
     try:

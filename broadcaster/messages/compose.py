@@ -10,15 +10,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import escape
 
 from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.domain.incidents import status_label
 from broadcaster.domain.notifications import NotificationKind
 from broadcaster.domain.unsubscribe import Scope, sign
+
+if TYPE_CHECKING:  # jinja2 is imported when the first email is rendered: CLI commands that render none skip it
+    from jinja2 import Environment
 
 EXCERPT_LENGTH = 160
 
@@ -94,8 +96,10 @@ def first_name(full_name: str) -> str:
 
 
 @cache
-def _environment() -> Environment:
+def _environment() -> "Environment":
     """Templates ending in .html escape everything they insert; .txt ones are plain text."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     environment = Environment(
         loader=PackageLoader("broadcaster.messages", "templates"),
         autoescape=select_autoescape(["html"], default_for_string=False),

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.notifications import DeliveryState
+from broadcaster.ops.lag_report import PartitionReport
 from broadcaster.services.cadence import open_with_promises
 from broadcaster.services.ledger import trouble_counts
 from broadcaster.storage.models import Delivery
@@ -17,6 +18,32 @@ class Check:
     name: str
     healthy: bool
     detail: str
+
+
+MEMBERSHIP = {True: "members active", False: "no members", None: "membership unknown (the broker cannot say)"}
+
+
+def workers_check(group: str, members_active: bool | None, reports: list[PartitionReport], stall_after: float) -> Check:
+    """Are workers consuming? From membership where the broker tells it, else from lag and commit age.
+
+    The embedded broker cannot describe groups, so a dead worker shows only as messages
+    that wait with no commit: after ``stall_after`` seconds of that, it is a failure.
+    """
+    waiting = sum(r.lag.lag for r in reports)
+    stuck = [r.waiting_seconds for r in reports if r.waiting_seconds is not None and r.waiting_seconds > stall_after]
+    head = f"group {group}: {MEMBERSHIP[members_active]}"
+    if stuck:
+        return Check("workers", False, f"{head}; no progress for {max(stuck):.0f} s while {waiting} message(s) wait")
+    if members_active is False:
+        return Check("workers", False, f"{head}; {waiting} message(s) wait" if waiting else
+                     f"{head}; no worker would handle new messages")
+    oldest = max((r.waiting_seconds or 0.0 for r in reports), default=0.0)
+    return Check("workers", True, f"{head}; {waiting} message(s) waiting, the oldest for {oldest:.0f} s" if waiting else
+                 f"{head}; nothing waiting")
+
+
+def dead_letters_check(topic: str, count: int) -> Check:
+    return Check("dead letters", count == 0, f"{count} on {topic}" if count else "none")
 
 
 def deliveries_check(session: Session, *, now: datetime, lease: timedelta) -> Check:

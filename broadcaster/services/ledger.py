@@ -5,7 +5,8 @@ One row per (incident update, subscriber), unique in the database. Its life:
     queued -> sending -> sent
                  |  \-> failed -> (retry_at) -> sending ...
                  |  \-> held   -> (retry_at) -> sending ...   (the provider refused our account)
-                 \----> dead (refused, unsendable, suppressed, or out of attempts)
+                 |  \-> skipped (the person left the incident, or the address is suppressed: not a failure)
+                 \----> dead (refused, unsendable, or out of attempts)
 
 The exactly-once argument, in full:
 1. **At most one row per person per update.** :func:`queue` is the only insert, an
@@ -47,10 +48,9 @@ from broadcaster.domain.notifications import DeliveryState, NotificationKind
 from broadcaster.messages.compose import EmailFacts, Sender, compose_group
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
 from broadcaster.storage.upsert import insert_ignoring_duplicates
-from broadcaster.wire.codec import encode_deliveries_queued
 
 ANNOUNCE_CHUNK = 1000
-TROUBLED_STATES = (DeliveryState.FAILED, DeliveryState.HELD, DeliveryState.DEAD)
+TROUBLED_STATES = (DeliveryState.FAILED, DeliveryState.HELD, DeliveryState.DEAD)  # not skipped: nothing went wrong
 WAITING_STATES = (DeliveryState.FAILED, DeliveryState.HELD)  # claimable again once retry_at has come
 
 
@@ -84,6 +84,8 @@ def announcements(delivery_ids: Sequence[int]) -> Iterator[tuple[str, bytes]]:
     Keyed by the first id, so the pages of one big fan-out spread over every partition
     and every worker of the group shares the sending.
     """
+    from broadcaster.wire.codec import encode_deliveries_queued  # jsonschema: not for commands that only read
+
     ids = list(dict.fromkeys(delivery_ids))
     for start in range(0, len(ids), ANNOUNCE_CHUNK):
         chunk = tuple(ids[start : start + ANNOUNCE_CHUNK])
@@ -119,9 +121,11 @@ def claim(
 
 
 def _drop_suppressed(session: Session, delivery_ids: Sequence[int]) -> list[int]:
-    """Mark claimed deliveries dead whose address is suppressed or whose subscriber left the incident.
+    """Mark claimed deliveries skipped whose address is suppressed or whose subscriber left the incident.
 
-    Returns the ones still to send. One query: a suppression (all email) wins over leaving one incident.
+    Returns the ones still to send. Skipped, not dead: nothing failed, the person asked for it,
+    so operators are not called to it; the reason is kept in ``last_error``. One query: a
+    suppression (all email) wins over leaving one incident.
     """
     rows = session.execute(
         select(Delivery.id, Suppression.reason)
@@ -134,7 +138,7 @@ def _drop_suppressed(session: Session, delivery_ids: Sequence[int]) -> list[int]
     for error in set(blocked.values()):
         ids = [i for i, e in blocked.items() if e == error]
         session.execute(update(Delivery).where(Delivery.id.in_(ids))
-                        .values(state=DeliveryState.DEAD, last_error=error))
+                        .values(state=DeliveryState.SKIPPED, last_error=error))
     return [i for i in delivery_ids if i not in blocked]
 
 

@@ -2,12 +2,13 @@
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from broadcaster.services.cadence import missed_promises
-from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber
+from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,43 @@ def backlog_linked(session: Session, incident: Incident) -> int:
     ) or 0
 
 
-def subscribers(session: Session, incident_id: str) -> list[Subscriber]:
-    return list(
-        session.scalars(
-            select(Subscriber).where(Subscriber.incident_id == incident_id).order_by(Subscriber.id)
-        )
+_SUPPRESSED_BECAUSE = {"unsubscribed": "stopped all email", "bounce": "address bounced", "spamreport": "reported spam"}
+
+
+@dataclass(frozen=True)
+class SubscriberEntry:
+    """One subscriber of an incident, and whether (and since when, and why) they no longer get its emails."""
+
+    subscriber: Subscriber
+    left_at: datetime | None = None
+    why_left: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.why_left is None
+
+
+def subscribers(session: Session, incident_id: str) -> list[SubscriberEntry]:
+    """Everyone who subscribed, with those who left this incident or whose address is suppressed marked so.
+
+    As in the ledger, a suppression (no email at all) wins over leaving this one incident.
+    """
+    rows = session.execute(
+        select(Subscriber, Suppression.reason, Suppression.created_at)
+        .outerjoin(Suppression, Suppression.email == Subscriber.email)
+        .where(Subscriber.incident_id == incident_id)
+        .order_by(Subscriber.id)
     )
+    entries = []
+    for subscriber, reason, suppressed_at in rows:
+        if reason is not None:
+            entries.append(SubscriberEntry(subscriber, suppressed_at,
+                                           _SUPPRESSED_BECAUSE.get(reason, f"suppressed ({reason})")))
+        elif subscriber.unsubscribed_at is not None:
+            entries.append(SubscriberEntry(subscriber, subscriber.unsubscribed_at, "left this incident"))
+        else:
+            entries.append(SubscriberEntry(subscriber))
+    return entries
 
 
 def sent_by_recipient(session: Session, incident_id: str) -> dict[str, Counter[str]]:

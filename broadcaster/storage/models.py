@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -219,3 +221,41 @@ class Delivery(Base):
 
     update: Mapped[IncidentUpdate] = relationship()
     subscriber: Mapped[Subscriber] = relationship()
+
+
+class OutboxMessage(Base):
+    """A message an entrance accepted, committed here before it is published (services/outbox.py).
+
+    Published rows are kept for ``outbox_retention``: a memory-only broker that restarts
+    has lost them, and the relay publishes them again (services/relay.py).
+    """
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(249))
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # When the publish the broker acknowledged began; NULL while it is not known to be on the broker.
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+
+
+class StoredDeadLetter(Base):
+    """A message a processor could not use, kept beyond the broker's memory (services/dead_letters.py)."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The same message dead-lettered twice (Kafka redelivers) is stored once.
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    topic: Mapped[str] = mapped_column(String(249))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    processor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    original: Mapped[bytes] = mapped_column(LargeBinary)  # at most MAX_ORIGINAL_BYTES of it
+    original_size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    replayed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -1,10 +1,10 @@
 """INSERT ... ON CONFLICT DO NOTHING for SQLite and PostgreSQL, the two databases we run on."""
 
 from collections.abc import Sequence
+from importlib import import_module
 from typing import Any, cast
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from broadcaster.storage.models import Base
@@ -23,7 +23,9 @@ def insert_ignoring_duplicates(
     if not rows:
         return 0
     table = cast(Table, model.__table__)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    # Only the dialect the engine uses, which it has imported already: commands on SQLite skip PostgreSQL's.
+    dialect = import_module("sqlalchemy.dialects.postgresql" if session.get_bind().dialect.name == "postgresql"
+                            else "sqlalchemy.dialects.sqlite")
     statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(unique))
     inserted = session.execute(statement.returning(*(table.c[name] for name in unique)), list(rows))
     return len(inserted.all())

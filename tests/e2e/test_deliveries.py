@@ -27,6 +27,15 @@ def delivery_states(database_url: str) -> list[str]:
     return states
 
 
+def skipped_because(database_url: str) -> set[str | None]:
+    """Why the ledger skipped the deliveries it skipped (the person left, or the address is suppressed)."""
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        reasons = set(connection.scalars(select(Delivery.last_error).where(Delivery.state == "skipped")))
+    engine.dispose()
+    return reasons
+
+
 def test_a_dead_delivery_is_listed_and_sent_once_when_retried(system_factory, sqlite_url: str) -> None:
     system = system_factory(sqlite_url, "sendgrid", delivery_max_attempts=1)
     system.sandbox.state.fail_share, system.sandbox.state.fail_status = 1.0, 503
@@ -72,8 +81,13 @@ def test_one_click_unsubscribes_and_bounces_stop_every_later_email(system_factor
         assert answer.status == 200
     system.run("incident", "update", incident_id, "A fix is being tested.")
     wait_for(lambda: system.counts()["bob@example.com"]["progress"] == 1, what="Bob's progress update")
-    wait_for(lambda: "unsubscribed from this incident" in system.run("deliveries").output, what="Ann's update refused")
+    wait_for(lambda: "unsubscribed from this incident" in skipped_because(sqlite_url), what="Ann's update skipped")
     assert "progress" not in system.counts()["ann@example.com"]
+    assert "No stuck, failed or dead deliveries." in system.run("deliveries").output  # she asked: nobody's failure
+    status = system.invoke("status")
+    assert status.exit_code == 0 and "ok   deliveries        none stuck or failing" in status.output, status.output
+    assert re.search(r"bob@example\.com +Bob +since .*\n1 subscriber\(s\)\n1 no longer emailed about it:\n"
+                     r"ann@example\.com +Ann +left this incident on ", system.run("subscribers", incident_id).output)
 
     bounce = [{"email": "bob@example.com", "event": "bounce", "type": "bounce", "sg_event_id": "ev-1"}, "junk"]
     body, stamp = json.dumps(bounce).encode(), str(int(time.time()))
@@ -90,5 +104,8 @@ def test_one_click_unsubscribes_and_bounces_stop_every_later_email(system_factor
         with urlopen(good, timeout=5) as answer:
             assert json.loads(answer.read()) == {"events": 2, "ignored": 1, "confirmed": 0, "recorded": 0, **answered}
     system.run("incident", "resolve", incident_id, "Search works again.")
-    wait_for(lambda: "suppressed: bounce" in system.run("deliveries").output, what="Bob's resolution refused")
+    wait_for(lambda: "suppressed: bounce" in skipped_because(sqlite_url), what="Bob's resolution skipped")
     assert "resolution" not in system.counts()["bob@example.com"]
+    subscribers = system.run("subscribers", incident_id).output
+    assert f"{incident_id} has no subscribers.\n2 no longer emailed about it:" in subscribers
+    assert re.search(r"bob@example\.com +Bob +address bounced on ", subscribers)

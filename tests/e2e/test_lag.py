@@ -45,19 +45,24 @@ def setup(broker: str, settings_factory, sqlite_url: str):
     return settings, Topics.from_prefix(settings.topic_prefix).bug_reports
 
 
-def test_a_caught_up_group_is_ok_with_zero_lag_and_uncommitted_partitions_say_so(
+def test_a_caught_up_partition_has_zero_lag_and_an_uncommitted_one_lags_by_all_it_holds(
     broker: str, settings_factory, sqlite_url: str
 ) -> None:
+    """The group starts where it never committed from the log start: all of it waits, not none of it."""
     settings, topic = setup(broker, settings_factory, sqlite_url)
     produce(broker, topic, 25, partition=0)
     commit(broker, TopicPartition(topic, 0), 25)
+    for _ in range(3):  # several batches: the embedded broker's ListOffsets(latest) sees only the last one
+        produce(broker, topic, 2, partition=1)
     code, report = lag_report(settings, broker)
     rows = partitions(report, topic)
-    assert code == 0 and report["groups"][0]["status"] == "OK"
     assert rows[0]["committed"] == 25 and rows[0]["end"] == 25 and rows[0]["lag"] == 0
-    assert rows[0]["lag_seconds"] == 0
-    assert rows[1]["committed"] is None and rows[1]["lag"] is None  # never committed: not 0, not the whole log
-    assert "no committed offset" in rows[1]["note"]
+    assert rows[0]["lag_seconds"] == 0 and rows[0]["status"] == "OK"
+    assert (rows[1]["committed"], rows[1]["start"], rows[1]["end"], rows[1]["lag"]) == (None, 0, 6, 6)
+    assert "no committed offset: lag counted from the log start (0)" in rows[1]["note"]
+    assert rows[1]["lag_seconds"] is not None and not rows[1]["lag_seconds_estimated"]
+    assert rows[2]["lag"] == 0 and report["groups"][0]["lag_messages"] == 6
+    assert code == 0 and report["groups"][0]["status"] == "OK"  # one look, seconds after: no verdict yet
 
 
 def test_a_stopped_consumer_with_a_growing_backlog_is_flagged_with_the_right_lag(

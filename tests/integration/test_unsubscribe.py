@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadcaster.config import Settings
 from broadcaster.domain.events import IncidentDeclared, IncidentUpdated
 from broadcaster.domain.unsubscribe import AddressToken, DeliveryToken, Scope
-from broadcaster.services import ledger
+from broadcaster.services import ledger, queries
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.unsubscribe import Recipient, recipient, unsubscribe
 from broadcaster.storage.database import make_engine, make_session_factory
@@ -59,9 +59,17 @@ def recipients_of(sessions: sessionmaker[Session], delivery_ids: list[int]) -> s
         return {session.get_one(Delivery, i).subscriber.email for i in delivery_ids}
 
 
-def last_errors(sessions: sessionmaker[Session]) -> set[str | None]:
+def skipped_because(sessions: sessionmaker[Session]) -> set[str | None]:
+    """Why deliveries were skipped; and none of them counts as trouble."""
     with sessions() as session:
-        return set(session.scalars(select(Delivery.last_error).where(Delivery.state == "dead")))
+        assert ledger.trouble_counts(session, now=LATER, lease=LEASE) == {"stuck": 0, "failed": 0, "held": 0, "dead": 0}
+        return set(session.scalars(select(Delivery.last_error).where(Delivery.state == "skipped")))
+
+
+def left(sessions: sessionmaker[Session], incident_id: str) -> dict[str, str | None]:
+    """Each subscriber's address: why they no longer get this incident's emails (None: they still do)."""
+    with sessions() as session:
+        return {entry.subscriber.email: entry.why_left for entry in queries.subscribers(session, incident_id)}
 
 
 def test_a_link_finds_its_address_and_incident_by_the_email_it_came_in(sessions, model) -> None:
@@ -82,9 +90,11 @@ def test_leaving_one_incident_stops_its_emails_but_not_another_incidents_nor_oth
         unsubscribe(session, DeliveryToken(acks["ann INC-1"], Scope.INCIDENT), LATER)  # a second click: no change
     assert recipients_of(sessions, update_and_claim(sessions, model, "INC-1", 1)) == {"bob@example.com"}
     assert recipients_of(sessions, update_and_claim(sessions, model, "INC-2", 2)) == {"ann@example.com"}
-    assert last_errors(sessions) == {"unsubscribed from this incident"}
+    assert skipped_because(sessions) == {"unsubscribed from this incident"}
     with sessions() as session:
         assert session.scalars(select(Suppression)).all() == []
+    assert left(sessions, "INC-1") == {"ann@example.com": "left this incident", "bob@example.com": None}
+    assert left(sessions, "INC-2") == {"ann@example.com": None}
 
 
 @pytest.mark.parametrize("claim", ["new", "old"])
@@ -95,4 +105,5 @@ def test_stopping_everything_suppresses_the_address_for_every_incident(sessions,
         assert unsubscribe(session, token, LATER) is not None
     assert recipients_of(sessions, update_and_claim(sessions, model, "INC-1", 1)) == {"bob@example.com"}
     assert update_and_claim(sessions, model, "INC-2", 2) == []
-    assert last_errors(sessions) == {"suppressed: unsubscribed"}
+    assert skipped_because(sessions) == {"suppressed: unsubscribed"}
+    assert left(sessions, "INC-2") == {"ann@example.com": "stopped all email"}

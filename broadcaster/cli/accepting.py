@@ -1,0 +1,60 @@
+"""How a command accepts a message: committed to the outbox first, published at once if the broker answers.
+
+"Accepted" means committed to the database (services/outbox.py), whatever the broker is
+doing: a broker that is down or restarting only delays the message, which the next
+command or the worker's relay publishes when it is back. Only a database that cannot
+take the message makes the command fail.
+"""
+
+import logging
+from collections.abc import Callable
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from broadcaster.bootstrap import Services
+from broadcaster.embedded.runtime import resolve_bootstrap
+from broadcaster.services.relay import Relay
+from broadcaster.storage.database import shown_url, transaction
+
+log = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_SECONDS = 3.0
+"""How long a command waits for the broker at each step before leaving the message to the relay."""
+
+
+def commit(services: Services, write: Callable[[Session], int]) -> int:
+    """Run ``write`` (which adds one message to the outbox and returns its id) and commit it, or fail the command."""
+    try:
+        with transaction(services.sessions) as session:
+            return write(session)
+    except SQLAlchemyError as error:
+        raise click.ClickException(
+            f"not accepted: cannot write to the database at {shown_url(services.settings.database_url)} "
+            f"({getattr(error, 'orig', None) or type(error).__name__}); "
+            "run `broadcaster up` or `broadcaster db upgrade` first"
+        ) from None
+
+
+def publish_now(services: Services, message_id: int) -> bool:
+    """Publish every message owed up to ``message_id``; False (after a one-line note) if the broker did not take it.
+
+    Any failure here leaves a message that is already safe in the database, so none of
+    them may turn the command into a failure.
+    """
+    try:
+        bootstrap = resolve_bootstrap(services.settings)
+        with Relay(services.settings, services.sessions, bootstrap, PUBLISH_TIMEOUT_SECONDS) as relay:
+            relay.run(up_to=message_id)
+    except Exception as error:  # the message is durable; what failed is only said
+        log.info("publishing message %d failed", message_id, exc_info=True)
+        click.echo(f"Accepted and stored; not published yet ({_brief(error)}): it will be published "
+                   "as soon as the broker is back.", err=True)
+        return False
+    return True
+
+
+def _brief(error: Exception) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 120 else text[:117] + "..."

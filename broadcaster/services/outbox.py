@@ -1,0 +1,70 @@
+"""The transactional outbox: what an entrance accepted is a committed row before it is a Kafka message.
+
+An entrance (the CLI today; any web entrance tomorrow) calls :func:`add` in the transaction
+that accepts the message, and says "accepted" only after the commit. Publishing is the
+relay's job (services/relay.py): it publishes the rows that are not on the broker, in
+``id`` order, and marks them published. Published rows are kept for the retention window
+because a memory-only broker that restarts loses them: :func:`unpublish_sent_before`
+hands them back to the relay, and the handlers' ids make the second copy a no-op.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy.orm import Session
+
+from broadcaster.storage.models import OutboxMessage
+
+BATCH = 500
+
+
+def add(session: Session, topic: str, key: bytes | None, value: bytes, now: datetime) -> int:
+    """Keep one accepted message for publishing; its id is its place in the publishing order."""
+    message = OutboxMessage(topic=topic, key=key, value=value, created_at=now)
+    session.add(message)
+    session.flush()
+    return message.id
+
+
+def pending(
+    session: Session, *, up_to: int | None = None, created_before: datetime | None = None, limit: int = BATCH
+) -> list[OutboxMessage]:
+    """The oldest unpublished messages, in order, stopping before the first one created at or after ``created_before``.
+
+    Stopping there (rather than skipping it) keeps the order: nothing newer than a message
+    left to its own entrance goes out before it.
+    """
+    query = select(OutboxMessage).where(OutboxMessage.published_at.is_(None)).order_by(OutboxMessage.id).limit(limit)
+    if up_to is not None:
+        query = query.where(OutboxMessage.id <= up_to)
+    rows = list(session.scalars(query))
+    if created_before is None:
+        return rows
+    settled = [row.created_at < created_before for row in rows]
+    return rows[: settled.index(False)] if False in settled else rows
+
+
+def mark_published(session: Session, ids: Sequence[int], run_began: datetime) -> None:
+    """Record that the broker acknowledged these messages, in a run that began at ``run_began``."""
+    if ids:
+        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(published_at=run_began))
+
+
+def unpublish_sent_before(session: Session, epoch_started: datetime) -> int:
+    """Hand back to the relay every kept message published before the broker's epoch began.
+
+    Those went to an earlier broker, or may have: on a memory-only broker they are gone.
+    """
+    result = session.execute(
+        update(OutboxMessage).where(OutboxMessage.published_at < epoch_started).values(published_at=None)
+    )
+    return cast(CursorResult[Any], result).rowcount
+
+
+def prune(session: Session, now: datetime, retention: timedelta) -> int:
+    """Forget messages published longer ago than ``retention``: a broker restart after that cannot bring them back."""
+    result = session.execute(delete(OutboxMessage).where(OutboxMessage.published_at < now - retention))
+    return cast(CursorResult[Any], result).rowcount
+
