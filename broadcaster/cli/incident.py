@@ -5,12 +5,11 @@ from datetime import datetime, timedelta
 import click
 from sqlalchemy.orm import Session
 
-from broadcaster.cli import actions
 from broadcaster.cli.context import CliContext, pass_cli, refusing_bad_input
 from broadcaster.config import SEVERITIES
 from broadcaster.domain.durations import InvalidDuration, format_duration, parse_duration
 from broadcaster.domain.incidents import OPEN_STATUSES, Status
-from broadcaster.services import queries
+from broadcaster.services import commands, queries
 from broadcaster.services.cadence import open_with_promises
 from broadcaster.storage.models import Incident
 
@@ -55,7 +54,7 @@ def declare(cli: CliContext, title: str, component: str | None, phrases: tuple[s
             holding_updates: bool, wait_seconds: float) -> None:
     """Declare an incident called TITLE; earlier matching reports are linked and acknowledged."""
     with refusing_bad_input():
-        event = actions.declare_incident(
+        event = commands.declare_incident(
             cli, title, component=component, phrases=phrases, severity=severity,
             description=description, workaround=workaround, next_update_in=next_update_in, owner=owner,
             holding_updates=holding_updates,
@@ -68,7 +67,7 @@ def declare(cli: CliContext, title: str, component: str | None, phrases: tuple[s
 
 
 def _await(cli: CliContext, event_id: str, wait_seconds: float) -> bool:
-    applied = actions.wait_until_applied(cli, event_id, wait_seconds)
+    applied = commands.wait_until_applied(cli, event_id, wait_seconds)
     if wait_seconds > 0 and not applied and not cli.broker_unreachable:
         click.echo(f"The worker has not applied it within {wait_seconds:g}s; is `broadcaster up` running?", err=True)
     return applied
@@ -96,7 +95,7 @@ def update(cli: CliContext, incident_id: str, message: str, status: str | None,
     """Tell every subscriber of INCIDENT_ID where things stand (MESSAGE)."""
     found = _open_incident(cli, incident_id)
     with refusing_bad_input():
-        event = actions.post_update(
+        event = commands.post_update(
             cli, incident_id, message, update_every=timedelta(seconds=found.update_every_seconds), status=status,
             next_update_in=next_update_in,
         )
@@ -114,7 +113,7 @@ def resolve(cli: CliContext, incident_id: str, message: str, how_to_verify: str,
     """Resolve INCIDENT_ID and tell every subscriber (MESSAGE), with how to check the fix."""
     _open_incident(cli, incident_id)
     with refusing_bad_input():
-        event = actions.resolve_incident(cli, incident_id, message, how_to_verify)
+        event = commands.resolve_incident(cli, incident_id, message, how_to_verify)
     click.echo(f"{incident_id} resolved; every subscriber will be told.")
     _await(cli, event.event_id, wait_seconds)
 
@@ -206,7 +205,7 @@ def cadence(cli: CliContext, incident_id: str, update_every: timedelta | None, n
                    f"holding updates {'on' if found.holding_updates else 'off'}")
         return
     with refusing_bad_input():
-        actions.change_cadence(cli, incident_id, update_every=update_every, next_update_in=next_update_in,
+        commands.change_cadence(cli, incident_id, update_every=update_every, next_update_in=next_update_in,
                                holding_updates=holding_updates)
     click.echo(f"Cadence of {incident_id} changed; `broadcaster incident show {incident_id}` shows it once applied.")
 

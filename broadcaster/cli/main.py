@@ -75,6 +75,15 @@ class LazyGroup(click.Group):
             self.add_command(load_command(self.lazy_commands[cmd_name][0]), cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """A command that fails in words a person acts on (the desk's CommandFailed) ends with them, exit 1."""
+        from broadcaster.services.errors import CommandFailed  # not for --help, which loads nothing of ours
+
+        try:
+            return super().invoke(ctx)
+        except CommandFailed as error:
+            raise click.ClickException(str(error)) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list, from the table for commands not loaded: the same lines, no imports."""
         shown = {name: self.commands.get(name) or click.Command(name, help=self.lazy_commands[name][1])

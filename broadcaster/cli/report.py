@@ -2,8 +2,8 @@
 
 import click
 
-from broadcaster.cli import actions
 from broadcaster.cli.context import CliContext, pass_cli, refusing_bad_input
+from broadcaster.services import commands
 
 
 @click.group()
@@ -21,5 +21,5 @@ def report() -> None:
 def submit(cli: CliContext, email: str, name: str, text: str, component: str | None, source: str) -> None:
     """Publish one bug report to the bug-reports topic."""
     with refusing_bad_input():
-        event = actions.submit_report(cli, email, name, text, component, source)
+        event = commands.submit_report(cli, email, name, text, component, source)
     click.echo(f"Report {event.report_id} from {event.email} submitted.")

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import click
 
-from broadcaster.cli import actions
-from broadcaster.cli.context import CliContext
 from broadcaster.demo import cast
 from broadcaster.domain.notifications import NotificationKind as Kind
 from broadcaster.kafka.lag import read_group_lag
 from broadcaster.mail.outbox import OutboxMailer
-from broadcaster.services import queries
+from broadcaster.services import commands, queries
+from broadcaster.services.desk import Desk
 from broadcaster.storage.models import Incident, Report
 
 
@@ -28,25 +27,25 @@ def step(text: str) -> None:
     click.echo(click.style(f"\n== {text}", bold=True))
 
 
-def _wait(cli: CliContext, what: str, query, timeout: float):  # noqa: ANN001, ANN202
+def _wait(cli: Desk, what: str, query, timeout: float):  # noqa: ANN001, ANN202
     found = cli.wait_for(query, timeout)
     if not found:
         raise DemoFailed(f"timed out after {timeout:g}s waiting for {what}")
     return found
 
 
-def _submit(cli: CliContext, reporter: cast.Reporter, text: str, component: str) -> str:
-    event = actions.submit_report(cli, reporter.email, reporter.name, text, component, source="demo")
+def _submit(cli: Desk, reporter: cast.Reporter, text: str, component: str) -> str:
+    event = commands.submit_report(cli, reporter.email, reporter.name, text, component, source="demo")
     click.echo(f"  {reporter.name} <{reporter.email}> writes: \"{text[:70]}...\"")
     return event.report_id
 
 
-def _reports_stored(cli: CliContext, report_ids: list[str], timeout: float) -> None:
+def _reports_stored(cli: Desk, report_ids: list[str], timeout: float) -> None:
     _wait(cli, "the worker to store the reports",
           lambda s: s.query(Report).filter(Report.id.in_(report_ids)).count() == len(report_ids), timeout)
 
 
-def _sent_to(cli: CliContext, incident_id: str, expected: dict[str, Counter], timeout: float) -> None:
+def _sent_to(cli: Desk, incident_id: str, expected: dict[str, Counter], timeout: float) -> None:
     """Wait until the ledger shows at least ``expected`` sent per recipient and kind."""
 
     def reached(session) -> bool:  # noqa: ANN001
@@ -58,7 +57,7 @@ def _sent_to(cli: CliContext, incident_id: str, expected: dict[str, Counter], ti
         click.echo(f"  sent to {email}: {', '.join(sorted(kinds))}")
 
 
-def play(cli: CliContext, timeout: float) -> None:
+def play(cli: Desk, timeout: float) -> None:
     component = f"groups-demo-{secrets.token_hex(2)}"  # each run its own, so runs never meet
     step(f"Reports arrive before anyone knows (component {component})")
     early = [_submit(cli, who, text, component) for who, text in cast.BEFORE_DECLARATION]
@@ -68,12 +67,12 @@ def play(cli: CliContext, timeout: float) -> None:
     step("An engineer declares the incident")
     click.echo(f"  $ broadcaster incident declare \"{cast.TITLE}\" --component {component} "
                + " ".join(f"--match \"{p}\"" for p in cast.MATCH))
-    declared = actions.declare_incident(
+    declared = commands.declare_incident(
         cli, cast.TITLE, component=component, phrases=cast.MATCH, severity="sev2",
         description=cast.DESCRIPTION, workaround=cast.WORKAROUND, next_update_in=None,
     )
     incident_id = declared.incident_id
-    if not actions.wait_until_applied(cli, declared.event_id, timeout):
+    if not commands.wait_until_applied(cli, declared.event_id, timeout):
         raise DemoFailed("the worker did not apply the declaration")
     linked = cli.read(lambda s: queries.backlog_linked(s, s.get_one(Incident, incident_id)))
     click.echo(f"  {incident_id} declared; {linked} earlier report(s) linked")
@@ -86,15 +85,15 @@ def play(cli: CliContext, timeout: float) -> None:
     _sent_to(cli, incident_id, {r.email: Counter({Kind.ACKNOWLEDGEMENT: 1}) for r in cast.AFFECTED}, timeout)
 
     step("The engineer posts progress")
-    update = actions.post_update(cli, incident_id, cast.PROGRESS, update_every=cli.settings.default_cadence("sev2"),
+    update = commands.post_update(cli, incident_id, cast.PROGRESS, update_every=cli.settings.default_cadence("sev2"),
                                  status="identified", next_update_in=None)
-    actions.wait_until_applied(cli, update.event_id, timeout)
+    commands.wait_until_applied(cli, update.event_id, timeout)
     progress = {r.email: Counter({Kind.ACKNOWLEDGEMENT: 1, Kind.PROGRESS: 1}) for r in cast.AFFECTED}
     _sent_to(cli, incident_id, progress, timeout)
 
     step("The engineer resolves the incident")
-    resolved = actions.resolve_incident(cli, incident_id, cast.RESOLUTION, cast.HOW_TO_VERIFY)
-    actions.wait_until_applied(cli, resolved.event_id, timeout)
+    resolved = commands.resolve_incident(cli, incident_id, cast.RESOLUTION, cast.HOW_TO_VERIFY)
+    commands.wait_until_applied(cli, resolved.event_id, timeout)
     final = {email: kinds + Counter({Kind.RESOLUTION: 1}) for email, kinds in progress.items()}
     _sent_to(cli, incident_id, final, timeout)
 
@@ -124,7 +123,7 @@ def outbox_counts(directory: Path, incident_id: str) -> dict[str, Counter]:
     return counts
 
 
-def _check(cli: CliContext, incident_id: str, expected: dict[str, Counter]) -> None:
+def _check(cli: Desk, incident_id: str, expected: dict[str, Counter]) -> None:
     if isinstance(cli.services.mailer, OutboxMailer):
         actual, where = outbox_counts(cli.settings.outbox_dir, incident_id), f"the outbox {cli.settings.outbox_dir}"
     else:
@@ -140,7 +139,7 @@ def _check(cli: CliContext, incident_id: str, expected: dict[str, Counter]) -> N
         raise DemoFailed("the unrelated reporter was told about this incident")
 
 
-def _print_lag(cli: CliContext, settle_seconds: float = 10.0) -> None:
+def _print_lag(cli: Desk, settle_seconds: float = 10.0) -> None:
     """Print lag per topic, once the worker has committed what it processed (it commits every few seconds)."""
     step("Consumer lag at the end")
 

@@ -21,6 +21,12 @@ def _stem(word: str) -> str:
 
 
 def significant_words(text: str) -> frozenset[str]:
-    return frozenset(
-        _stem(word) for word in _WORD.findall(text.lower()) if word not in _STOPWORDS
-    )
+    return frozenset(stem for stem, _ in significant_word_forms(text))
+
+
+def significant_word_forms(text: str) -> list[tuple[str, str]]:
+    """(significant word, the form it was written in), in order: ``crashe`` was written ``crashes``.
+
+    The stem is what matches; the form is what to show a person (a match phrase to type).
+    """
+    return [(_stem(word), word) for word in _WORD.findall(text.lower()) if word not in _STOPWORDS]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sklearn.preprocessing import normalize
 
-from broadcaster.domain.linking import significant_words
+from broadcaster.domain.linking import significant_word_forms
 from broadcaster.linking.matcher import Matcher
 from broadcaster.linking.text import normalise
 
@@ -37,8 +37,18 @@ def similar_reports(
 
 
 def describe(texts: Sequence[str], top: int = 3) -> tuple[tuple[str, ...], str]:
-    """The words most of these reports share (match phrases to declare with), and a title hint."""
-    counts = Counter(word for text in texts for word in significant_words(normalise(text)) if len(word) > 2)
-    phrases = tuple(word for word, n in counts.most_common(top) if n > 1)
+    """The words most of these reports share (match phrases to declare with), and a title hint.
+
+    Words are counted by their stem, once per report, and shown in the form the reports
+    used most (``crashes``, not the stem ``crashe``): a phrase an engineer can type as is.
+    """
+    counts: Counter[str] = Counter()
+    forms: dict[str, Counter[str]] = {}
+    for text in texts:
+        written = [(stem, form) for stem, form in significant_word_forms(normalise(text)) if len(stem) > 2]
+        counts.update({stem for stem, _ in written})
+        for stem, form in written:
+            forms.setdefault(stem, Counter())[form] += 1
+    phrases = tuple(forms[stem].most_common(1)[0][0] for stem, n in counts.most_common(top) if n > 1)
     hint = min(texts, key=len)
     return phrases, (hint if len(hint) <= 120 else hint[:117] + "...")

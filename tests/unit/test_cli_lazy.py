@@ -73,3 +73,10 @@ def test_a_command_runs_through_the_lazy_group() -> None:
     result = CliRunner().invoke(cli, ["incident", "--help"])
     assert result.exit_code == 0 and "declare" in result.output
     assert cli.get_command(click.Context(cli), "no-such-command") is None
+
+
+@pytest.mark.parametrize("module", ["broadcaster.demo.story", "broadcaster.services.commands", "broadcaster.services.desk"])
+def test_the_command_layer_and_the_demo_do_not_import_the_cli(module: str) -> None:
+    """The CLI and the demo both call the engineers' commands in services; neither imports the other."""
+    loaded = imported_after(f"import {module}")
+    assert not {name for name in loaded if name.startswith("broadcaster.cli")}, module

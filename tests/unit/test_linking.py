@@ -104,6 +104,12 @@ def test_similar_unlinked_reports_are_found_and_described() -> None:
     assert set(phrases) >= {"dark", "mode", "calendar"} and hint
 
 
+def test_suggested_match_phrases_are_words_people_wrote_not_stems() -> None:
+    phrases, _ = describe(["the app crashes on start", "crashes when I open settings", "it crashes, settings gone"])
+    assert phrases[:2] == ("crashes", "settings")
+    assert significant_words(phrases[0]) == significant_words("crashes")  # and it matches what they wrote
+
+
 def test_a_rejection_holds_for_the_open_incident_chosen_over_a_resolved_twin() -> None:
     old = IncidentProfile("INC-OLD", CSV.title, CSV.component, CSV.description, CSV.phrases,
                           NOW - timedelta(days=3), is_open=False)

@@ -9,12 +9,12 @@ take the message makes the command fail.
 import logging
 from collections.abc import Callable
 
-import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from broadcaster.bootstrap import Services
 from broadcaster.embedded.runtime import resolve_bootstrap
+from broadcaster.services.errors import CommandFailed
 from broadcaster.services.relay import Relay
 from broadcaster.storage.database import shown_url, transaction
 
@@ -30,14 +30,14 @@ def commit(services: Services, write: Callable[[Session], int]) -> int:
         with transaction(services.sessions) as session:
             return write(session)
     except SQLAlchemyError as error:
-        raise click.ClickException(
+        raise CommandFailed(
             f"not accepted: cannot write to the database at {shown_url(services.settings.database_url)} "
             f"({getattr(error, 'orig', None) or type(error).__name__}); "
             "run `broadcaster up` or `broadcaster db upgrade` first"
         ) from None
 
 
-def publish_now(services: Services, message_id: int) -> bool:
+def publish_now(services: Services, message_id: int, notify: Callable[[str], None]) -> bool:
     """Publish every message owed up to ``message_id``; False (after a one-line note) if the broker did not take it.
 
     Any failure here leaves a message that is already safe in the database, so none of
@@ -49,8 +49,8 @@ def publish_now(services: Services, message_id: int) -> bool:
             relay.run(up_to=message_id)
     except Exception as error:  # the message is durable; what failed is only said
         log.info("publishing message %d failed", message_id, exc_info=True)
-        click.echo(f"Accepted and stored; not published yet ({_brief(error)}): it will be published "
-                   "as soon as the broker is back.", err=True)
+        notify(f"Accepted and stored; not published yet ({_brief(error)}): it will be published "
+               "as soon as the broker is back.")
         return False
     return True
 
