@@ -1,7 +1,6 @@
 """Both mail backends, for real: .eml files on disk, and HTTP requests to a server speaking SendGrid v3."""
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from email import policy
 from email.parser import BytesParser
@@ -9,27 +8,17 @@ from email.utils import getaddresses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-
 from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.mail.event_webhook import SIGNATURE, TIMESTAMP, delivery_id, load_verification_key, verified_events
 from broadcaster.mail.outbox import OutboxMailer
 from broadcaster.mail.sendgrid_api import SendGridMailer
-from tests.support.sendgrid_server import SandboxServer, SandboxState
+from tests.support.sendgrid_server import SandboxServer
 from tests.support.waiting import wait_for
 
 
 def email(delivery_id: int, to: str) -> OutgoingEmail:
     return OutgoingEmail(delivery_id, to, "Eric Olsen", "[Investigating] CSV upload fails: we are on it",
                          "Hi Eric,\nplain", "<p>Hi Eric,</p>", {"X-Broadcaster-Incident": "INC-1"})
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(SandboxState(api_key="test-key")).start_in_background()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def test_the_outbox_writes_one_standard_eml_per_recipient(tmp_path: Path) -> None:

@@ -1,6 +1,5 @@
 """The mail provider's events on real SQL (SQLite and PostgreSQL): applied once, counted right, latest word kept."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,18 +12,10 @@ from broadcaster.services import ledger
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.provider_events import apply_events
 from broadcaster.services.queries import timeline
-from broadcaster.storage.database import make_engine, make_session_factory
 from broadcaster.storage.models import Delivery, ProviderEventSeen, Suppression
 from tests.integration.test_services import LEASE, T0, apply, declared, receive, report
 
 DAY = timedelta(hours=25)
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -4,23 +4,14 @@ Against the local stand-in (tests/support/sendgrid_server.py), which answers as 
 does, with ``errors[].field`` naming what it refuses.
 """
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
 from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.mail.sendgrid_api import AccountPause, SendGridMailer
-from tests.support.sendgrid_server import SandboxServer, SandboxState
+from tests.support.sendgrid_server import SandboxServer
 from tests.support.waiting import wait_for
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(SandboxState(api_key="test-key")).start_in_background()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def people(count: int) -> list[OutgoingEmail]:

@@ -4,7 +4,6 @@ Every handler must be idempotent, because Kafka delivers at least once: these te
 call them twice where a redelivery could.
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +21,6 @@ from broadcaster.services.fanout import catch_up, queue_page
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.reports import Outcome, receive_report
-from broadcaster.storage.database import make_engine, make_session_factory
 from broadcaster.storage.models import Delivery, Report, Subscriber
 
 T0 = datetime(2026, 11, 24, 16, 15, tzinfo=UTC)
@@ -33,13 +31,6 @@ LEASE = timedelta(minutes=2)
 @pytest.fixture
 def model(database_url: str) -> LinkingModel:
     return LinkingModel(Settings(database_url=database_url))
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def report(report_id: str, email: str, text: str, at: datetime, component: str | None = "groups") -> BugReportReceived:

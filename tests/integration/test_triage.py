@@ -1,11 +1,9 @@
 """Triage and early warning on real SQL: engineers' decisions subscribe people and teach the matcher."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from broadcaster.config import Settings
 from broadcaster.domain.events import BugReportReceived, IncidentDeclared
@@ -14,17 +12,9 @@ from broadcaster.services import triage
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.reports import Outcome, receive_report
-from broadcaster.storage.database import make_engine, make_session_factory
 from broadcaster.storage.models import Delivery, LinkFeedback, Report, SuspectedIncident
 
 T0 = datetime(2026, 11, 24, 16, 15, tzinfo=UTC)
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture

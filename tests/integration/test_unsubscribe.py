@@ -1,6 +1,5 @@
 """Unsubscribing on real SQL: leaving one incident stops its emails only; stopping everything stops them all."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,18 +12,10 @@ from broadcaster.domain.unsubscribe import AddressToken, DeliveryToken, Scope
 from broadcaster.services import ledger, queries
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.unsubscribe import Recipient, recipient, unsubscribe
-from broadcaster.storage.database import make_engine, make_session_factory
 from broadcaster.storage.models import Delivery, Suppression
 from tests.integration.test_services import LEASE, T0, apply, declared, fan_out_all, receive, report
 
 LATER = T0 + timedelta(minutes=5)
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture
