@@ -3,6 +3,7 @@
 import click
 from kafka.admin import KafkaAdminClient
 
+from broadcaster.bootstrap import utc_now
 from broadcaster.cli.context import CliContext, pass_cli
 from broadcaster.kafka.lag import count_records, operator_options, read_group_lag
 from broadcaster.ops.health import (
@@ -10,6 +11,7 @@ from broadcaster.ops.health import (
     dead_letters_check,
     deliveries_check,
     mail_account_check,
+    outbox_check,
     overdue_check,
     workers_check,
 )
@@ -52,7 +54,7 @@ def status(cli: CliContext, stall_after: float) -> None:
     checks = _kafka_checks(cli, stall_after)
     now = cli.services.clock()
     checks += cli.read(lambda s: [deliveries_check(s, now=now, lease=cli.settings.delivery_lease),
-                                  mail_account_check(s), overdue_check(s, now)])
+                                  mail_account_check(s), outbox_check(s, utc_now()), overdue_check(s, now)])
     for check in checks:
         mark = click.style("ok  ", fg="green") if check.healthy else click.style("FAIL", fg="red")
         click.echo(f"{mark} {check.name:<17} {check.detail}")

@@ -10,6 +10,7 @@ from broadcaster.domain.notifications import DeliveryState
 from broadcaster.ops.lag_report import PartitionReport
 from broadcaster.services.cadence import open_with_promises
 from broadcaster.services.ledger import trouble_counts
+from broadcaster.services.outbox import backlog
 from broadcaster.storage.models import Delivery
 
 
@@ -66,3 +67,14 @@ def overdue_check(session: Session, now: datetime) -> Check:
     overdue = [i.id for i in open_with_promises(session) if i.next_update_at and i.next_update_at < now]
     return Check("promised updates", not overdue,
                  f"overdue: {', '.join(overdue)}" if overdue else "none overdue")
+
+
+def outbox_check(session: Session, now: datetime, *, settle: timedelta = timedelta(seconds=30)) -> Check:
+    """Accepted messages still not on the broker after ``settle``: the broker or every relay is down."""
+    count, oldest = backlog(session)
+    if not count or oldest is None or now - oldest < settle:
+        return Check("outbox", True, "every accepted message is on the broker" if not count
+                     else f"{count} accepted message(s) being published")
+    return Check("outbox", False, f"{count} accepted message(s) not on the broker yet, the oldest for "
+                 f"{int((now - oldest).total_seconds())} s; they are safe in the database and go out once the broker "
+                 "answers and a worker (or any command that publishes) runs")

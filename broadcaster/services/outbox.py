@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from broadcaster.storage.models import OutboxMessage
@@ -68,3 +68,11 @@ def prune(session: Session, now: datetime, retention: timedelta) -> int:
     result = session.execute(delete(OutboxMessage).where(OutboxMessage.published_at < now - retention))
     return cast(CursorResult[Any], result).rowcount
 
+
+
+def backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many accepted messages are not on the broker yet, and when the oldest was accepted."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.published_at.is_(None))
+    ).one()
+    return count, oldest

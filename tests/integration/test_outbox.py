@@ -10,20 +10,14 @@ from sqlalchemy import select
 
 from broadcaster.config import Settings
 from broadcaster.embedded.broker import EmbeddedBroker, start_broker
+from broadcaster.ops.health import outbox_check
 from broadcaster.services import outbox
 from broadcaster.services.relay import Relay, RelayRun
-from broadcaster.storage.database import make_engine, make_session_factory, transaction
+from broadcaster.storage.database import transaction
 from broadcaster.storage.models import OutboxMessage
 
 TIMEOUT = 5.0
 T0 = datetime(2026, 11, 25, 16, 15, tzinfo=UTC)
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[Callable]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def add(sessions, topic: str, key: str, value: str, at: datetime | None = None) -> int:
@@ -67,6 +61,20 @@ def test_what_was_published_before_the_epoch_is_handed_back_and_what_is_old_is_f
         assert outbox.prune(session, T0, retention=timedelta(days=1)) == 1
         assert outbox.unpublish_sent_before(session, T0) == 1
     assert published(sessions) == {ids[1]: None, ids[2]: T0 + timedelta(minutes=1)}
+
+
+def test_status_says_when_accepted_messages_have_not_reached_the_broker(sessions) -> None:
+    with sessions() as session:
+        assert outbox_check(session, T0).healthy
+    ids = [add(sessions, "t", "k", "m0", at=T0), add(sessions, "t", "k", "m1", at=T0 + timedelta(seconds=20))]
+    with sessions() as session:
+        assert outbox_check(session, T0 + timedelta(seconds=10)).healthy  # being published, as usual
+        late = outbox_check(session, T0 + timedelta(seconds=45))
+    assert not late.healthy and late.detail.startswith("2 accepted message(s) not on the broker yet, the oldest for 45 s")
+    with transaction(sessions) as session:
+        outbox.mark_published(session, ids, T0 + timedelta(seconds=50))
+    with sessions() as session:
+        assert outbox_check(session, T0 + timedelta(hours=1)).healthy
 
 
 def test_the_relay_publishes_in_order_once_and_up_to_the_message_asked(
