@@ -259,3 +259,32 @@ class StoredDeadLetter(Base):
     original_size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     replayed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ApiKey(Base):
+    """A key the intake API accepts (services/api_keys.py): only the SHA-256 of the token is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class IntakeRequest(Base):
+    """A report the intake API accepted, and the idempotency key (or client report id) that asked for it.
+
+    The unique keys make a repeated request find the first one's report instead of accepting
+    a second: per API key, one row per Idempotency-Key and one per report id.
+    """
+
+    __tablename__ = "intake_requests"
+    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"), UniqueConstraint("api_key_id", "report_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    report_id: Mapped[str] = mapped_column(String(64), index=True)
+    accepted_at: Mapped[datetime] = mapped_column(UtcDateTime())
