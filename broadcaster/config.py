@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     embedded_broker_port: int | None = None  # None: a free port, kept while `broadcaster up` runs
     worker_web_port: int = 6066
     worker_web_host: str = "127.0.0.1"
+    # The intake API (`broadcaster serve`): where it listens, and each API key's rate (a token bucket per process).
+    intake_host: str = "127.0.0.1"
+    intake_port: int = 6080
+    intake_rate_per_key: float = 50.0  # requests a second
+    intake_burst_per_key: int = 100
 
     @field_validator(
         "link_backlog_window",

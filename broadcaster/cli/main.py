@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 COMMANDS: Mapping[str, tuple[str, str]] = {
+    "api-keys": ("broadcaster.cli.api_keys:api_keys", "Keys for the intake API: create (shown once), list, revoke."),
     # name: (module:attribute, the first sentence of its help, as `broadcaster --help` lists it).
     # tests/unit/test_cli_lazy.py fails, with the sentence to put here, when a command's help changes.
     "db": ("broadcaster.cli.system:db", "The database schema (Alembic migrations)."),
@@ -29,6 +30,8 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
             "Committed offset, log end, lag in messages and seconds, and a Burrow-style status per group."),
     "linking": ("broadcaster.cli.linking:linking", "How well reports are linked to incidents."),
     "report": ("broadcaster.cli.report:report", "Bug reports."),
+    "serve": ("broadcaster.cli.serve:serve",
+              "Serve the intake API: POST /v1/reports, GET /v1/reports/{id}, the OpenAPI document at /docs."),
     "status": ("broadcaster.cli.status:status", "Is the system healthy? Exits 1 when any check fails."),
     "subscribers": ("broadcaster.cli.incident:subscribers",
                     "Who will hear about INCIDENT_ID, and since when; then who no longer will, since when and why."),

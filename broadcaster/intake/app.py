@@ -1,0 +1,152 @@
+"""The intake API's HTTP surface (FastAPI, served by uvicorn): POST a report, GET what became of it.
+
+Stateless: everything it knows is in SQL, so several run behind a load balancer. The body
+is read and checked by the project's own input rules (services/intake.py), not by a
+pydantic model, so that the API refuses exactly what every other entrance refuses and
+never quotes a value back; the OpenAPI document describes the body from the same schema.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from broadcaster.bootstrap import Services
+from broadcaster.domain.input_rules import MAX_MESSAGE_BYTES
+from broadcaster.intake.limits import RateLimiter
+from broadcaster.intake.publishing import PublishingThread
+from broadcaster.kafka.topics import Topics
+from broadcaster.services import api_keys, intake
+
+MAX_IDEMPOTENCY_KEY = 255
+REPORT_BODY = {
+    "type": "object", "required": ["reporter", "text"], "additionalProperties": False,
+    "properties": {
+        "report_id": {"type": "string", "maxLength": 64, "description": "Yours to choose; sent twice, one report."},
+        "reporter": {"type": "object", "required": ["email", "name"],
+                     "properties": {"email": {"type": "string", "format": "email", "maxLength": 254},
+                                    "name": {"type": "string", "minLength": 1, "maxLength": 200}}},
+        "text": {"type": "string", "minLength": 1, "maxLength": 20000},
+        "component": {"type": ["string", "null"], "maxLength": 100},
+    },
+}
+bearer = HTTPBearer(auto_error=False, description="An API key from `broadcaster api-keys create NAME`.")
+
+
+def refuse(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
+
+
+class Refused(Exception):
+    def __init__(self, response: JSONResponse) -> None:
+        self.response = response
+
+
+def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
+    settings = services.settings
+    limiter = RateLimiter(settings.intake_rate_per_key, settings.intake_burst_per_key)
+    topic = Topics.from_prefix(settings.topic_prefix).bug_reports
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        publisher.start()
+        yield
+        publisher.stop()
+
+    app = FastAPI(title="Broadcaster intake", version="1", lifespan=lifespan)
+
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, error: Refused) -> JSONResponse:
+        return error.response
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_down(_: Request, __: SQLAlchemyError) -> JSONResponse:
+        return refuse(503, "the database is not answering; nothing was accepted, try again", {"Retry-After": "5"})
+
+    async def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> api_keys.KeyInfo:
+        """The live API key of the request, within its rate: else 401 or 429."""
+        key = await run_in_threadpool(_authenticate, services, credentials)
+        if key is None:
+            raise HTTPException(401, "a live API key is needed: Authorization: Bearer <key>",
+                                headers={"WWW-Authenticate": "Bearer"})
+        wait = limiter.take(key.id)
+        if wait:
+            raise Refused(refuse(429, "too many requests for this API key", {"Retry-After": str(max(1, round(wait)))}))
+        return key
+
+    Caller = Annotated[api_keys.KeyInfo, Depends(caller)]
+
+    @app.post("/v1/reports", status_code=202, openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": REPORT_BODY}}},
+        "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}],
+    }, responses={401: {}, 413: {}, 422: {}, 429: {}})
+    async def post_report(request: Request, key: Caller) -> JSONResponse:
+        """Accept a bug report: answered once it is durable (202), published to the bug-reports topic at once."""
+        idempotency_key = _idempotency_key(request)
+        document = _json(await _body(request))
+        event = intake.check_report(document, services.clock())
+        accepted = await run_in_threadpool(
+            intake.accept, services.sessions, topic, event, api_key_id=key.id, idempotency_key=idempotency_key,
+            client_chose_id=isinstance(document, dict) and "report_id" in document, now=services.clock())
+        if accepted.message_id is not None:
+            publisher.kick()
+        status_url = f"{str(request.base_url).rstrip('/')}/v1/reports/{quote(accepted.report_id, safe='')}"
+        return JSONResponse({"report_id": accepted.report_id, "status": "accepted", "status_url": status_url},
+                            status_code=202, headers={"Location": status_url})
+
+    @app.get("/v1/reports/{report_id}", responses={401: {}, 404: {}, 429: {}})
+    async def report_status(report_id: str, key: Caller) -> dict[str, Any]:
+        """What became of a report: received (not processed yet), linked (to incident_id), suggested, unlinked."""
+        found = await run_in_threadpool(intake.status, services.sessions, report_id)
+        if found is None:
+            raise HTTPException(404, "no such report")
+        return found
+
+    @app.exception_handler(intake.InvalidReport)
+    async def _invalid(_: Request, error: intake.InvalidReport) -> JSONResponse:
+        return refuse(422, "the report breaks the input rules",
+                      errors=[{"field": field, "problem": problem} for field, problem in error.problems])
+
+    return app
+
+
+def _authenticate(services: Services, credentials: HTTPAuthorizationCredentials | None) -> api_keys.KeyInfo | None:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        return None
+    with services.sessions() as session:
+        return api_keys.authenticate(session, credentials.credentials)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    value = request.headers.get("idempotency-key")
+    if value is not None and not (0 < len(value) <= MAX_IDEMPOTENCY_KEY):
+        raise intake.InvalidReport([("Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters")])
+    return value
+
+
+async def _body(request: Request) -> bytes:
+    """The body, refused with 413 as soon as it passes the limit every topic has."""
+    too_large = Refused(refuse(413, f"the body is over {MAX_MESSAGE_BYTES:,} bytes"))
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_MESSAGE_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_MESSAGE_BYTES:
+            raise too_large
+    return bytes(body)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise intake.InvalidReport([("(body)", "is not JSON we accept")]) from None

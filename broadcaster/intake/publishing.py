@@ -1,0 +1,64 @@
+"""Publishing what the intake API accepted, at once, from one thread per serve process.
+
+A request answers as soon as its report is committed to the outbox (that is what
+"accepted" means) and wakes this thread, which runs the relay for everything owed: the
+requests that arrive while one run is publishing share the next run, so a burst costs a
+few broker round trips, not one per report. If the broker does not answer, the thread
+tries again every ``retry_seconds``; the worker's relay publishes them as well.
+"""
+
+import logging
+import threading
+
+from broadcaster.bootstrap import Services
+from broadcaster.embedded.runtime import resolve_bootstrap
+from broadcaster.services.accepting import PUBLISH_TIMEOUT_SECONDS
+from broadcaster.services.relay import Relay
+
+log = logging.getLogger(__name__)
+
+
+class PublishingThread:
+    def __init__(self, services: Services, retry_seconds: float = 1.0) -> None:
+        self._services, self._retry = services, retry_seconds
+        self._wake, self._stopping = threading.Event(), threading.Event()
+        self._relay: Relay | None = None
+        self._thread = threading.Thread(target=self._loop, name="intake-publisher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def kick(self) -> None:
+        """Something was accepted: publish it now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        if self._relay is not None:
+            self._relay.close()
+
+    def _loop(self) -> None:
+        owed = True  # whatever an earlier process left behind
+        while not self._stopping.is_set():
+            if not owed:
+                self._wake.wait()
+            self._wake.clear()
+            owed = not self._publish()
+            if owed:
+                self._stopping.wait(self._retry)
+
+    def _publish(self) -> bool:
+        try:
+            if self._relay is None:
+                bootstrap = resolve_bootstrap(self._services.settings)
+                self._relay = Relay(self._services.settings, self._services.sessions, bootstrap, PUBLISH_TIMEOUT_SECONDS)
+            self._relay.run()
+        except Exception as error:  # noqa: BLE001 - the reports are durable; the broker only delays them
+            log.warning("publishing accepted reports failed (%s); trying again", error)
+            if self._relay is not None:
+                self._relay.close()
+                self._relay = None
+            return False
+        return True
