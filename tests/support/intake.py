@@ -1,0 +1,53 @@
+"""The intake API on a free port, in a thread of the test process, talking real HTTP."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+
+from broadcaster.bootstrap import bootstrap, utc_now
+from broadcaster.config import Settings
+from broadcaster.embedded.broker import free_port
+from broadcaster.intake.app import create_app
+from broadcaster.intake.publishing import PublishingThread
+from broadcaster.services import api_keys
+from broadcaster.storage.database import transaction
+from tests.support.waiting import wait_for
+
+
+@dataclass
+class Intake:
+    url: str
+    key: str
+    settings: Settings
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        token = self.key if key is None else key
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def new_key(self, name: str) -> str:
+        with transaction(bootstrap(self.settings).sessions) as session:
+            return api_keys.create(session, name, utc_now())
+
+
+@contextmanager
+def running_intake(settings: Settings) -> Iterator[Intake]:
+    """Serve ``settings`` (an already migrated database) until the block ends; a key called 'test' is made."""
+    services = bootstrap(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(services, PublishingThread(services, retry_seconds=0.2)),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, timeout=20, what="the intake API to listen")
+        intake = Intake(f"http://127.0.0.1:{port}", "", settings)
+        intake.key = intake.new_key("test")
+        yield intake
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        services.engine.dispose()
