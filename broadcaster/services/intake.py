@@ -46,7 +46,7 @@ def check_report(document: Any, now: datetime) -> BugReportReceived:
     """The event a posted body describes, checked by the rules every entrance applies, or InvalidReport."""
     if not isinstance(document, dict):
         raise InvalidReport([("(body)", "must be a JSON object")])
-    problems = [(str(field)[:64], "is not a field of a report (the server sets received_at and source)")
+    problems = [(_shown(field), "is not a field of a report (the server sets received_at and source)")
                 for field in document if field not in FIELDS]
     reporter = document.get("reporter")
     if not isinstance(reporter, dict):
@@ -63,6 +63,11 @@ def check_report(document: Any, now: datetime) -> BugReportReceived:
     if problems:
         raise InvalidReport(problems)
     return _through_the_codec(BugReportReceived(received_at=now, source=SOURCE, **checked))
+
+
+def _shown(field: str) -> str:
+    """A field name the client sent, safe to send back: short, and ASCII (a lone surrogate cannot be encoded)."""
+    return field[:64].encode("ascii", "backslashreplace").decode()
 
 
 def _field(problems: list[tuple[str, str]], rule: Any, value: Any, field: str, **limits: Any) -> Any:
