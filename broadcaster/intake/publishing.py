@@ -23,6 +23,7 @@ class PublishingThread:
         self._services, self._retry = services, retry_seconds
         self._wake, self._stopping = threading.Event(), threading.Event()
         self._relay: Relay | None = None
+        self._failing = False  # said once per outage, not once a retry
         self._thread = threading.Thread(target=self._loop, name="intake-publisher", daemon=True)
 
     def start(self) -> None:
@@ -56,9 +57,14 @@ class PublishingThread:
                 self._relay = Relay(self._services.settings, self._services.sessions, bootstrap, PUBLISH_TIMEOUT_SECONDS)
             self._relay.run()
         except Exception as error:  # noqa: BLE001 - the reports are durable; the broker only delays them
-            log.warning("publishing accepted reports failed (%s); trying again", error)
+            log.log(logging.DEBUG if self._failing else logging.WARNING,
+                    "publishing accepted reports failed (%s); trying again every %g s", error, self._retry)
+            self._failing = True
             if self._relay is not None:
                 self._relay.close()
                 self._relay = None
             return False
+        if self._failing:
+            log.warning("publishing accepted reports works again")
+        self._failing = False
         return True
