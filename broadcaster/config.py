@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     intake_port: int = 6080
     intake_rate_per_key: float = 50.0  # requests a second
     intake_burst_per_key: int = 100
+    # Support-desk webhooks on the intake API (broadcaster/intake/desks.py); unset: that endpoint answers 503.
+    zendesk_webhook_secret: str | None = None
+    # How far a Zendesk signature's timestamp may be from now: Zendesk retries within about a minute
+    # (409, or 429/503 with a short Retry-After), so 5 minutes passes its retries and bounds replays.
+    zendesk_webhook_window: timedelta = timedelta(minutes=5)
+    intercom_client_secret: str | None = None
 
     @field_validator(
         "link_backlog_window",
@@ -118,6 +124,7 @@ class Settings(BaseSettings):
         "reminder_lead",
         "holding_grace",
         "outbox_retention",
+        "zendesk_webhook_window",
         mode="before",
     )
     @classmethod

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from broadcaster.bootstrap import Services
 from broadcaster.domain.input_rules import MAX_MESSAGE_BYTES
+from broadcaster.intake import desks
 from broadcaster.intake.limits import RateLimiter
 from broadcaster.intake.publishing import PublishingThread
 from broadcaster.kafka.topics import Topics
@@ -109,6 +110,40 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
             raise HTTPException(404, "no such report")
         return found
 
+    @app.post("/v1/webhooks/zendesk", status_code=202, responses={401: {}, 413: {}, 422: {}, 503: {}})
+    async def zendesk_webhook(request: Request) -> JSONResponse:
+        """A Zendesk ticket as a report, from the webhook docs/OPERATING.md sets up; a retried ticket is one report."""
+        secret = _desk_secret(settings.zendesk_webhook_secret, "BROADCASTER_ZENDESK_WEBHOOK_SECRET")
+        body = await _body(request)
+        desks.verify_zendesk(secret, body, request.headers.get(desks.ZENDESK_SIGNATURE),
+                             request.headers.get(desks.ZENDESK_TIMESTAMP), services.clock(),
+                             settings.zendesk_webhook_window)
+        return await accept_ticket(desks.zendesk_ticket(_json(body)))
+
+    @app.post("/v1/webhooks/intercom", status_code=202, responses={200: {}, 401: {}, 413: {}, 422: {}, 503: {}})
+    async def intercom_webhook(request: Request) -> JSONResponse:
+        """A conversation a user started in Intercom as a report; other topics (and ``ping``) are answered and ignored."""
+        secret = _desk_secret(settings.intercom_client_secret, "BROADCASTER_INTERCOM_CLIENT_SECRET")
+        body = await _body(request)
+        desks.verify_intercom(secret, body, request.headers.get(desks.INTERCOM_SIGNATURE))
+        ticket = desks.intercom_conversation(_json(body))
+        if ticket is None:
+            return JSONResponse({"status": "ignored"})
+        return await accept_ticket(ticket)
+
+    async def accept_ticket(ticket: desks.Ticket) -> JSONResponse:
+        event = ticket.report(services.clock())
+        accepted = await run_in_threadpool(
+            intake.accept, services.sessions, topic, event, api_key_id=None, idempotency_key=ticket.ticket_id,
+            client_chose_id=False, now=services.clock(), desk=ticket.desk, ticket_url=ticket.url)
+        if accepted.message_id is not None:
+            publisher.kick()
+        return JSONResponse({"report_id": accepted.report_id, "status": "accepted"}, status_code=202)
+
+    @app.exception_handler(desks.BadSignature)
+    async def _unsigned(_: Request, error: desks.BadSignature) -> JSONResponse:
+        return refuse(401, str(error))
+
     @app.exception_handler(intake.InvalidReport)
     async def _invalid(_: Request, error: intake.InvalidReport) -> JSONResponse:
         return refuse(422, "the report breaks the input rules",
@@ -122,6 +157,13 @@ def _authenticate(services: Services, credentials: HTTPAuthorizationCredentials 
         return None
     with services.sessions() as session:
         return api_keys.authenticate(session, credentials.credentials)
+
+
+def _desk_secret(secret: str | None, setting: str) -> str:
+    """The desk's signing secret; without one nothing could be verified, so the endpoint is off (503)."""
+    if not secret:
+        raise Refused(refuse(503, f"this webhook is off: the server has no {setting}"))
+    return secret
 
 
 def _idempotency_key(request: Request) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,7 +42,7 @@ class Accepted:
     message_id: int | None  # None: a repeat of an earlier request, nothing new to publish
 
 
-def check_report(document: Any, now: datetime) -> BugReportReceived:
+def check_report(document: Any, now: datetime, source: str = SOURCE) -> BugReportReceived:
     """The event a posted body describes, checked by the rules every entrance applies, or InvalidReport."""
     if not isinstance(document, dict):
         raise InvalidReport([("(body)", "must be a JSON object")])
@@ -62,7 +62,7 @@ def check_report(document: Any, now: datetime) -> BugReportReceived:
     }
     if problems:
         raise InvalidReport(problems)
-    return _through_the_codec(BugReportReceived(received_at=now, source=SOURCE, **checked))
+    return _through_the_codec(BugReportReceived(received_at=now, source=source, **checked))
 
 
 def _shown(field: str) -> str:
@@ -88,28 +88,34 @@ def _through_the_codec(event: BugReportReceived) -> BugReportReceived:
 
 
 def accept(
-    sessions: sessionmaker[Session], topic: str, event: BugReportReceived, *, api_key_id: int,
-    idempotency_key: str | None, client_chose_id: bool, now: datetime,
+    sessions: sessionmaker[Session], topic: str, event: BugReportReceived, *, api_key_id: int | None,
+    idempotency_key: str | None, client_chose_id: bool, now: datetime, desk: str | None = None,
+    ticket_url: str | None = None,
 ) -> Accepted:
-    """Commit the report to the outbox once per idempotency key (or client-chosen report id)."""
-    if earlier := _earlier(sessions, api_key_id, idempotency_key, event.report_id if client_chose_id else None):
+    """Commit the report to the outbox once per idempotency key (or client-chosen report id).
+
+    Either an API key's request, or (``desk`` set, no API key) a support desk's webhook,
+    whose idempotency key is the desk's ticket id.
+    """
+    owner = (IntakeRequest.desk == desk) if desk is not None else (IntakeRequest.api_key_id == api_key_id)
+    if earlier := _earlier(sessions, owner, idempotency_key, event.report_id if client_chose_id else None):
         return Accepted(earlier, None)
     from broadcaster.wire.codec import encode_bug_report
 
     try:
         with transaction(sessions) as session:
-            session.add(IntakeRequest(api_key_id=api_key_id, idempotency_key=idempotency_key,
-                                      report_id=event.report_id, accepted_at=now))
+            session.add(IntakeRequest(api_key_id=api_key_id, desk=desk, ticket_url=ticket_url,
+                                      idempotency_key=idempotency_key, report_id=event.report_id, accepted_at=now))
             message_id = outbox.add(session, topic, event.email.encode(), encode_bug_report(event), now)
     except IntegrityError:  # the same request, accepted by another request in the meantime
-        earlier = _earlier(sessions, api_key_id, idempotency_key, event.report_id)
+        earlier = _earlier(sessions, owner, idempotency_key, event.report_id)
         if earlier is None:
             raise
         return Accepted(earlier, None)
     return Accepted(event.report_id, message_id)
 
 
-def _earlier(sessions: sessionmaker[Session], api_key_id: int, idempotency_key: str | None,
+def _earlier(sessions: sessionmaker[Session], owner: ColumnElement[bool], idempotency_key: str | None,
              report_id: str | None) -> str | None:
     """The report an earlier request with this idempotency key or report id produced."""
     if idempotency_key is None and report_id is None:
@@ -117,7 +123,7 @@ def _earlier(sessions: sessionmaker[Session], api_key_id: int, idempotency_key: 
     matches = [IntakeRequest.idempotency_key == idempotency_key] if idempotency_key is not None else []
     matches += [IntakeRequest.report_id == report_id] if report_id is not None else []
     with sessions() as session:
-        query = select(IntakeRequest.report_id).where(IntakeRequest.api_key_id == api_key_id, or_(*matches))
+        query = select(IntakeRequest.report_id).where(owner, or_(*matches))
         return session.scalars(query.order_by(IntakeRequest.id).limit(1)).first()
 
 

@@ -277,14 +277,20 @@ class IntakeRequest(Base):
     """A report the intake API accepted, and the idempotency key (or client report id) that asked for it.
 
     The unique keys make a repeated request find the first one's report instead of accepting
-    a second: per API key, one row per Idempotency-Key and one per report id.
+    a second: per API key, one row per Idempotency-Key and one per report id. A support-desk
+    webhook has no API key: its row names the desk, its idempotency key is the desk's ticket
+    (or conversation) id, unique per desk, and ``ticket_url`` links back to the ticket, which
+    the bug-report schema has no field for.
     """
 
     __tablename__ = "intake_requests"
-    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"), UniqueConstraint("api_key_id", "report_id"))
+    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"), UniqueConstraint("api_key_id", "report_id"),
+                      UniqueConstraint("desk", "idempotency_key"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    desk: Mapped[str | None] = mapped_column(String(20))  # "zendesk", "intercom"; None: an API key's request
+    ticket_url: Mapped[str | None] = mapped_column(String(2048))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     report_id: Mapped[str] = mapped_column(String(64), index=True)
     accepted_at: Mapped[datetime] = mapped_column(UtcDateTime())

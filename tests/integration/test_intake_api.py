@@ -1,20 +1,15 @@
 """The intake API over real HTTP, on the real broker, on SQLite and PostgreSQL."""
 
-import json
 from collections.abc import Callable, Iterator
 
 import pytest
-from kafka import KafkaConsumer
-from sqlalchemy import func, select
 
 from broadcaster.bootstrap import bootstrap, utc_now
 from broadcaster.config import Settings
 from broadcaster.domain.input_rules import MAX_MESSAGE_BYTES
-from broadcaster.kafka.topics import Topics
 from broadcaster.services import api_keys
 from broadcaster.storage.database import transaction
-from broadcaster.storage.models import OutboxMessage
-from tests.support.intake import Intake, running_intake
+from tests.support.intake import Intake, records, running_intake, unpublished
 from tests.support.waiting import wait_for
 
 REPORT = {"reporter": {"email": "Eric@Example.com", "name": "Eric Olsen"}, "text": "CSV upload fails", "component": "groups"}
@@ -28,21 +23,6 @@ def intake(database_url: str, broker: str, settings_factory: Callable[..., Setti
     topics_on(settings)
     with running_intake(settings) as running:
         yield running
-
-
-def records(intake: Intake, quiet_seconds: float = 2.0) -> list[dict]:
-    """Every record on the bug-reports topic, read until nothing new comes for ``quiet_seconds``."""
-    topic = Topics.from_prefix(intake.settings.topic_prefix).bug_reports
-    consumer = KafkaConsumer(topic, bootstrap_servers=intake.settings.kafka_bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=int(quiet_seconds * 1000))
-    values = [json.loads(record.value) for record in consumer]
-    consumer.close()
-    return values
-
-
-def unpublished(intake: Intake) -> int:
-    with bootstrap(intake.settings).sessions() as session:
-        return session.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None))) or 0
 
 
 def test_a_report_is_accepted_published_and_its_status_url_answers(intake: Intake) -> None:

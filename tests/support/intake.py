@@ -1,5 +1,6 @@
 """The intake API on a free port, in a thread of the test process, talking real HTTP."""
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -7,14 +8,18 @@ from dataclasses import dataclass
 
 import httpx
 import uvicorn
+from kafka import KafkaConsumer
+from sqlalchemy import func, select
 
 from broadcaster.bootstrap import bootstrap, utc_now
 from broadcaster.config import Settings
 from broadcaster.embedded.broker import free_port
 from broadcaster.intake.app import create_app
 from broadcaster.intake.publishing import PublishingThread
+from broadcaster.kafka.topics import Topics
 from broadcaster.services import api_keys
 from broadcaster.storage.database import transaction
+from broadcaster.storage.models import OutboxMessage
 from tests.support.waiting import wait_for
 
 
@@ -51,3 +56,18 @@ def running_intake(settings: Settings) -> Iterator[Intake]:
         server.should_exit = True
         thread.join(timeout=20)
         services.engine.dispose()
+
+
+def records(intake: Intake, quiet_seconds: float = 2.0) -> list[dict]:
+    """Every record on the bug-reports topic, read until nothing new comes for ``quiet_seconds``."""
+    topic = Topics.from_prefix(intake.settings.topic_prefix).bug_reports
+    consumer = KafkaConsumer(topic, bootstrap_servers=intake.settings.kafka_bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=int(quiet_seconds * 1000))
+    values = [json.loads(record.value) for record in consumer]
+    consumer.close()
+    return values
+
+
+def unpublished(intake: Intake) -> int:
+    with bootstrap(intake.settings).sessions() as session:
+        return session.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None))) or 0
