@@ -138,8 +138,8 @@ def _optional_url(problems: list[tuple[str, str]], value: Any, field: str) -> st
     except rules.InvalidInput as error:
         problems.append((error.field, error.problem))
         return None
-    if url is not None and not url.startswith(("https://", "http://")):
-        problems.append((field, "must be an http(s) URL"))
+    if url is not None and "://" not in url:
+        url = f"https://{url}"  # Zendesk's {{ticket.url}} placeholder gives the address without its scheme
     return url
 
 
