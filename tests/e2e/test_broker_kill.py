@@ -90,11 +90,11 @@ def test_a_broker_killed_mid_burst_loses_no_accepted_report_or_update_and_duplic
 
         broker = burst_with_a_broker_kill(calls, broker, incident_id)
         report_ids = {m for r in calls.results if r.returncode == 0 for m in re.findall(r"Report (r-\w+)", r.stdout)}
-        restarted = not caught_up(system, report_ids, everyone, timeout=30)
+        restarted = not caught_up(system, report_ids, everyone, timeout=45)
         if restarted:  # what `broadcaster up` does with a worker that lost its broker
             workers.close()
             workers.enter_context(running_worker(settings, broker.bootstrap))
-            assert caught_up(system, report_ids, everyone, timeout=60)
+            assert caught_up(system, report_ids, everyone, timeout=120), progress(system, report_ids, everyone)
         calls.run("incident", "resolve", incident_id, "Uploads work again", "--wait", "30")
         wait_for(lambda: all(system.counts()[p]["resolution"] == 1 for p in everyone), what="every resolution")
 
@@ -146,3 +146,14 @@ def caught_up(system: System, report_ids: set[str], everyone: list[str], timeout
     except AssertionError:
         return False
     return True
+
+
+def progress(system: System, report_ids: set[str], everyone: list[str]) -> str:
+    """What is missing, when the system did not catch up: for the failure message."""
+    counts = system.counts()
+    unacknowledged = [p for p in everyone if not counts.get(p, {}).get("acknowledgement")]
+    short_of_progress = [p for p in everyone[:EARLY] if counts.get(p, {}).get("progress", 0) != 2]
+    return (f"{count(system.settings, Report)} of {len(report_ids)} reports stored; "
+            f"{len(unacknowledged)} not acknowledged ({unacknowledged[:5]}); "
+            f"{len(short_of_progress)} early reporters without both updates; "
+            f"{count(system.settings, OutboxMessage, OutboxMessage.published_at.is_(None))} outbox rows unpublished")
