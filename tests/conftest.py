@@ -67,6 +67,7 @@ def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
             "state_dir": tmp_path / "state",
             **CLIENT_SETTINGS,
             "worker_web_port": free_port(),
+            "intake_port": free_port(),
         }
         values.update(overrides)
         return Settings(**values)

@@ -1,13 +1,14 @@
-"""``broadcaster up``: start the broker and the worker, keep them up, and stop them in order.
+"""``broadcaster up``: start the broker, the worker and the intake API, keep them up, and stop them in order.
 
-- A worker that dies is restarted after 1 s, then 2, 4 ... up to 30 s while it keeps dying
-  (back to 1 s once one has lived 30 s); each restart is reported with how the last one ended.
+- A worker or intake API that dies is restarted after 1 s, then 2, 4 ... up to 30 s while it
+  keeps dying (back to 1 s once one has lived 30 s); each restart is reported with how the
+  last one ended.
 - The embedded broker keeps everything in memory, so one that dies comes back empty: it is
   restarted on the same port (where every client was told it is), the topics are created
   again, and the worker is restarted so that it reconnects and starts clean from the
   database. Three broker failures within a minute end ``up`` with the reason.
-- Ctrl-C, SIGTERM or SIGHUP stop the worker first (it commits against a live broker), then
-  the broker. The children run in sessions of their own, so the terminal's Ctrl-C reaches
+- Ctrl-C, SIGTERM or SIGHUP stop the intake API and the worker first (the worker commits
+  against a live broker), then the broker. The children run in sessions of their own, so the terminal's Ctrl-C reaches
   only ``up``, which keeps that order.
 """
 
@@ -18,6 +19,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from kafka.errors import KafkaError
 from sqlalchemy.exc import OperationalError
@@ -25,15 +28,24 @@ from sqlalchemy.exc import OperationalError
 from broadcaster.bootstrap import make_mailer
 from broadcaster.config import Settings
 from broadcaster.embedded.broker import BrokerError, EmbeddedBroker, start_broker
-from broadcaster.embedded.ports import BROKER_PORT_SETTING, WORKER_WEB_PORT_SETTING, PortInUse, ensure_free
+from broadcaster.embedded.ports import (
+    BROKER_PORT_SETTING,
+    INTAKE_PORT_SETTING,
+    WORKER_WEB_PORT_SETTING,
+    PortInUse,
+    ensure_free,
+)
 from broadcaster.embedded.runtime import Runtime, clear_runtime, write_runtime
 from broadcaster.embedded.system import (
+    WORKER_READY_TIMEOUT_SECONDS,
     StartupError,
     exit_reason,
     exit_status,
+    intake_ready,
+    intake_url,
+    start_intake,
     start_worker,
     stop_worker,
-    wait_until_ready,
     worker_ready,
 )
 from broadcaster.kafka.topics import ensure_topics
@@ -84,16 +96,58 @@ def listen_url(settings: Settings) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{settings.worker_web_port}"
 
 
+@dataclass
+class Child:
+    """A process ``up`` keeps running (the worker, the intake API): how to start it, and when it is ready."""
+
+    name: str
+    launch: Callable[[Path], "subprocess.Popen[bytes]"]
+    log_path: Path
+    is_ready: Callable[["Child"], bool]
+    port_setting: str
+    backoff: Backoff = field(default_factory=Backoff)
+    process: "subprocess.Popen[bytes] | None" = None
+    since: int = 0  # where this run's lines start in the log
+    started: float = 0.0
+    ready_said: bool = False
+
+    @property
+    def running(self) -> "subprocess.Popen[bytes]":
+        assert self.process is not None, "a child is started before it is watched"
+        return self.process
+
+    def start(self) -> None:
+        self.since = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.process = self.launch(self.log_path)
+        self.started, self.ready_said = time.monotonic(), False
+
+    def exit_reason(self) -> str:
+        return exit_reason(self.running.returncode, self.log_path, self.since, self.port_setting)
+
+    def wait_until_ready(self, stop: threading.Event) -> None:
+        """Return once ready (or ``stop`` is set); StartupError saying why if it exits or takes too long."""
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.running.poll() is not None:
+                raise StartupError(f"the {self.name} {self.exit_reason()}; see {self.log_path}")
+            if stop.is_set() or self.is_ready(self):
+                return
+            time.sleep(0.2)
+        raise StartupError(f"the {self.name} was not ready after {WORKER_READY_TIMEOUT_SECONDS}s; see {self.log_path}")
+
+
 class Supervisor:
     def __init__(self, settings: Settings, stop: threading.Event, say: Say = lambda _: None) -> None:
         self.settings = settings
         self.broker: EmbeddedBroker | None = None
         self._stop, self._say = stop, say
-        self._worker: subprocess.Popen[bytes] | None = None
-        self._worker_log = settings.state_dir / "worker.log"
-        self._since, self._started, self._ready_said = 0, 0.0, False
+        state = settings.state_dir
+        self.worker = Child("worker", lambda log: start_worker(settings, self.bootstrap, log), state / "worker.log",
+                            lambda child: worker_ready(child.log_path, child.since), WORKER_WEB_PORT_SETTING)
+        self.intake = Child("intake API", lambda log: start_intake(settings, self.bootstrap, log),
+                            state / "intake.log", lambda _: intake_ready(settings), INTAKE_PORT_SETTING)
+        self._children = (self.worker, self.intake)
         self._runtime_written = False
-        self._backoff = Backoff()
         self._broker_failures = FailureWindow(BROKER_FAILURE_LIMIT, BROKER_FAILURE_WINDOW_SECONDS)
 
     @property
@@ -101,10 +155,10 @@ class Supervisor:
         return self.broker.bootstrap if self.broker else str(self.settings.kafka_bootstrap)
 
     def start(self) -> None:
-        """Start everything; return once the worker is ready or ``stop`` is set. StartupError says why not.
+        """Start everything; return once every child is ready or ``stop`` is set. StartupError says why not.
 
         Unsafe production settings and taken ports are refused before anything starts, rather
-        than by the worker in a log file nobody is looking at.
+        than by a child in a log file nobody is looking at.
         """
         settings = self.settings
         try:
@@ -116,16 +170,19 @@ class Supervisor:
             self._create_topics()
         except (UnsafeSettings, PortInUse, BrokerError) as error:
             raise StartupError(str(error)) from None
-        self._start_worker()
+        for child in self._children:
+            child.start()
         write_runtime(settings, Runtime(self.bootstrap, os.getpid(), listen_url(settings),
                                         shown_url(settings.database_url), str(settings.outbox_dir)))
         self._runtime_written = True
-        wait_until_ready(self._running_worker, self._worker_log, self._since, self._stop)
-        self._ready_said = True
+        for child in self._children:
+            child.wait_until_ready(self._stop)
+            child.ready_said = True
 
     def _check_ports(self) -> None:
         settings = self.settings
         ensure_free(settings.worker_web_host, settings.worker_web_port, WORKER_WEB_PORT_SETTING)
+        ensure_free(settings.intake_host, settings.intake_port, INTAKE_PORT_SETTING)
         if settings.embedded_broker and settings.embedded_broker_port:
             ensure_free("127.0.0.1", settings.embedded_broker_port, BROKER_PORT_SETTING)
 
@@ -144,64 +201,61 @@ class Supervisor:
 
     def addresses(self) -> list[str]:
         """Every address the system serves, for the person who started it."""
-        settings, web = self.settings, listen_url(self.settings)
+        settings, web, intake = self.settings, listen_url(self.settings), intake_url(self.settings)
         kafka = f"embedded broker pid {self.broker.process.pid}, log {self.broker.log_path}" if self.broker else "Kafka cluster"
         return [
             f"  Kafka:     {self.bootstrap} ({kafka})",
-            f"  Worker:    pid {self._running_worker.pid}, log {self._worker_log}",
+            f"  Worker:    pid {self.worker.running.pid}, log {self.worker.log_path}",
             f"  Web:       {web}/health/live  {web}/health/ready  {web}/metrics",
             f"             {web}/unsubscribe  {web}/webhooks/sendgrid",
+            f"  Intake:    pid {self.intake.running.pid}, log {self.intake.log_path}",
+            f"             {intake}/v1/reports  {intake}/docs (keys: broadcaster api-keys create NAME)",
             f"  Database:  {shown_url(settings.database_url)}",
             f"  Email:     {make_mailer(settings).describe()}",
             f"  Topics:    {settings.topic_prefix}*",
         ]
 
     def watch(self) -> None:
-        """Keep the broker and the worker up until ``stop`` is set; BrokerLost if the broker cannot be kept up."""
+        """Keep the broker and the children up until ``stop`` is set; BrokerLost if the broker cannot be kept up."""
         while not self._stop.wait(POLL_SECONDS):
-            worker = self._running_worker
             if self.broker is not None and self.broker.process.poll() is not None:
                 self._recover_broker(f"the embedded broker {exit_status(self.broker.process.returncode)}")
-            elif worker.poll() is not None:
-                self._restart_worker(worker)
-            elif not self._ready_said and worker_ready(self._worker_log, self._since):
-                self._ready_said = True
-                self._event(f"worker ready (pid {worker.pid})")
+                continue
+            for child in self._children:
+                if child.running.poll() is not None:
+                    self._restart(child)
+                elif not child.ready_said and child.is_ready(child):
+                    child.ready_said = True
+                    self._event(f"{child.name} ready (pid {child.running.pid})")
 
     def stop(self) -> None:
-        """The worker first, so that it can finish and commit against a live broker; then the broker."""
+        """The intake API and the worker first, so that they finish against a live broker; then the broker."""
         if self._runtime_written:
             clear_runtime(self.settings)
-        if self._worker is not None and self._worker.poll() is None:
-            self._event(f"stopping the worker (pid {self._worker.pid})")
-            self._event(f"worker {stop_worker(self._worker)}")
+        for child in reversed(self._children):
+            if child.process is not None and child.process.poll() is None:
+                self._event(f"stopping the {child.name} (pid {child.process.pid})")
+                self._event(f"{child.name} {stop_worker(child.process)}")
         if self.broker is not None and self.broker.process.poll() is None:
             self._event(f"stopping the embedded broker (pid {self.broker.process.pid})")
             self.broker.stop()
             self._event(f"embedded broker {exit_status(self.broker.process.returncode)}")
 
-    @property
-    def _running_worker(self) -> subprocess.Popen[bytes]:
-        assert self._worker is not None, "the worker starts in start()"
-        return self._worker
-
-    def _start_worker(self) -> None:
-        self._since = self._worker_log.stat().st_size if self._worker_log.exists() else 0
-        self._worker = start_worker(self.settings, self.bootstrap, self._worker_log)
-        self._started, self._ready_said = time.monotonic(), False
-
-    def _restart_worker(self, worker: subprocess.Popen[bytes]) -> None:
-        delay = self._backoff.delay(lived=time.monotonic() - self._started)
-        reason = exit_reason(worker.returncode, self._worker_log, self._since)
-        self._event(f"the worker (pid {worker.pid}) {reason}; restarting it in {delay:g} s")
+    def _restart(self, child: Child) -> None:
+        delay = child.backoff.delay(lived=time.monotonic() - child.started)
+        self._event(f"the {child.name} (pid {child.running.pid}) {child.exit_reason()}; restarting it in {delay:g} s")
         if not self._stop.wait(delay):
-            self._start_worker()
-            self._event(f"worker restarted: pid {self._running_worker.pid}")
+            child.start()
+            self._event(f"{child.name} restarted: pid {child.running.pid}")
 
     def _recover_broker(self, reason: str) -> None:
-        """Restart the memory broker on its port, re-create the topics, restart the worker against it."""
+        """Restart the memory broker on its port, re-create the topics, restart the worker against it.
+
+        The intake API keeps running: what it accepts waits in the SQL outbox, and its
+        publisher reconnects by itself.
+        """
         assert self.broker is not None
-        port, log_path, worker = self.broker.port, self.broker.log_path, self._running_worker
+        port, log_path, worker = self.broker.port, self.broker.log_path, self.worker.running
         attempt = "restarting it"
         while not self._stop.is_set():
             if self._broker_failures.record(time.monotonic()):
@@ -219,9 +273,9 @@ class Supervisor:
                 reason, attempt = f"the embedded broker could not be restarted ({error})", "trying again"
                 self._stop.wait(BROKER_RETRY_SECONDS)
                 continue
-            self._start_worker()
+            self.worker.start()
             self._event(f"embedded broker back on port {port} (pid {self.broker.process.pid}); "
-                        f"worker restarted: pid {self._running_worker.pid}")
+                        f"worker restarted: pid {self.worker.running.pid}")
             return
 
     def _event(self, message: str) -> None:

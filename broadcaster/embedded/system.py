@@ -1,7 +1,8 @@
-"""The worker process of the one-machine system: start it, know when it is ready, say why it ended, stop it.
+"""The processes of the one-machine system: start them, know when they are ready, say why they ended, stop them.
 
-``broadcaster up`` (see supervisor.py) and the tests start ``python -m streams worker``
-through these, so both run the worker the way production does.
+``broadcaster up`` (see supervisor.py) and the tests start the worker (``python -m streams
+worker``) and the intake API (``python -m broadcaster serve``) through these, so both run
+them the way production does.
 """
 
 import os
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from broadcaster.config import Settings
@@ -19,7 +22,7 @@ from broadcaster.embedded.ports import WORKER_WEB_PORT_SETTING, in_use_message
 WORKER_READY_TIMEOUT_SECONDS = 90
 WORKER_STOP_TIMEOUT_SECONDS = 5
 READY_LINE = "[^Worker]: Ready"
-# How aiohttp reports a web port that is taken, in the worker's log.
+# How aiohttp (the worker) and uvicorn (the intake API) report a port that is taken, in their logs.
 _BIND_FAILURE = re.compile(rb"bind on address \('[^']*', (\d+)\): address already in use")
 
 
@@ -38,15 +41,33 @@ def worker_environment(settings: Settings, bootstrap: str) -> dict[str, str]:
 
 def start_worker(settings: Settings, bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
     """Start a worker logging to ``log_path``, in a session of its own: a Ctrl-C reaches only its parent."""
+    return _start([sys.executable, "-m", "streams", "worker", "--loglevel", "info"], settings, bootstrap, log_path)
+
+
+def start_intake(settings: Settings, bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``broadcaster serve`` logging to ``log_path``, like the worker."""
+    return _start([sys.executable, "-m", "broadcaster", "serve"], settings, bootstrap, log_path)
+
+
+def _start(command: list[str], settings: Settings, bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker", "--loglevel", "info"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=worker_environment(settings, bootstrap),
-            start_new_session=True,
-        )
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                env=worker_environment(settings, bootstrap), start_new_session=True)
+
+
+def intake_url(settings: Settings) -> str:
+    host = settings.intake_host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.intake_port}"
+
+
+def intake_ready(settings: Settings) -> bool:
+    """Whether the intake API answers its liveness probe."""
+    try:
+        with urllib.request.urlopen(f"{intake_url(settings)}/health/live", timeout=1) as answer:
+            return bool(answer.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 def _log_since(log_path: Path, since: int) -> bytes:
@@ -80,16 +101,16 @@ def exit_status(returncode: int) -> str:
     return f"exited with status {returncode}"
 
 
-def exit_reason(returncode: int, log_path: Path, since: int) -> str:
-    """How the worker ended, with the setting to change when its web port was taken."""
+def exit_reason(returncode: int, log_path: Path, since: int, port_setting: str = WORKER_WEB_PORT_SETTING) -> str:
+    """How a process ended, with the setting to change when its port was taken."""
     found = _BIND_FAILURE.search(_log_since(log_path, since))
     if found is None:
         return exit_status(returncode)
-    return f"{exit_status(returncode)}: {in_use_message(int(found.group(1)), WORKER_WEB_PORT_SETTING)}"
+    return f"{exit_status(returncode)}: {in_use_message(int(found.group(1)), port_setting)}"
 
 
 def stop_worker(worker: subprocess.Popen[bytes]) -> str:
-    """SIGTERM, then SIGKILL if it has not stopped within 5 s; say how it ended."""
+    """SIGTERM, then SIGKILL if it has not stopped within 5 s; say how it ended (the worker or the intake API)."""
     if worker.poll() is not None:
         return exit_status(worker.returncode)
     worker.send_signal(signal.SIGTERM)
@@ -99,4 +120,6 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> str:
         worker.kill()
         worker.wait()
         return f"did not stop within {WORKER_STOP_TIMEOUT_SECONDS} s of SIGTERM and was killed"
+    if worker.returncode == -signal.SIGTERM:  # uvicorn shuts down cleanly, then re-raises the signal it caught
+        return "shut down on SIGTERM"
     return exit_status(worker.returncode)

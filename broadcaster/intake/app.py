@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
@@ -110,6 +111,17 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
             raise HTTPException(404, "no such report")
         return found
 
+    @app.get("/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        """The process answers (what ``broadcaster up`` and a load balancer's liveness probe ask)."""
+        return {"status": "ok"}
+
+    @app.get("/health/ready", include_in_schema=False)
+    async def ready() -> dict[str, str]:
+        """Ready to accept: the database answers (a 503 from the handler below when it does not)."""
+        await run_in_threadpool(_database_answers, services)
+        return {"status": "ok"}
+
     @app.post("/v1/webhooks/zendesk", status_code=202, responses={401: {}, 413: {}, 422: {}, 503: {}})
     async def zendesk_webhook(request: Request) -> JSONResponse:
         """A Zendesk ticket as a report, from the webhook docs/OPERATING.md sets up; a retried ticket is one report."""
@@ -157,6 +169,11 @@ def _authenticate(services: Services, credentials: HTTPAuthorizationCredentials 
         return None
     with services.sessions() as session:
         return api_keys.authenticate(session, credentials.credentials)
+
+
+def _database_answers(services: Services) -> None:
+    with services.sessions() as session:
+        session.execute(text("SELECT 1"))
 
 
 def _desk_secret(secret: str | None, setting: str) -> str:

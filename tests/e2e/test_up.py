@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 from sqlalchemy import func, select
@@ -44,7 +45,7 @@ def _demo_elsewhere_is_refused(up: Up, elsewhere: Path) -> None:
     assert not (elsewhere / "state").exists()
 
 
-def test_up_restarts_a_killed_worker_and_broker_and_stops_the_worker_before_the_broker(tmp_path: Path) -> None:
+def test_up_restarts_a_killed_worker_intake_and_broker_and_stops_them_before_the_broker(tmp_path: Path) -> None:
     with running_up(tmp_path, up_environment(tmp_path)) as up:
         started = up.wait_for("Broadcaster is running")
         worker = up.pid(r"Worker: +pid (\d+)")
@@ -52,6 +53,13 @@ def test_up_restarts_a_killed_worker_and_broker_and_stops_the_worker_before_the_
         restarted = up.wait_for(f"the worker (pid {worker}) was killed by SIGKILL; restarting it in 1 s", started)
         up.wait_for("worker ready", restarted)
         _report_comes_through(up, 1)
+
+        intake = up.pid(r"Intake: +pid (\d+)")
+        os.kill(intake, signal.SIGKILL)
+        again = up.wait_for(f"the intake API (pid {intake}) was killed by SIGKILL; restarting it in 1 s", restarted)
+        up.wait_for("intake API ready", again)
+        with urlopen(f"http://127.0.0.1:{up.env['BROADCASTER_INTAKE_PORT']}/health/ready", timeout=5) as answer:
+            assert answer.status == 200
 
         _demo_elsewhere_is_refused(up, tmp_path / "elsewhere")
 
@@ -63,8 +71,11 @@ def test_up_restarts_a_killed_worker_and_broker_and_stops_the_worker_before_the_
         up.process.send_signal(signal.SIGINT)
         assert up.process.wait(timeout=30) == 0
     broker, worker = up.pid(r"^ \d+ \(pid (\d+)\)", back), up.pid(r"worker restarted: pid (\d+)", back)
+    intake = up.pid(r"intake API restarted: pid (\d+)", again)
     events = [line.split("] ", 1)[-1] for line in up.output()[back:].splitlines() if line.startswith("[")]
-    assert events[-4:] == [
+    assert events[-6:] == [
+        f"stopping the intake API (pid {intake})",
+        "intake API shut down on SIGTERM",  # uvicorn's way: it stops cleanly, then re-raises the signal
         f"stopping the worker (pid {worker})",
         "worker exited with status 0",  # within 5 s of SIGTERM, else it would say it was killed
         f"stopping the embedded broker (pid {broker})",
@@ -75,7 +86,7 @@ def test_up_restarts_a_killed_worker_and_broker_and_stops_the_worker_before_the_
     assert "[WARNING] Traceback" not in worker_log and "[WARNING] ^" not in worker_log, worker_log
 
 
-@pytest.mark.parametrize("setting", ["worker_web_port", "embedded_broker_port"])
+@pytest.mark.parametrize("setting", ["worker_web_port", "intake_port", "embedded_broker_port"])
 def test_a_taken_port_ends_up_in_one_line_that_names_the_setting(tmp_path: Path, setting: str) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))

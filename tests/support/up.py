@@ -18,13 +18,14 @@ from tests.support.waiting import wait_for
 
 
 def up_environment(folder: Path, **settings: str) -> dict[str, str]:
-    """No BROADCASTER_* variable from outside; a SQLite file, state and outbox in ``folder``; a free web port."""
+    """No BROADCASTER_* variable from outside; a SQLite file, state and outbox in ``folder``; free web ports."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("BROADCASTER_")}
     values = {
         "database_url": f"sqlite:///{folder / 'broadcaster.db'}",
         "state_dir": str(folder / "state"),
         "outbox_dir": str(folder / "outbox"),
         "worker_web_port": str(free_port()),
+        "intake_port": str(free_port()),
         "broker_session_timeout": "6",
         **settings,
     }

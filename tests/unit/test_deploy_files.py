@@ -34,11 +34,24 @@ def test_every_setting_in_the_manifests_is_one_broadcaster_reads() -> None:
         assert keys <= KNOWN, keys - KNOWN
 
 
-def test_the_worker_probes_are_the_health_endpoints() -> None:
-    deployment = yaml.safe_load((DEPLOY / "k8s" / "worker-deployment.yaml").read_text())
+@pytest.mark.parametrize("name", ["worker-deployment.yaml", "intake-deployment.yaml"])
+def test_the_probes_are_the_health_endpoints(name: str) -> None:
+    deployment = next(yaml.safe_load_all((DEPLOY / "k8s" / name).read_text()))
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
     assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+
+
+def test_the_intake_api_listens_beyond_loopback_in_its_pods_and_in_compose() -> None:
+    deployment, service = yaml.safe_load_all((DEPLOY / "k8s" / "intake-deployment.yaml").read_text())
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["broadcaster", "serve"]
+    assert {"name": "BROADCASTER_INTAKE_HOST", "value": "0.0.0.0"} in container["env"]
+    assert container["ports"] == [{"name": "http", "containerPort": Settings().intake_port}]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    intake = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["intake"]
+    assert intake["command"] == ["broadcaster", "serve"] and intake["environment"]["BROADCASTER_INTAKE_HOST"] == "0.0.0.0"
+    assert set(intake["environment"]) <= KNOWN
 
 
 def test_the_workers_get_every_setting_production_mail_needs(monkeypatch: pytest.MonkeyPatch) -> None:
