@@ -5,12 +5,9 @@ base64 HMAC-SHA256 over timestamp + body; Intercom: ``sha1=`` + hex HMAC-SHA1 ov
 body), not copied from their examples.
 """
 
-import base64
-import hashlib
-import hmac
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -19,10 +16,18 @@ from sqlalchemy import select
 from broadcaster.bootstrap import bootstrap, utc_now
 from broadcaster.config import Settings
 from broadcaster.storage.models import IntakeRequest
-from tests.support.intake import Intake, records, running_intake, unpublished
+from tests.support.intake import (
+    INTERCOM_SECRET,
+    ZENDESK_SECRET,
+    Intake,
+    intercom,
+    records,
+    running_intake,
+    unpublished,
+    zendesk,
+)
 from tests.support.waiting import wait_for
 
-ZENDESK_SECRET, INTERCOM_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmc=", "intercom-client-secret"
 TICKET = {"ticket": {"id": 4711, "subject": "CSV upload fails", "description": "Every upload stops at 50%.",
                      "url": "example.zendesk.com/agent/tickets/4711"},
           "requester": {"email": "Eric@Example.com", "name": "Eric Olsen"}}
@@ -40,24 +45,6 @@ def intake(database_url: str, broker: str, settings_factory: Callable[..., Setti
     topics_on(settings)
     with running_intake(settings) as running:
         yield running
-
-
-def zendesk(client: httpx.Client, document: object, at: datetime | None = None, secret: str = ZENDESK_SECRET,
-            body: bytes | None = None) -> httpx.Response:
-    body = json.dumps(document).encode() if body is None else body
-    timestamp = (at or utc_now()).strftime("%Y-%m-%dT%H:%M:%SZ")
-    signature = base64.b64encode(hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest())
-    return client.post("/v1/webhooks/zendesk", content=body, headers={
-        "Content-Type": "application/json", "X-Zendesk-Webhook-Signature": signature.decode(),
-        "X-Zendesk-Webhook-Signature-Timestamp": timestamp})
-
-
-def intercom(client: httpx.Client, document: object, secret: str = INTERCOM_SECRET,
-             body: bytes | None = None) -> httpx.Response:
-    body = json.dumps(document).encode() if body is None else body
-    signature = "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-    return client.post("/v1/webhooks/intercom", content=body,
-                       headers={"Content-Type": "application/json", "X-Hub-Signature": signature})
 
 
 def test_a_signed_zendesk_ticket_is_one_report_however_often_it_is_retried(intake: Intake) -> None:

@@ -1,10 +1,14 @@
 """The intake API on a free port, in a thread of the test process, talking real HTTP."""
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 import uvicorn
@@ -21,6 +25,8 @@ from broadcaster.services import api_keys
 from broadcaster.storage.database import transaction
 from broadcaster.storage.models import OutboxMessage
 from tests.support.waiting import wait_for
+
+ZENDESK_SECRET, INTERCOM_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmc=", "intercom-client-secret"
 
 
 @dataclass
@@ -71,3 +77,21 @@ def records(intake: Intake, quiet_seconds: float = 2.0) -> list[dict]:
 def unpublished(intake: Intake) -> int:
     with bootstrap(intake.settings).sessions() as session:
         return session.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None))) or 0
+
+
+def zendesk(client: httpx.Client, document: object, at: datetime | None = None, secret: str = ZENDESK_SECRET,
+            body: bytes | None = None) -> httpx.Response:
+    body = json.dumps(document).encode() if body is None else body
+    timestamp = (at or utc_now()).strftime("%Y-%m-%dT%H:%M:%SZ")
+    signature = base64.b64encode(hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest())
+    return client.post("/v1/webhooks/zendesk", content=body, headers={
+        "Content-Type": "application/json", "X-Zendesk-Webhook-Signature": signature.decode(),
+        "X-Zendesk-Webhook-Signature-Timestamp": timestamp})
+
+
+def intercom(client: httpx.Client, document: object, secret: str = INTERCOM_SECRET,
+             body: bytes | None = None) -> httpx.Response:
+    body = json.dumps(document).encode() if body is None else body
+    signature = "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+    return client.post("/v1/webhooks/intercom", content=body,
+                       headers={"Content-Type": "application/json", "X-Hub-Signature": signature})
