@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.notifications import DeliveryState
@@ -11,7 +11,7 @@ from broadcaster.ops.lag_report import PartitionReport
 from broadcaster.services.cadence import open_with_promises
 from broadcaster.services.ledger import trouble_counts
 from broadcaster.services.outbox import backlog
-from broadcaster.storage.models import Delivery
+from broadcaster.storage.models import Delivery, IntakeRequest
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,19 @@ def outbox_check(session: Session, now: datetime, *, settle: timedelta = timedel
     return Check("outbox", False, f"{count} accepted message(s) not on the broker yet, the oldest for "
                  f"{int((now - oldest).total_seconds())} s; they are safe in the database and go out once the broker "
                  "answers and a worker (or any command that publishes) runs")
+
+
+def intake_check(session: Session, now: datetime, window: timedelta = timedelta(hours=1)) -> Check:
+    """What reached the intake API in the last hour, per entrance: a desk that went quiet shows here.
+
+    Only information (always ok): a quiet hour is normal at night. The entrance is the
+    support desk's name, or ``api`` for a client with an API key.
+    """
+    entrance = func.coalesce(IntakeRequest.desk, "api")
+    rows = session.execute(select(entrance, func.count()).where(IntakeRequest.accepted_at >= now - window)
+                           .group_by(entrance).order_by(entrance)).all()
+    if not rows:
+        return Check("intake", True, "no report through the intake API in the last hour")
+    total = sum(count for _, count in rows)
+    return Check("intake", True, f"{total} report(s) in the last hour: "
+                 + ", ".join(f"{name} {count}" for name, count in rows))
