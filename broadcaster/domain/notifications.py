@@ -11,6 +11,7 @@ class NotificationKind(StrEnum):
     HOLDING = "holding"
     RESOLUTION = "resolution"
     FIXED_REPLY = "fixed_reply"
+    FOLLOW_CONFIRMATION = "follow_confirmation"  # to someone who asked to follow an incident: confirm it was you
 
 
 class DeliveryState(StrEnum):
