@@ -11,7 +11,8 @@ class NotificationKind(StrEnum):
     HOLDING = "holding"
     RESOLUTION = "resolution"
     FIXED_REPLY = "fixed_reply"
-    FOLLOW_CONFIRMATION = "follow_confirmation"  # to someone who asked to follow an incident: confirm it was you
+    # To someone who asked to follow an incident: confirm it was you (a kind is 16 characters at most).
+    FOLLOW_CONFIRMATION = "follow_confirm"
 
 
 class DeliveryState(StrEnum):
