@@ -50,8 +50,8 @@ HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"
 @dataclass(frozen=True)
 class Cached:
     incident: PublicIncident | None
-    html: str | None  # the page as everyone sees it; None for a private incident (rendered per reader)
-    form_token: str
+    html: bytes | None  # the page as everyone sees it; None for a private incident (rendered per reader)
+    headers: dict[str, str]  # with the cookie that goes with the page's form token
 
 
 class Refusal(Exception):
@@ -102,12 +102,14 @@ def pages_router(services: Services, kick: Callable[[], None], cache_seconds: fl
     def load(incident_id: str) -> Cached:
         with services.sessions() as session:
             incident = public_incidents.incident(session, incident_id)
+        if incident is None or incident.private:
+            return Cached(incident, None, {})
         token = forms.issue()
-        html = None
-        if incident is not None and not incident.private:
-            html = render("incident.html", product=product, incident=incident, now=services.clock(),
-                          form_token=token, view_token=None)
-        return Cached(incident, html, token)
+        html = render("incident.html", product=product, incident=incident, now=services.clock(),
+                      form_token=token, view_token=None)
+        cookie = _with_cookie(Response(), token, secure).headers["set-cookie"]
+        headers = {**HEADERS, "Cache-Control": f"public, max-age={int(cache_seconds)}", "Set-Cookie": cookie}
+        return Cached(incident, html.encode(), headers)
 
     async def cached(incident_id: str) -> Cached:
         return cache.get(incident_id) or cache.put(incident_id, await run_in_threadpool(load, incident_id))
@@ -125,12 +127,11 @@ def pages_router(services: Services, kick: Callable[[], None], cache_seconds: fl
     @router.get("/incidents/{incident_id}")
     async def incident_page(incident_id: str, token: str | None = None) -> Response:
         found = await cached(incident_id[:40])
+        if found.html is not None:  # the hot path: public, rendered, no thread hop
+            return Response(found.html, media_type="text/html; charset=utf-8", headers=found.headers)
         incident = found.incident
         if incident is None or not await run_in_threadpool(may_view, incident, token):
             return message(404, "Page not found", *NOT_FOUND)
-        if found.html is not None:
-            response = HTMLResponse(found.html, headers={**HEADERS, "Cache-Control": f"public, max-age={int(cache_seconds)}"})
-            return _with_cookie(response, found.form_token, secure)
         return page("incident.html", incident=incident, view_token=token, headers={"Cache-Control": "private, no-store"})
 
     @router.get("/")
