@@ -157,3 +157,24 @@ def test_the_manage_page_stops_and_resumes_one_incident_or_everything(site) -> N
         assert "Email me again" in press(client, "stop-all") and state() == (False, True)
         assert "our emails again" in press(client, "resume-all") and state() == (False, False)
         assert client.get("/manage?token=1.incident.forged").status_code == 400
+
+
+def test_incident_visibility_command_and_declaring_private_close_the_page(site) -> None:
+    from click.testing import CliRunner
+
+    from broadcaster.cli.main import cli
+    from broadcaster.wire.codec import decode_incident_event, encode_incident_event
+    from tests.support.pages import declared_event
+
+    intake, desk = site
+    env = {"BROADCASTER_DATABASE_URL": desk.services.settings.database_url}
+    made = CliRunner().invoke(cli, ["incident", "visibility", INCIDENT, "private"], env=env)
+    assert made.exit_code == 0 and "is now private" in made.output
+    assert CliRunner().invoke(cli, ["incident", "visibility", "INC-NOPE", "public"], env=env).exit_code == 1
+    with browser(intake) as client:
+        wait_for(lambda: client.get(f"/incidents/{INCIDENT}").status_code == 404, timeout=2.5, what="the page to close")
+    event = declared_event("INC-261126-SECRET", private=True)
+    assert decode_incident_event(encode_incident_event(event)).private is True
+    desk.apply(event)
+    with browser(intake) as client:
+        assert client.get("/incidents/INC-261126-SECRET").status_code == 404

@@ -20,6 +20,14 @@ from broadcaster.storage.models import Delivery
 FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 
 
+def declared_event(incident_id: str, title: str = "CSV upload fails", **details: object) -> IncidentDeclared:
+    """A declaration now, of an incident about CSV uploads in groups, with its next update in an hour."""
+    now = datetime.now(UTC)
+    return IncidentDeclared(f"declare-{incident_id}-{now.timestamp()}", incident_id, now, title, "groups",
+                            str(details.pop("severity", "sev2")), now + timedelta(hours=1), ("csv upload",),
+                            **details)  # type: ignore[arg-type]
+
+
 @dataclass
 class Desk:
     """Declares, updates and resolves incidents on one database, as the worker would apply them."""
@@ -30,7 +38,7 @@ class Desk:
         self.model = LinkingModel(self.services.settings)
         self.events = 0
 
-    def _apply(self, event: object) -> None:
+    def apply(self, event: object) -> None:
         with transaction(self.services.sessions) as session:
             apply_incident_event(session, event, now=datetime.now(UTC), model=self.model)  # type: ignore[arg-type]
 
@@ -39,16 +47,14 @@ class Desk:
         return f"e{self.events}-{datetime.now(UTC).timestamp()}"
 
     def declare(self, incident_id: str, title: str, workaround: str = "", severity: str = "sev2") -> None:
-        now = datetime.now(UTC)
-        self._apply(IncidentDeclared(self._id(), incident_id, now, title, "groups", severity, now + timedelta(hours=1),
-                                     ("csv upload",), workaround=workaround))
+        self.apply(declared_event(incident_id, title, workaround=workaround, severity=severity))
 
     def update(self, incident_id: str, message: str, status: str | None = None) -> None:
         now = datetime.now(UTC)
-        self._apply(IncidentUpdated(self._id(), incident_id, now, message, now + timedelta(hours=1), status=status))
+        self.apply(IncidentUpdated(self._id(), incident_id, now, message, now + timedelta(hours=1), status=status))
 
     def resolve(self, incident_id: str, message: str, how_to_verify: str) -> None:
-        self._apply(IncidentResolved(self._id(), incident_id, datetime.now(UTC), message, how_to_verify))
+        self.apply(IncidentResolved(self._id(), incident_id, datetime.now(UTC), message, how_to_verify))
 
     def report(self, email: str, text: str = "CSV upload to pre-approved members fails") -> int:
         """A report that links to the open CSV incident; the id of the acknowledgement queued for it."""
