@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0015'
-down_revision = '0012'  # LOCAL ONLY: '0014' in the final commit
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
