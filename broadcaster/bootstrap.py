@@ -12,7 +12,7 @@ from broadcaster.config import Settings
 from broadcaster.mail import Mailer
 from broadcaster.mail.outbox import OutboxMailer
 from broadcaster.messages.compose import Sender
-from broadcaster.production import public_url, signing_secret
+from broadcaster.production import pages_url, public_url, signing_secret
 from broadcaster.storage.database import make_engine, make_session_factory
 
 Clock = Callable[[], datetime]
@@ -68,6 +68,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         engine=engine,
         sessions=make_session_factory(engine),
         mailer=make_mailer(settings),
-        sender=Sender(settings.product_name, settings.mail_from_name, signing_secret(settings), public_url(settings)),
+        sender=Sender(settings.product_name, settings.mail_from_name, signing_secret(settings), public_url(settings),
+                      pages_url(settings)),
         clock=clock,
     )

@@ -40,6 +40,14 @@ def public_url(settings: Settings) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{settings.worker_web_port}"
 
 
+def pages_url(settings: Settings) -> str:
+    """BROADCASTER_PUBLIC_URL, else where `broadcaster serve` listens: the incident pages and the manage page."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = _WILDCARD_HOSTS.get(settings.intake_host, settings.intake_host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.intake_port}"
+
+
 def problems(settings: Settings) -> list[str]:
     """What makes these settings unsafe for sending real email (nothing without SendGrid), or unusable."""
     found = _webhook_key_problems(settings.sendgrid_webhook_public_key)

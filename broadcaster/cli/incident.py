@@ -47,17 +47,19 @@ def incident() -> None:
 @click.option("--owner", help="Email of the engineer reminded before each promised update falls due.")
 @click.option("--holding-updates/--no-holding-updates", default=True, show_default=True,
               help="When a promised update is missed, tell subscribers there is no news yet.")
+@click.option("--private", is_flag=True,
+              help="Its web page opens only with the link in a subscriber's own email; not listed, not in the feeds.")
 @wait_option
 @pass_cli
 def declare(cli: CliContext, title: str, component: str | None, phrases: tuple[str, ...], severity: str,
             description: str, workaround: str, next_update_in: timedelta | None, owner: str | None,
-            holding_updates: bool, wait_seconds: float) -> None:
+            holding_updates: bool, private: bool, wait_seconds: float) -> None:
     """Declare an incident called TITLE; earlier matching reports are linked and acknowledged."""
     with refusing_bad_input():
         event = commands.declare_incident(
             cli, title, component=component, phrases=phrases, severity=severity,
             description=description, workaround=workaround, next_update_in=next_update_in, owner=owner,
-            holding_updates=holding_updates,
+            holding_updates=holding_updates, private=private,
         )
     click.echo(f"Declared {event.incident_id}: {event.title}")
     click.echo(f"Next update promised by {_at(event.next_update_at)}.")
@@ -208,6 +210,22 @@ def cadence(cli: CliContext, incident_id: str, update_every: timedelta | None, n
         commands.change_cadence(cli, incident_id, update_every=update_every, next_update_in=next_update_in,
                                holding_updates=holding_updates)
     click.echo(f"Cadence of {incident_id} changed; `broadcaster incident show {incident_id}` shows it once applied.")
+
+
+@incident.command()
+@click.argument("incident_id")
+@click.argument("visibility", type=click.Choice(["public", "private"]))
+@pass_cli
+def visibility(cli: CliContext, incident_id: str, visibility: str) -> None:
+    """Make INCIDENT_ID's web page public (listed, in the feeds) or private (only from the link in an email)."""
+    from broadcaster.services.public_incidents import set_private
+    from broadcaster.storage.database import transaction
+
+    with transaction(cli.services.sessions) as session:
+        found = set_private(session, incident_id, visibility == "private")
+    if not found:
+        raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
+    click.echo(f"{incident_id} is now {visibility}; its page shows it within a second.")
 
 
 @incident.command()

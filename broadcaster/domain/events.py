@@ -34,6 +34,7 @@ class IncidentDeclared:
     update_every: timedelta | None = None
     owner: str | None = None
     holding_updates: bool = True
+    private: bool = False  # its page opens only with the link in a subscriber's email
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,19 @@ def status_label(status: str) -> str:
     return Status(status).value.capitalize()
 
 
+_SEVERITY_WORDS = {
+    "sev1": "Critical: many people cannot use the product",
+    "sev2": "Major: an important part of the product is not working",
+    "sev3": "Minor: a part of the product works badly or for some people only",
+    "sev4": "Low: an inconvenience with an easy way around it",
+}
+
+
+def severity_words(severity: str) -> str:
+    """A severity as the people affected understand it, on the incident's page."""
+    return _SEVERITY_WORDS.get(severity, severity)
+
+
 HOLDING_MESSAGE = "No news yet: we are still working on it."
 
 

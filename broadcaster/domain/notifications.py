@@ -11,6 +11,8 @@ class NotificationKind(StrEnum):
     HOLDING = "holding"
     RESOLUTION = "resolution"
     FIXED_REPLY = "fixed_reply"
+    # To someone who asked to follow an incident: confirm it was you (a kind is 16 characters at most).
+    FOLLOW_CONFIRMATION = "follow_confirm"
 
 
 class DeliveryState(StrEnum):

@@ -115,3 +115,38 @@ def _address_claim(parts: list[str]) -> AddressToken | None:
     if "@" not in email or not email.isprintable():
         return None
     return AddressToken(email)
+
+
+class Purpose(StrEnum):
+    """What else the same secret signs, each under its own domain so no token passes for another kind."""
+
+    VIEW = "view"  # a delivery id: its reader may open the incident page, even a private one
+    FOLLOW = "follow"  # a delivery id: the follow-confirmation email whose link confirms its subscriber
+    FORM = "form"  # a form's double-submit value (broadcaster/pages/forms.py)
+
+
+def _purpose_message(purpose: Purpose, payload: str) -> bytes:
+    return f"broadcaster {purpose.value} v1\x00{payload}".encode()
+
+
+def seal(purpose: Purpose, payload: str, secret: str) -> str:
+    """``<payload>.<mac>``: the payload (no dots) signed for one purpose."""
+    if "." in payload:
+        raise ValueError("a sealed payload has no dots")
+    return f"{payload}.{_mac(_purpose_message(purpose, payload), secret)}"
+
+
+def unseal(token: str, purpose: Purpose, secrets: tuple[str, ...]) -> str:
+    """The payload of a token one of ``secrets`` sealed for ``purpose``; InvalidToken otherwise."""
+    payload, dot, mac = token.partition(".")
+    if not dot or not payload or not _made_by_one_of(_purpose_message(purpose, payload), mac, secrets):
+        raise InvalidToken(f"this {purpose.value} link is not valid")
+    return payload
+
+
+def unseal_delivery(token: str, purpose: Purpose, secrets: tuple[str, ...]) -> int:
+    """The delivery id a token names, for a purpose whose payload is one."""
+    payload = unseal(token, purpose, secrets)
+    if not _DELIVERY_ID.fullmatch(payload):
+        raise InvalidToken(f"this {purpose.value} link is not valid")
+    return int(payload)

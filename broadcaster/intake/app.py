@@ -25,6 +25,7 @@ from broadcaster.intake import desks
 from broadcaster.intake.limits import RateLimiter
 from broadcaster.intake.publishing import PublishingThread
 from broadcaster.kafka.topics import Topics
+from broadcaster.pages.routes import pages_router
 from broadcaster.services import api_keys, intake
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -63,6 +64,8 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
         publisher.stop()
 
     app = FastAPI(title="Broadcaster intake", version="1", lifespan=lifespan)
+
+    app.include_router(pages_router(services, publisher.kick))
 
     @app.exception_handler(Refused)
     async def _refused(_: Request, error: Refused) -> JSONResponse:

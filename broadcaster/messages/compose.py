@@ -17,7 +17,7 @@ from markupsafe import escape
 from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.domain.incidents import status_label
 from broadcaster.domain.notifications import NotificationKind
-from broadcaster.domain.unsubscribe import Scope, sign
+from broadcaster.domain.unsubscribe import Purpose, Scope, seal, sign
 
 if TYPE_CHECKING:  # jinja2 is imported when the first email is rendered: CLI commands that render none skip it
     from jinja2 import Environment
@@ -31,6 +31,7 @@ class Sender:
     team_name: str
     unsubscribe_secret: str = "embedded-only-change-me"
     public_url: str = "http://127.0.0.1:6066"
+    pages_url: str = "http://127.0.0.1:6080"  # where `broadcaster serve` shows incident pages (broadcaster/pages)
 
     def unsubscribe_url(self, delivery_id: int) -> str:
         """The email's link, also its List-Unsubscribe header; a one-click POST to it stops this incident's emails.
@@ -42,6 +43,20 @@ class Sender:
         """
         token = sign(delivery_id, Scope.INCIDENT, self.unsubscribe_secret)
         return f"{self.public_url.rstrip('/')}/unsubscribe?token={token}"
+
+    def page_url(self, incident_id: str, delivery_id: int, private: bool) -> str:
+        """The incident's page; a private one's link carries a token that lets this email's reader in."""
+        url = f"{self.pages_url.rstrip('/')}/incidents/{incident_id}"
+        return f"{url}?token={seal(Purpose.VIEW, str(delivery_id), self.unsubscribe_secret)}" if private else url
+
+    def manage_url(self, delivery_id: int) -> str:
+        """The page where this email's reader stops (or resumes) this incident's emails or all of them."""
+        return f"{self.pages_url.rstrip('/')}/manage?token={sign(delivery_id, Scope.INCIDENT, self.unsubscribe_secret)}"
+
+    def confirm_url(self, delivery_id: int) -> str:
+        """The link in a follow-confirmation email that makes its reader a subscriber."""
+        token = seal(Purpose.FOLLOW, str(delivery_id), self.unsubscribe_secret)
+        return f"{self.pages_url.rstrip('/')}/follow/confirm?token={token}"
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,14 @@ class EmailFacts:
     next_update_at: datetime | None
     how_to_verify: str
     update_key: str = ""  # the ledger's update id: emails with the same key share their content
+    private: bool = False  # the incident's page needs the token in the reader's email
+    follower: bool = False  # the person followed the incident from its page: they reported nothing
+
+    @property
+    def shared_key(self) -> str:
+        """Emails with the same key share their content; a confirmation carries its own link, so it shares nothing."""
+        own = f":{self.delivery_id}" if self.kind is NotificationKind.FOLLOW_CONFIRMATION else ""
+        return f"{self.kind.value}:{self.update_key}:{'follower' if self.follower else 'reporter'}{own}"
 
 
 _SUBJECT_ENDINGS = {
@@ -72,6 +95,7 @@ _SUBJECT_ENDINGS = {
     NotificationKind.HOLDING: "still working on it",
     NotificationKind.RESOLUTION: "fixed",
     NotificationKind.FIXED_REPLY: "already fixed, please try again",
+    NotificationKind.FOLLOW_CONFIRMATION: "please confirm you want updates",
 }
 
 
@@ -123,16 +147,21 @@ class Personal(NamedTuple):
     report_excerpt: str
     reported_when: str
     unsubscribe_url: str
+    page_url: str
+    manage_url: str
 
 
-TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-", "-bc_unsubscribe-")
-HTML_TAGS = Personal("-bc_name_html-", "-bc_excerpt_html-", "-bc_reported_html-", "-bc_unsubscribe_html-")
+TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-", "-bc_unsubscribe-", "-bc_page-", "-bc_manage-")
+HTML_TAGS = Personal("-bc_name_html-", "-bc_excerpt_html-", "-bc_reported_html-", "-bc_unsubscribe_html-",
+                     "-bc_page_html-", "-bc_manage_html-")
 _TAG = re.compile("|".join(re.escape(tag) for tags in (TEXT_TAGS, HTML_TAGS) for tag in tags))
 
 
 def personal(facts: EmailFacts, sender: Sender) -> Personal:
     return Personal(first_name(facts.to_name), excerpt(facts.report_text), when(facts.reported_at),
-                    sender.unsubscribe_url(facts.delivery_id))
+                    sender.unsubscribe_url(facts.delivery_id),
+                    sender.page_url(facts.incident_id, facts.delivery_id, facts.private),
+                    sender.manage_url(facts.delivery_id))
 
 
 def substitutions(values: Personal) -> dict[str, str]:
@@ -149,16 +178,19 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 def _render_shared(facts: EmailFacts, sender: Sender) -> SharedContent:
     """The update's email once, with tags where each person's details go."""
-    common = {"facts": facts, "sender": sender, "status": status_label(facts.status)}
+    common = {"facts": facts, "sender": sender, "status": status_label(facts.status),
+              "confirm_url": sender.confirm_url(facts.delivery_id)}
     text = _render(f"{facts.kind.value}.txt", **common, **TEXT_TAGS._asdict())
     html = _render(f"{facts.kind.value}.html", **common, **HTML_TAGS._asdict())
-    return SharedContent(f"{facts.kind.value}:{facts.update_key}", subject(facts), text, html)
+    return SharedContent(facts.shared_key, subject(facts), text, html)
 
 
 def compose_group(group: Sequence[EmailFacts], sender: Sender) -> list[OutgoingEmail]:
-    """One email per person for facts that share an update and kind: rendered once, filled per person."""
+    """One email per person for facts that share ``shared_key``: rendered once, filled per person."""
     if not group:
         return []
+    if len({facts.shared_key for facts in group}) > 1:
+        return [email for facts in group for email in compose_group([facts], sender)]
     shared = _render_shared(group[0], sender)
     emails = []
     for facts in group:

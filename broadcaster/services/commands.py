@@ -52,7 +52,7 @@ def _publish_incident_event(desk: Desk, event: E) -> E:
 def declare_incident(
     desk: Desk, title: str, *, component: str | None, phrases: tuple[str, ...], severity: str,
     description: str, workaround: str, next_update_in: timedelta | None, owner: str | None = None,
-    holding_updates: bool = True,
+    holding_updates: bool = True, private: bool = False,
 ) -> IncidentDeclared:
     now = desk.services.clock()
     cadence = next_update_in or desk.settings.default_cadence(severity)
@@ -60,7 +60,7 @@ def declare_incident(
         event_id=_event_id(), incident_id=new_incident_id(now), occurred_at=now, title=title,
         component=component, severity=severity, next_update_at=now + cadence, match=phrases,
         description=description, workaround=workaround, update_every=cadence, owner=owner,
-        holding_updates=holding_updates,
+        holding_updates=holding_updates, private=private,
     )
     return _publish_incident_event(desk, event)
 

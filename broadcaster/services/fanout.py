@@ -34,6 +34,7 @@ def queue_page(
                 Subscriber.incident_id == update.incident_id,
                 Subscriber.id > after_subscriber_id,
                 Subscriber.subscribed_at <= update.created_at,
+                Subscriber.confirmed,  # a follower who has not confirmed gets nothing but the confirmation
             )
             .order_by(Subscriber.id)
             .limit(size)
@@ -67,7 +68,7 @@ def catch_up(session: Session, *, now: datetime, settle: timedelta, limit: int =
     missing = session.execute(
         select(Subscriber.id, latest.c.update_id)
         .join(latest, latest.c.incident_id == Subscriber.incident_id)
-        .where(Subscriber.subscribed_at < now - settle, ~newer.exists())
+        .where(Subscriber.subscribed_at < now - settle, Subscriber.confirmed, ~newer.exists())
         .limit(limit)
     ).all()
     if not missing:

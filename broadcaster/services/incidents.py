@@ -63,6 +63,7 @@ def _declare(session: Session, event: IncidentDeclared, now: datetime, model: Li
         update_every_seconds=int((event.update_every or event.next_update_at - event.occurred_at).total_seconds()),
         holding_updates=event.holding_updates,
         owner_email=event.owner,
+        private=event.private,
     )
     session.add(incident)
     update = _record(session, incident, event.event_id, UpdateKind.DECLARED, event.description, now)

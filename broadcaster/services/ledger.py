@@ -142,13 +142,15 @@ def _drop_suppressed(session: Session, delivery_ids: Sequence[int]) -> list[int]
     return [i for i in delivery_ids if i not in blocked]
 
 
-_FACT_COLUMNS = {  # EmailFacts field: where it is stored
+_FACT_COLUMNS: dict[str, Any] = {  # EmailFacts field: where it is stored
     "delivery_id": Delivery.id, "kind": Delivery.kind, "to_email": Subscriber.email, "to_name": Subscriber.name,
-    "report_text": Report.text, "reported_at": Report.received_at, "incident_id": Incident.id,
+    "report_text": func.coalesce(Report.text, ""),  # a follower has no report
+    "reported_at": func.coalesce(Report.received_at, Subscriber.subscribed_at), "incident_id": Incident.id,
     "incident_title": Incident.title, "status": IncidentUpdate.status, "description": Incident.description,
     "workaround": Incident.workaround, "update_message": IncidentUpdate.message, "update_at": IncidentUpdate.created_at,
     "next_update_at": IncidentUpdate.next_update_at, "how_to_verify": Incident.how_to_verify,
-    "update_key": IncidentUpdate.id,
+    "update_key": IncidentUpdate.id, "private": Incident.private,
+    "follower": Subscriber.first_report_id.is_(None),
 }
 
 
@@ -173,14 +175,15 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
         .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
         .join(Incident, IncidentUpdate.incident_id == Incident.id)
         .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
-        .join(Report, Subscriber.first_report_id == Report.id)
+        .outerjoin(Report, Subscriber.first_report_id == Report.id)  # none for a follower
         .where(Delivery.id.in_(delivery_ids))
         .order_by(Delivery.id)
     )
-    groups: dict[tuple[str, str], list[EmailFacts]] = {}
+    groups: dict[str, list[EmailFacts]] = {}
     for row in rows.mappings():
-        facts = EmailFacts(**{**row, "kind": NotificationKind(row["kind"]), "update_key": str(row["update_key"])})
-        groups.setdefault((facts.update_key, facts.kind), []).append(facts)
+        facts = EmailFacts(**{**row, "kind": NotificationKind(row["kind"]), "update_key": str(row["update_key"]),
+                              "follower": bool(row["follower"]), "private": bool(row["private"])})
+        groups.setdefault(facts.shared_key, []).append(facts)
     composed = Composed()
     for group in groups.values():
         try:

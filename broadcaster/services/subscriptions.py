@@ -41,6 +41,8 @@ def link_reports(session: Session, links: Sequence[Link], now: datetime) -> list
     found = {(s.incident_id, s.email): s for s in existing if (s.incident_id, s.email) in wanted}
     for link in links:
         key = (link.incident_id, link.report.email)
+        if key in found and found[key].first_report_id is None:  # a follower who now reports it too
+            found[key].first_report_id, found[key].confirmed = link.report.id, True
         if key not in found:
             found[key] = Subscriber(incident_id=link.incident_id, email=link.report.email, name=link.report.name,
                                     first_report_id=link.report.id, subscribed_at=now)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -75,6 +76,8 @@ class Incident(Base):
     update_every_seconds: Mapped[int] = mapped_column(Integer, default=7200, server_default="7200")
     holding_updates: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     owner_email: Mapped[str | None] = mapped_column(String(320))
+    # A private incident's page opens only with the token in a subscriber's own email (broadcaster/pages).
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     updates: Mapped[list["IncidentUpdate"]] = relationship(
         back_populates="incident", order_by="IncidentUpdate.id"
@@ -177,7 +180,12 @@ class ProviderEventSeen(Base):
 
 
 class Subscriber(Base):
-    """A person who will hear about one incident until it is resolved."""
+    """A person who will hear about one incident until it is resolved.
+
+    A reporter subscribes through their report (``first_report_id``); a person who follows the
+    incident from its page has no report and is ``confirmed`` only once they used the link in
+    the confirmation email: until then nothing but that email is sent to them.
+    """
 
     __tablename__ = "subscribers"
     __table_args__ = (UniqueConstraint("incident_id", "email"),)
@@ -186,12 +194,13 @@ class Subscriber(Base):
     incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"))
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
-    first_report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"))
+    first_report_id: Mapped[str | None] = mapped_column(ForeignKey("reports.id"))
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     subscribed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # Set when the person used an unsubscribe link for this incident: its later emails die unsent.
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
-    first_report: Mapped[Report] = relationship()
+    first_report: Mapped[Report | None] = relationship()
 
 
 class Delivery(Base):

@@ -140,6 +140,7 @@ def encode_incident_event(event: IncidentEvent) -> bytes:
                 "update_every_seconds": _seconds(event.update_every),
                 "owner": event.owner,
                 "holding_updates": event.holding_updates,
+                "private": event.private,
             }
         case IncidentUpdated():
             body = {
@@ -202,6 +203,7 @@ def _declared(doc: dict[str, Any]) -> IncidentDeclared:
         update_every=_delta(doc.get("update_every_seconds")),
         owner=rules.email(owner, "owner") if owner is not None else None,
         holding_updates=doc.get("holding_updates", True),
+        private=doc.get("private", False),
     )
 
 
