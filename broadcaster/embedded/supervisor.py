@@ -210,6 +210,7 @@ class Supervisor:
             f"             {web}/unsubscribe  {web}/webhooks/sendgrid",
             f"  Intake:    pid {self.intake.running.pid}, log {self.intake.log_path}",
             f"             {intake}/v1/reports  {intake}/docs (keys: broadcaster api-keys create NAME)",
+            f"  Pages:     {intake}/  {intake}/incidents/ID  {intake}/feed.atom  {intake}/api/v1/incidents.json",
             f"  Database:  {shown_url(settings.database_url)}",
             f"  Email:     {make_mailer(settings).describe()}",
             f"  Topics:    {settings.topic_prefix}*",

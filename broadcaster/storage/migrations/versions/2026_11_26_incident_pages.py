@@ -8,8 +8,8 @@ Create Date: 2026-11-26
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0015'
-down_revision = '0014'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
