@@ -12,7 +12,7 @@ from broadcaster.domain.events import (
     IncidentResolved,
     IncidentUpdated,
 )
-from broadcaster.domain.incidents import new_incident_id
+from broadcaster.domain.incidents import new_incident_id, next_update_due
 from broadcaster.services.desk import Desk
 from broadcaster.storage.models import IncidentUpdate
 
@@ -52,15 +52,19 @@ def _publish_incident_event(desk: Desk, event: E) -> E:
 def declare_incident(
     desk: Desk, title: str, *, component: str | None, phrases: tuple[str, ...], severity: str,
     description: str, workaround: str, next_update_in: timedelta | None, owner: str | None = None,
-    holding_updates: bool = True,
+    holding_updates: bool = True, communicator: str | None = None, second_owner: str | None = None,
 ) -> IncidentDeclared:
+    """Declare an incident; its emails are signed by ``communicator``, else by one of the roster setting's people."""
     now = desk.services.clock()
     cadence = next_update_in or desk.settings.default_cadence(severity)
+    incident_id = new_incident_id(now)
     event = IncidentDeclared(
-        event_id=_event_id(), incident_id=new_incident_id(now), occurred_at=now, title=title,
-        component=component, severity=severity, next_update_at=now + cadence, match=phrases,
+        event_id=_event_id(), incident_id=incident_id, occurred_at=now, title=title,
+        component=component, severity=severity, next_update_at=next_update_due(now, cadence), match=phrases,
         description=description, workaround=workaround, update_every=cadence, owner=owner,
         holding_updates=holding_updates,
+        communicator=communicator or desk.services.sender.signer(incident_id),
+        second_owner=second_owner or desk.settings.second_owner,
     )
     return _publish_incident_event(desk, event)
 
@@ -72,7 +76,7 @@ def post_update(
     """Post progress; the next promise is ``next_update_in`` from now, else the incident's cadence."""
     now = desk.services.clock()
     cadence = next_update_in or update_every
-    event = IncidentUpdated(_event_id(), incident_id, now, message, now + cadence, status)
+    event = IncidentUpdated(_event_id(), incident_id, now, message, next_update_due(now, cadence), status)
     return _publish_incident_event(desk, event)
 
 
@@ -81,7 +85,7 @@ def change_cadence(
     holding_updates: bool | None,
 ) -> CadenceChanged:
     now = desk.services.clock()
-    next_update_at = now + next_update_in if next_update_in else None
+    next_update_at = next_update_due(now, next_update_in) if next_update_in else None
     event = CadenceChanged(_event_id(), incident_id, now, update_every, next_update_at, holding_updates)
     return _publish_incident_event(desk, event)
 
