@@ -24,12 +24,14 @@ def _event_id() -> str:
 
 
 def submit_report(
-    desk: Desk, email: str, name: str, text: str, component: str | None, source: str = "cli"
+    desk: Desk, email: str, name: str, text: str, component: str | None, source: str = "cli",
+    time_zone: str | None = None, locale: str | None = None,
 ) -> BugReportReceived:
     """Publish a bug report, checked against its schema first (raises InvalidMessage)."""
     event = BugReportReceived(
         report_id=f"r-{uuid.uuid4().hex}", received_at=desk.services.clock(),
         email=email.strip().lower(), name=name.strip(), text=text, component=component, source=source,
+        time_zone=time_zone, locale=locale,
     )
     from broadcaster.wire.codec import decode_bug_report, encode_bug_report  # jsonschema: only where it checks
 

@@ -17,20 +17,18 @@ _READER_TABLES = ('reports', 'subscribers')
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('communicator', sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column('second_owner_email', sa.String(length=320), nullable=True))
+    # Plain ALTER TABLE (SQLite 3.35+ drops columns natively): a batch copy of reports or incidents
+    # would trip the foreign keys that point at rows already there.
+    op.add_column('incidents', sa.Column('communicator', sa.String(length=200), nullable=True))
+    op.add_column('incidents', sa.Column('second_owner_email', sa.String(length=320), nullable=True))
     for table in _READER_TABLES:
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('time_zone', sa.String(length=64), nullable=True))
-            batch_op.add_column(sa.Column('locale', sa.String(length=35), nullable=True))
+        op.add_column(table, sa.Column('time_zone', sa.String(length=64), nullable=True))
+        op.add_column(table, sa.Column('locale', sa.String(length=35), nullable=True))
 
 
 def downgrade() -> None:
     for table in _READER_TABLES:
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column('locale')
-            batch_op.drop_column('time_zone')
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.drop_column('second_owner_email')
-        batch_op.drop_column('communicator')
+        op.drop_column(table, 'locale')
+        op.drop_column(table, 'time_zone')
+    op.drop_column('incidents', 'second_owner_email')
+    op.drop_column('incidents', 'communicator')
