@@ -7,14 +7,15 @@ from typing import TypeVar, cast
 from broadcaster.domain.events import (
     BugReportReceived,
     CadenceChanged,
+    HoldingUpdateDue,
     IncidentDeclared,
     IncidentEvent,
     IncidentResolved,
     IncidentUpdated,
 )
-from broadcaster.domain.incidents import new_incident_id, next_update_due
+from broadcaster.domain.incidents import holding_event_id, new_incident_id, next_update_due
 from broadcaster.services.desk import Desk
-from broadcaster.storage.models import IncidentUpdate
+from broadcaster.storage.models import Incident, IncidentUpdate
 
 E = TypeVar("E", bound=IncidentEvent)
 
@@ -94,6 +95,14 @@ def change_cadence(
 
 def resolve_incident(desk: Desk, incident_id: str, message: str, how_to_verify: str) -> IncidentResolved:
     event = IncidentResolved(_event_id(), incident_id, desk.services.clock(), message, how_to_verify)
+    return _publish_incident_event(desk, event)
+
+
+def request_holding_update(desk: Desk, incident_id: str) -> HoldingUpdateDue:
+    """Ask for the holding update the cadence timer asks for once a promise is missed (the demo plays the timer)."""
+    promised = desk.read(lambda session: session.get_one(Incident, incident_id).next_update_at)
+    now = desk.services.clock()
+    event = HoldingUpdateDue(holding_event_id(incident_id, promised), incident_id, now, promised)
     return _publish_incident_event(desk, event)
 
 

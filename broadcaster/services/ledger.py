@@ -176,18 +176,20 @@ _UPDATE_KINDS_WITH_NEWS = ("declared", "progress")
 
 
 def _followed_up_at() -> Any:
-    """When the subscriber last wrote again about the incident, if no email has been sent to them since.
+    """When the subscriber last wrote again about the incident, if no email to them was composed since.
 
     A correlated subquery per row: the same address's other reports linked to the same
-    incident, later than their last sent email (if any). Indexed by ``reports.email``.
+    incident after their last sent email was claimed (and so composed), if any. Indexed by
+    ``reports.email``.
     """
-    later = aliased(Report)
-    last_sent = (select(func.max(Delivery.sent_at)).where(Delivery.subscriber_id == Subscriber.id)
-                 .correlate(Subscriber).scalar_subquery())
+    later, sent = aliased(Report), aliased(Delivery)
+    last_composed = (select(func.max(sent.claimed_at))
+                     .where(sent.subscriber_id == Subscriber.id, sent.state == DeliveryState.SENT)
+                     .correlate(Subscriber).scalar_subquery())
     return (select(func.max(later.received_at))
             .where(later.email == Subscriber.email, later.incident_id == Subscriber.incident_id,
                    later.id != Subscriber.first_report_id,
-                   or_(last_sent.is_(None), later.received_at > last_sent))
+                   or_(last_composed.is_(None), later.linked_at > last_composed))
             .correlate(Subscriber).scalar_subquery())
 
 
