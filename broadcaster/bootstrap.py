@@ -60,6 +60,13 @@ def make_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.outbox_dir, settings.mail_from, settings.mail_from_name)
 
 
+def make_sender(settings: Settings) -> Sender:
+    return Sender(settings.product_name, settings.mail_from_name, signing_secret(settings), public_url(settings),
+                  pages_url(settings), communicators=tuple(settings.communicators), default_time_zone=settings.default_time_zone,
+                  default_locale=settings.default_locale, promise_minimum=settings.promise_minimum,
+                  escalate_after=settings.holding_escalate_after)
+
+
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
     engine = make_engine(settings.database_url)
     clock = clock or (file_clock(settings.clock_file) if settings.clock_file else utc_now)
@@ -68,7 +75,6 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         engine=engine,
         sessions=make_session_factory(engine),
         mailer=make_mailer(settings),
-        sender=Sender(settings.product_name, settings.mail_from_name, signing_secret(settings), public_url(settings),
-                      pages_url(settings)),
+        sender=make_sender(settings),
         clock=clock,
     )

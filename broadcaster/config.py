@@ -13,7 +13,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from broadcaster.domain import input_rules as rules
 from broadcaster.domain.durations import parse_duration
+from broadcaster.domain.quiet_hours import QuietHours
 
 Severity = Literal["sev1", "sev2", "sev3", "sev4"]
 SEVERITIES: tuple[str, ...] = ("sev1", "sev2", "sev3", "sev4")
@@ -89,6 +91,16 @@ class Settings(BaseSettings):
     # published messages are kept to publish again should the (memory-only) broker restart.
     outbox_relay_interval: float = 1.0
     outbox_retention: timedelta = timedelta(hours=24)
+    # The emails' voice (docs/OPERATING.md "Who signs, and in whose time"): the people who sign an
+    # incident's emails when its declaration names nobody (a JSON list; one is chosen per incident, always
+    # the same one), where and how readers who did not say read times, and the promises the emails make.
+    communicators: list[str] = []
+    second_owner: str | None = None  # reminded too once holding updates keep coming (the owner's manager)
+    default_time_zone: str = "UTC"
+    default_locale: str = "en_GB"
+    promise_minimum: timedelta = timedelta(minutes=30)  # an email never promises news sooner than this
+    holding_escalate_after: int = Field(default=2, ge=1)  # holding updates in a row before "taking longer"
+    quiet_hours: str | None = None  # e.g. 22:00-07:00: no holding update while it is night for the reader
 
     # Processes
     state_dir: Path = Field(default=Path(".broadcaster"))
@@ -125,11 +137,43 @@ class Settings(BaseSettings):
         "holding_grace",
         "outbox_retention",
         "zendesk_webhook_window",
+        "promise_minimum",
         mode="before",
     )
     @classmethod
     def _human_duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("communicators")
+    @classmethod
+    def _people(cls, names: list[str]) -> list[str]:
+        return [rules.name(name, "BROADCASTER_COMMUNICATORS") for name in names]
+
+    @field_validator("second_owner")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return rules.email(value, "BROADCASTER_SECOND_OWNER") if value else None
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return rules.time_zone(value, "BROADCASTER_DEFAULT_TIME_ZONE") or "UTC"
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        return rules.locale(value, "BROADCASTER_DEFAULT_LOCALE") or "en_GB"
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value:
+            QuietHours.parse(value)
+        return value or None
+
+    @property
+    def quiet(self) -> QuietHours | None:
+        return QuietHours.parse(self.quiet_hours) if self.quiet_hours else None
 
     @property
     def embedded_broker(self) -> bool:

@@ -25,16 +25,19 @@ def register(ctx: ProcessorContext) -> None:
     async def remind(reminder: Reminder) -> None:
         log.warning("update due on %s (%s) by %s; owner %s", reminder.incident_id, reminder.title,
                     reminder.promise_at.isoformat(), reminder.owner_email or "not set")
-        if reminder.owner_email:
-            email = compose_owner_reminder(reminder.incident_id, reminder.title, reminder.owner_email,
-                                           reminder.promise_at, format_duration(settings.holding_grace),
-                                           services.sender)
-            await asyncio.to_thread(services.mailer.send, [email])
+        to = [address for address in (reminder.owner_email, reminder.second_owner_email) if address]
+        emails = [compose_owner_reminder(reminder.incident_id, reminder.title, address, reminder.promise_at,
+                                         format_duration(settings.holding_grace), services.sender,
+                                         reminder.holding_in_a_row)
+                  for address in dict.fromkeys(to)]
+        if emails:
+            await asyncio.to_thread(services.mailer.send, emails)
 
     @ctx.app.timer(settings.cadence_check_interval, on_leader=True)
     async def keep_promises() -> None:
         with transaction(services.sessions) as session:
-            work = due_work(session, services.clock(), lead=settings.reminder_lead, grace=settings.holding_grace)
+            work = due_work(session, services.clock(), lead=settings.reminder_lead, grace=settings.holding_grace,
+                            escalate_after=settings.holding_escalate_after)
         for reminder in work.reminders:
             await remind(reminder)
         for event in work.holding:

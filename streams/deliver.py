@@ -34,11 +34,12 @@ def register(ctx: ProcessorContext) -> None:
     def claim(ids: tuple[int, ...]) -> list[int]:
         with transaction(services.sessions) as session:
             return ledger.claim(session, ids, now=services.clock(), lease=settings.delivery_lease,
-                                max_attempts=settings.delivery_max_attempts)
+                                max_attempts=settings.delivery_max_attempts, quiet=settings.quiet,
+                                default_time_zone=settings.default_time_zone)
 
     def compose(claimed: list[int]) -> ledger.Composed:
         with services.sessions() as session:
-            return ledger.compose_claimed(session, claimed, services.sender)
+            return ledger.compose_claimed(session, claimed, services.sender, services.clock())
 
     def record(results: list[SendResult]) -> None:
         with transaction(services.sessions) as session:

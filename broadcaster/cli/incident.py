@@ -49,19 +49,25 @@ def incident() -> None:
               help="When a promised update is missed, tell subscribers there is no news yet.")
 @click.option("--private", is_flag=True,
               help="Its web page opens only with the link in a subscriber's own email; not listed, not in the feeds.")
+@click.option("--communicator", help='The person who signs the emails, e.g. "Angela B." (default: one of '
+              "BROADCASTER_COMMUNICATORS, the same one for the whole incident).")
+@click.option("--second-owner", help="Email of who is reminded too once holding updates keep coming "
+              "(default: BROADCASTER_SECOND_OWNER).")
 @wait_option
 @pass_cli
 def declare(cli: CliContext, title: str, component: str | None, phrases: tuple[str, ...], severity: str,
             description: str, workaround: str, next_update_in: timedelta | None, owner: str | None,
-            holding_updates: bool, private: bool, wait_seconds: float) -> None:
+            holding_updates: bool, private: bool, communicator: str | None, second_owner: str | None,
+            wait_seconds: float) -> None:
     """Declare an incident called TITLE; earlier matching reports are linked and acknowledged."""
     with refusing_bad_input():
         event = commands.declare_incident(
             cli, title, component=component, phrases=phrases, severity=severity,
             description=description, workaround=workaround, next_update_in=next_update_in, owner=owner,
-            holding_updates=holding_updates, private=private,
+            holding_updates=holding_updates, private=private, communicator=communicator, second_owner=second_owner,
         )
     click.echo(f"Declared {event.incident_id}: {event.title}")
+    click.echo(f"Emails are signed by {event.communicator or cli.settings.mail_from_name}.")
     click.echo(f"Next update promised by {_at(event.next_update_at)}.")
     if _await(cli, event.event_id, wait_seconds):
         linked = cli.read(lambda s: queries.backlog_linked(s, s.get_one(Incident, event.incident_id)))
@@ -157,6 +163,7 @@ def show(cli: CliContext, incident_id: str) -> None:
     click.echo(f"  declared {_at(i.declared_at)}; resolved {_at(i.resolved_at)}; next update {_at(i.next_update_at)}")
     click.echo(f"  match phrases: {', '.join(i.match_phrases) or '(title only)'}")
     holding = "holding updates when a promise is missed" if i.holding_updates else "no holding updates"
+    click.echo(f"  signed by {i.communicator or '(the team)'}; second owner {i.second_owner_email or '(none)'}")
     click.echo(f"  cadence: news promised every {format_duration(timedelta(seconds=i.update_every_seconds))}, "
                f"{holding}; owner {i.owner_email or '(none)'}")
     broken = summary.missed_promises

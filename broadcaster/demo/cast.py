@@ -7,11 +7,13 @@ from dataclasses import dataclass
 class Reporter:
     email: str
     name: str
+    time_zone: str | None = None  # as their support desk or app would say it
+    locale: str | None = None
 
 
-ERIC = Reporter("eric@example.com", "Eric Olsen")
-PRIYA = Reporter("priya@example.com", "Priya Raman")
-MAZ = Reporter("maz@example.com", "Maz Ahmed")
+ERIC = Reporter("eric@example.com", "Eric Olsen")  # says nothing of where he is: the default zone
+PRIYA = Reporter("priya@example.com", "Priya Raman", "Asia/Manila", "en_PH")
+MAZ = Reporter("maz@example.com", "Maz Ahmed", "America/Sao_Paulo", "pt_BR")
 SONIA = Reporter("sonia@example.com", "Sonia Keller")
 TOM = Reporter("tom@example.com", "Tom Brennan")
 
@@ -31,6 +33,7 @@ UNRELATED = (SONIA, "I meant to take the monthly plan but was charged for a full
                     "Could you switch me to monthly and refund the difference?")
 AFTER_RESOLUTION = (TOM, "CSV upload to the pre-approved members of my group gives an unexpected error.")
 
+COMMUNICATOR = "Angela B."
 TITLE = "CSV upload to pre-approved members fails"
 MATCH = ("csv upload", "pre-approved", "prequalify")
 DESCRIPTION = ("Uploading a CSV file to a group's pre-approved members list fails with "
@@ -38,6 +41,8 @@ DESCRIPTION = ("Uploading a CSV file to a group's pre-approved members list fail
 WORKAROUND = "You can add pre-approved members one at a time from the group's settings page."
 PROGRESS = ("We found the cause: a change to how we read CSV files rejects lines with a "
             "trailing comma. A fix is being tested now.")
+MONITORING = ("The fix is live for every group, and uploads that failed before now go through. We are watching "
+              "the next hours of uploads to make sure it holds.")
 RESOLUTION = "The fix is live: CSV uploads to pre-approved members lists work again."
 HOW_TO_VERIFY = ("Open your group, choose Settings > Pre-approved members, and upload your CSV "
                  "again. The members appear in the list within a minute.")

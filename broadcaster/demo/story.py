@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from broadcaster.demo import cast
+from broadcaster.demo import cast, checker
 from broadcaster.domain.notifications import NotificationKind as Kind
 from broadcaster.kafka.lag import read_group_lag
 from broadcaster.mail.outbox import OutboxMailer
@@ -35,8 +35,10 @@ def _wait(cli: Desk, what: str, query, timeout: float):  # noqa: ANN001, ANN202
 
 
 def _submit(cli: Desk, reporter: cast.Reporter, text: str, component: str) -> str:
-    event = commands.submit_report(cli, reporter.email, reporter.name, text, component, source="demo")
-    click.echo(f"  {reporter.name} <{reporter.email}> writes: \"{text[:70]}...\"")
+    event = commands.submit_report(cli, reporter.email, reporter.name, text, component, source="demo",
+                                   time_zone=reporter.time_zone, locale=reporter.locale)
+    where = f" from {reporter.time_zone}" if reporter.time_zone else ""
+    click.echo(f"  {reporter.name} <{reporter.email}>{where} writes: \"{text[:70]}...\"")
     return event.report_id
 
 
@@ -70,6 +72,7 @@ def play(cli: Desk, timeout: float) -> None:
     declared = commands.declare_incident(
         cli, cast.TITLE, component=component, phrases=cast.MATCH, severity="sev2",
         description=cast.DESCRIPTION, workaround=cast.WORKAROUND, next_update_in=None,
+        communicator=cast.COMMUNICATOR,
     )
     incident_id = declared.incident_id
     if not commands.wait_until_applied(cli, declared.event_id, timeout):
@@ -91,6 +94,20 @@ def play(cli: Desk, timeout: float) -> None:
     progress = {r.email: Counter({Kind.ACKNOWLEDGEMENT: 1, Kind.PROGRESS: 1}) for r in cast.AFFECTED}
     _sent_to(cli, incident_id, progress, timeout)
 
+    step("The promised time passes without news: a holding update")
+    click.echo("  (the demo plays the cadence timer, which asks for one once a promise is missed by the grace period)")
+    holding = commands.request_holding_update(cli, incident_id)
+    commands.wait_until_applied(cli, holding.event_id, timeout)
+    progress = {email: kinds + Counter({Kind.HOLDING: 1}) for email, kinds in progress.items()}
+    _sent_to(cli, incident_id, progress, timeout)
+
+    step("The fix is live; the engineer watches it")
+    monitoring = commands.post_update(cli, incident_id, cast.MONITORING, update_every=cli.settings.default_cadence("sev2"),
+                                     status="monitoring", next_update_in=None)
+    commands.wait_until_applied(cli, monitoring.event_id, timeout)
+    progress = {email: kinds + Counter({Kind.PROGRESS: 1}) for email, kinds in progress.items()}
+    _sent_to(cli, incident_id, progress, timeout)
+
     step("The engineer resolves the incident")
     resolved = commands.resolve_incident(cli, incident_id, cast.RESOLUTION, cast.HOW_TO_VERIFY)
     commands.wait_until_applied(cli, resolved.event_id, timeout)
@@ -105,6 +122,8 @@ def play(cli: Desk, timeout: float) -> None:
 
     step("Checking every email that went out")
     _check(cli, incident_id, final)
+    if isinstance(cli.services.mailer, OutboxMailer):
+        _grade(cli.settings.outbox_dir, incident_id)
     _print_lag(cli)
     click.echo(click.style(f"\nThe story played out as it should. See `broadcaster incident show {incident_id}`.",
                            fg="green"))
@@ -137,6 +156,30 @@ def _check(cli: Desk, incident_id: str, expected: dict[str, Counter]) -> None:
         raise DemoFailed(f"the emails in {where} are not exactly what each reporter should have got")
     if cast.SONIA.email in actual:
         raise DemoFailed("the unrelated reporter was told about this incident")
+
+
+def _readers() -> dict[str, checker.Reader]:
+    """What the checker expects of each person's emails: their name, their first report, their zone."""
+    first_words = {who.email: text for who, text in (*cast.BEFORE_DECLARATION, *cast.AFTER_DECLARATION,
+                                                     cast.AFTER_RESOLUTION)[::-1]}
+    return {who.email: checker.Reader(who.name.split()[0], first_words[who.email], who.time_zone is not None)
+            for who in (*cast.AFFECTED, cast.AFTER_RESOLUTION[0])}
+
+
+def _grade(directory: Path, incident_id: str) -> None:
+    """Grade every email of the incident on the rubric, line by line; print the table; fail on a missing mark."""
+    readers, grades = _readers(), []
+    parser = BytesParser(policy=policy.default)
+    for path in sorted(directory.glob("*.eml")):
+        with open(path, "rb") as file:
+            message = parser.parse(file)
+        if message["X-Broadcaster-Incident"] == incident_id:
+            grades.append(checker.grade(message, readers[parseaddr(str(message["To"]))[1]]))
+    for line in checker.table(grades):
+        click.echo(f"  {line}")
+    failed = [f"{g.recipient} {g.kind}" for g in grades if not g.passed]
+    if failed:
+        raise DemoFailed(f"emails that miss a mark of the rubric: {', '.join(failed)}")
 
 
 def _print_lag(cli: Desk, settle_seconds: float = 10.0) -> None:

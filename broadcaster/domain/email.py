@@ -28,6 +28,7 @@ class OutgoingEmail:
     headers: dict[str, str] = field(default_factory=dict)
     shared: SharedContent | None = None
     substitutions: dict[str, str] = field(default_factory=dict)
+    from_name: str = ""  # From's display name ("Angela B. at Example Support"); empty: the mailer's default
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def unsendable(email: OutgoingEmail) -> str | None:
     """
     if not _ADDRESS.match(email.to_email):
         return "invalid address: not one a mail provider accepts"
-    for what, value in (("recipient's name", email.to_name), ("subject", email.subject),
+    for what, value in (("recipient's name", email.to_name), ("sender's name", email.from_name), ("subject", email.subject),
                         *((f"header {name}", text) for name, text in email.headers.items())):
         if _BREAKS_A_HEADER.search(value):
             return f"the {what} contains a control character or line break"

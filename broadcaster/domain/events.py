@@ -17,6 +17,8 @@ class BugReportReceived:
     text: str
     component: str | None = None
     source: str = "unknown"
+    time_zone: str | None = None  # IANA name: the reader's emails give times in it
+    locale: str | None = None  # the reader's conventions for dates and times (en_US, pt_BR ...)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class IncidentDeclared:
     owner: str | None = None
     holding_updates: bool = True
     private: bool = False  # its page opens only with the link in a subscriber's email
+    communicator: str | None = None  # the person who signs the incident's emails
+    second_owner: str | None = None  # reminded too once holding updates keep coming
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The incident lifecycle: identifiers, states and the promise of the next update."""
 
+import math
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 _ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on calls
@@ -34,8 +35,31 @@ def new_incident_id(now: datetime) -> str:
     return f"INC-{now:%y%m%d}-{suffix}"
 
 
+PROMISE_STEP = timedelta(minutes=15)
+
+
+def round_up(moment: datetime, step: timedelta = PROMISE_STEP) -> datetime:
+    """The first multiple of ``step`` (counted from midnight UTC) at or after ``moment``: 10:01 becomes 10:15.
+
+    Promises are kept at times a person would write; a quarter hour is one in every zone
+    the world uses (offsets are whole quarter hours).
+    """
+    seconds = step.total_seconds()
+    return datetime.fromtimestamp(math.ceil(moment.astimezone(UTC).timestamp() / seconds) * seconds, UTC)
+
+
 def next_update_due(now: datetime, cadence: timedelta) -> datetime:
-    return now + cadence
+    """The next promise: ``cadence`` from now, rounded up to the quarter hour."""
+    return round_up(now + cadence)
+
+
+def holding_cadence(cadence: timedelta, in_a_row: int, escalate_after: int) -> timedelta:
+    """How far the promise after a holding update lies: twice the cadence once it is taking longer than hoped.
+
+    After ``escalate_after`` holding updates in a row, promising news at the old rate would
+    only bring another "no news yet"; a later promise that is kept is the honest one.
+    """
+    return cadence * 2 if in_a_row >= escalate_after else cadence
 
 
 def status_label(status: str) -> str:

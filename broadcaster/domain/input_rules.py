@@ -19,6 +19,7 @@ Why these rules:
 
 import unicodedata
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -109,3 +110,37 @@ def moment(value: datetime, field: str, *, future: timedelta = FUTURE_SLACK, now
     if not EARLIEST <= value <= (now or datetime.now(UTC)) + future:
         raise InvalidInput(field, f"must fall between {EARLIEST:%Y-%m-%d} and {future.days or 1} day(s) from now")
     return value
+
+
+MAX_TIME_ZONE = 64
+MAX_LOCALE = 35  # BCP 47's longest tag in common use; CLDR's are far shorter
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    from zoneinfo import available_timezones
+
+    return frozenset(available_timezones())
+
+
+def time_zone(value: object, field: str = "time_zone") -> str | None:
+    """An IANA time zone name (``Asia/Manila``), or None when absent; a name the database lacks is refused."""
+    if value is None:
+        return None
+    name = line(value, field, max_length=MAX_TIME_ZONE)
+    if name not in _time_zones():
+        raise InvalidInput(field, "is not an IANA time zone name, e.g. Europe/Paris or Asia/Manila")
+    return name
+
+
+def locale(value: object, field: str = "locale") -> str | None:
+    """A locale Babel (CLDR) knows, as ``en_US`` (``en-US`` accepted), or None when absent."""
+    if value is None:
+        return None
+    tag = line(value, field, max_length=MAX_LOCALE)
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(tag, sep="-" if "-" in tag else "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        raise InvalidInput(field, "is not a locale we know, e.g. en_US, en-GB or pt_BR") from None

@@ -38,6 +38,8 @@ REPORT_BODY = {
                                     "name": {"type": "string", "minLength": 1, "maxLength": 200}}},
         "text": {"type": "string", "minLength": 1, "maxLength": 20000},
         "component": {"type": ["string", "null"], "maxLength": 100},
+        "time_zone": {"type": ["string", "null"], "maxLength": 64, "description": "IANA name, e.g. Asia/Manila."},
+        "locale": {"type": ["string", "null"], "maxLength": 35, "description": "e.g. en_US, en-GB, pt_BR."},
     },
 }
 bearer = HTTPBearer(auto_error=False, description="An API key from `broadcaster api-keys create NAME`.")

@@ -27,7 +27,7 @@ def _header(value: str) -> str:
 
 def to_mime(email: OutgoingEmail, from_email: str, from_name: str) -> bytes:
     message = MIMEMultipart("alternative")
-    message["From"] = formataddr((from_name, from_email), charset="utf-8")
+    message["From"] = formataddr((email.from_name or from_name, from_email), charset="utf-8")
     message["To"] = formataddr((email.to_name, email.to_email), charset="utf-8")
     message["Subject"] = _header(email.subject)
     message["Date"] = format_datetime(datetime.now(UTC))

@@ -103,7 +103,7 @@ def batches(emails: Sequence[OutgoingEmail]) -> Iterator[list[OutgoingEmail]]:
     """Emails grouped by shared content, at most 1,000 per group, each address once per group."""
     groups: dict[object, list[tuple[list[OutgoingEmail], set[str]]]] = {}
     for email in emails:
-        key = email.shared.key if email.shared else object()
+        key = (email.shared.key, email.from_name) if email.shared else object()
         address = email.to_email.lower()
         chunks = groups.setdefault(key, [])
         target = next((c for c in chunks if len(c[0]) < MAX_PERSONALIZATIONS and address not in c[1]), None)
@@ -134,7 +134,7 @@ def request_body(batch: Sequence[OutgoingEmail], from_email: str, from_name: str
     first = batch[0]
     shared_headers = {k: v for k, v in first.headers.items() if k not in PER_PERSON_HEADERS}
     body: dict[str, Any] = {
-        "from": {"email": from_email, "name": display_name(from_name)},
+        "from": {"email": from_email, "name": display_name(first.from_name or from_name)},
         "subject": first.subject,
         "headers": shared_headers,
         "personalizations": [

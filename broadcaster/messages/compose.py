@@ -6,9 +6,10 @@ grovelling, when they will hear from us next, how to check the fix, and thanks.
 """
 
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -18,6 +19,9 @@ from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.domain.incidents import status_label
 from broadcaster.domain.notifications import NotificationKind
 from broadcaster.domain.unsubscribe import Purpose, Scope, seal, sign
+from broadcaster.messages import wording
+from broadcaster.messages.times import ReaderTime, clock_time, promise, spoken_duration
+from broadcaster.messages.times import when as local_when
 
 if TYPE_CHECKING:  # jinja2 is imported when the first email is rendered: CLI commands that render none skip it
     from jinja2 import Environment
@@ -32,6 +36,21 @@ class Sender:
     unsubscribe_secret: str = "embedded-only-change-me"
     public_url: str = "http://127.0.0.1:6066"
     pages_url: str = "http://127.0.0.1:6080"  # where `broadcaster serve` shows incident pages (broadcaster/pages)
+    communicators: tuple[str, ...] = ()  # the roster: who signs when a declaration names nobody
+    default_time_zone: str = "UTC"  # for readers who did not say where they are
+    default_locale: str = "en_GB"
+    promise_minimum: timedelta = timedelta(minutes=30)
+    escalate_after: int = 2  # holding updates in a row before the emails say it is taking longer than hoped
+
+    def signer(self, incident_id: str) -> str | None:
+        """The roster's person for this incident: the same one every time, on every worker (CRC-32, not hash())."""
+        if not self.communicators:
+            return None
+        return self.communicators[zlib.crc32(incident_id.encode()) % len(self.communicators)]
+
+    def from_name(self, communicator: str | None) -> str:
+        """From's display name: ``Angela B. at Example Support``, or the team's name when nobody signs."""
+        return f"{communicator} at {self.team_name}" if communicator else self.team_name
 
     def unsubscribe_url(self, delivery_id: int) -> str:
         """The email's link, also its List-Unsubscribe header; a one-click POST to it stops this incident's emails.
@@ -81,12 +100,19 @@ class EmailFacts:
     update_key: str = ""  # the ledger's update id: emails with the same key share their content
     private: bool = False  # the incident's page needs the token in the reader's email
     follower: bool = False  # the person followed the incident from its page: they reported nothing
+    severity: str = "sev3"
+    communicator: str | None = None
+    declared_at: datetime | None = None
+    time_zone: str | None = None  # the reader's, when they said; else the sender's default
+    locale: str | None = None
+    followed_up_at: datetime | None = None  # when they wrote again, if no email has gone to them since
+    holding_in_a_row: int = 0  # for a holding update: how many there have been since the last news
+    latest_news: str = ""  # for a holding update: the last thing the team said (a progress update)
+    latest_news_at: datetime | None = None
 
-    @property
-    def shared_key(self) -> str:
-        """Emails with the same key share their content; a confirmation carries its own link, so it shares nothing."""
-        own = f":{self.delivery_id}" if self.kind is NotificationKind.FOLLOW_CONFIRMATION else ""
-        return f"{self.kind.value}:{self.update_key}:{'follower' if self.follower else 'reporter'}{own}"
+    def reader(self, sender: "Sender") -> ReaderTime:
+        return ReaderTime(self.time_zone or sender.default_time_zone, self.locale or sender.default_locale,
+                          own=self.time_zone is not None)
 
 
 _SUBJECT_ENDINGS = {
@@ -104,8 +130,8 @@ def subject(facts: EmailFacts) -> str:
 
 
 def when(moment: datetime) -> str:
-    """``Tuesday 24 November at 16:15 UTC``: unambiguous in every country."""
-    return f"{moment:%A} {moment.day} {moment:%B} at {moment:%H:%M} UTC"
+    """``Tuesday 24 November at 16:15 UTC``: for engineers (owner reminders), who work in UTC."""
+    return local_when(moment)
 
 
 def excerpt(text: str) -> str:
@@ -149,19 +175,32 @@ class Personal(NamedTuple):
     unsubscribe_url: str
     page_url: str
     manage_url: str
+    follow_up_time: str  # when they wrote again ("10:32"), or empty
 
 
-TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-", "-bc_unsubscribe-", "-bc_page-", "-bc_manage-")
+TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-", "-bc_unsubscribe-", "-bc_page-", "-bc_manage-",
+                     "-bc_followup-")
 HTML_TAGS = Personal("-bc_name_html-", "-bc_excerpt_html-", "-bc_reported_html-", "-bc_unsubscribe_html-",
-                     "-bc_page_html-", "-bc_manage_html-")
+                     "-bc_page_html-", "-bc_manage_html-", "-bc_followup_html-")
 _TAG = re.compile("|".join(re.escape(tag) for tags in (TEXT_TAGS, HTML_TAGS) for tag in tags))
 
 
 def personal(facts: EmailFacts, sender: Sender) -> Personal:
-    return Personal(first_name(facts.to_name), excerpt(facts.report_text), when(facts.reported_at),
+    reader = facts.reader(sender)
+    follow_up = clock_time(facts.followed_up_at, reader) if facts.followed_up_at else ""
+    return Personal(first_name(facts.to_name), excerpt(facts.report_text), local_when(facts.reported_at, reader),
                     sender.unsubscribe_url(facts.delivery_id),
                     sender.page_url(facts.incident_id, facts.delivery_id, facts.private),
-                    sender.manage_url(facts.delivery_id))
+                    sender.manage_url(facts.delivery_id), follow_up)
+
+
+def content_key(facts: EmailFacts) -> str:
+    """Emails with the same key are rendered once: the same update, kind, reader's zone and locale, follow-up or
+    not, follower or reporter. A follow confirmation carries its own link, so it shares nothing."""
+    reader = f"{facts.time_zone or ''}:{facts.locale or ''}"
+    own = f":{facts.delivery_id}" if facts.kind is NotificationKind.FOLLOW_CONFIRMATION else ""
+    return (f"{facts.kind.value}:{facts.update_key}:{reader}:{'follow-up' if facts.followed_up_at else ''}:"
+            f"{'follower' if facts.follower else 'reporter'}{own}")
 
 
 def substitutions(values: Personal) -> dict[str, str]:
@@ -176,28 +215,49 @@ def fill(template: str, values: dict[str, str]) -> str:
     return _TAG.sub(lambda match: values[match.group(0)], template)
 
 
-def _render_shared(facts: EmailFacts, sender: Sender) -> SharedContent:
+def _context(facts: EmailFacts, sender: Sender, now: datetime) -> dict[str, object]:
+    """What the templates say beyond the facts: who signs, the promise in the reader's time, the wording for
+    this status and severity (:mod:`broadcaster.messages.wording`)."""
+    reader = facts.reader(sender)
+    promised = promise(facts.next_update_at, now, sender.promise_minimum) if facts.next_update_at else None
+    return {
+        "facts": facts, "sender": sender, "status": status_label(facts.status),
+        "signer": facts.communicator or sender.signer(facts.incident_id),
+        "next_when": local_when(promised, reader) if promised else None,
+        "update_when": local_when(facts.update_at, reader),
+        "news_when": local_when(facts.latest_news_at, reader) if facts.latest_news_at else None,
+        "working_for": spoken_duration(now - facts.declared_at) if facts.declared_at else None,
+        "say": wording.For(facts.kind, facts.status, facts.severity, facts.holding_in_a_row, sender.escalate_after),
+    }
+
+
+def _render_shared(facts: EmailFacts, sender: Sender, now: datetime) -> SharedContent:
     """The update's email once, with tags where each person's details go."""
-    common = {"facts": facts, "sender": sender, "status": status_label(facts.status),
-              "confirm_url": sender.confirm_url(facts.delivery_id)}
+    common = {**_context(facts, sender, now), "confirm_url": sender.confirm_url(facts.delivery_id)}
     text = _render(f"{facts.kind.value}.txt", **common, **TEXT_TAGS._asdict())
     html = _render(f"{facts.kind.value}.html", **common, **HTML_TAGS._asdict())
-    return SharedContent(facts.shared_key, subject(facts), text, html)
+    return SharedContent(content_key(facts), subject(facts), text, html)
 
 
-def compose_group(group: Sequence[EmailFacts], sender: Sender) -> list[OutgoingEmail]:
-    """One email per person for facts that share ``shared_key``: rendered once, filled per person."""
+def compose_group(group: Sequence[EmailFacts], sender: Sender, now: datetime | None = None) -> list[OutgoingEmail]:
+    """One email per person for facts that share a :func:`content_key`: rendered once, filled per person.
+
+    ``now`` is when the emails are composed: no promise in them falls sooner than the
+    sender's ``promise_minimum`` after it.
+    """
     if not group:
         return []
-    if len({facts.shared_key for facts in group}) > 1:
-        return [email for facts in group for email in compose_group([facts], sender)]
-    shared = _render_shared(group[0], sender)
+    if len({content_key(facts) for facts in group}) > 1:
+        return [email for facts in group for email in compose_group([facts], sender, now)]
+    shared = _render_shared(group[0], sender, now or datetime.now(UTC))
+    from_name = sender.from_name(group[0].communicator or sender.signer(group[0].incident_id))
     emails = []
     for facts in group:
         values = substitutions(personal(facts, sender))
         unsubscribe = values[TEXT_TAGS.unsubscribe_url]
         emails.append(OutgoingEmail(
             delivery_id=facts.delivery_id, to_email=facts.to_email, to_name=facts.to_name, subject=shared.subject,
+            from_name=from_name,
             text=fill(shared.text, values), html=fill(shared.html, values),
             headers={"X-Broadcaster-Incident": facts.incident_id, "X-Broadcaster-Kind": facts.kind.value,
                      "X-Broadcaster-Delivery": str(facts.delivery_id),
@@ -208,16 +268,17 @@ def compose_group(group: Sequence[EmailFacts], sender: Sender) -> list[OutgoingE
     return emails
 
 
-def compose(facts: EmailFacts, sender: Sender) -> OutgoingEmail:
-    return compose_group([facts], sender)[0]
+def compose(facts: EmailFacts, sender: Sender, now: datetime | None = None) -> OutgoingEmail:
+    return compose_group([facts], sender, now)[0]
 
 
 def compose_owner_reminder(
-    incident_id: str, title: str, owner_email: str, promise_at: datetime, grace: str, sender: Sender
+    incident_id: str, title: str, owner_email: str, promise_at: datetime, grace: str, sender: Sender,
+    holding_in_a_row: int = 0,
 ) -> OutgoingEmail:
-    """The note to an incident's owner that a promised update falls due."""
+    """The note to an incident's owner (or, once holding updates keep coming, its second owner) that an update falls due."""
     text = _render("owner_reminder.txt", incident_id=incident_id, title=title, promise_at=promise_at,
-                   grace=grace, team_name=sender.team_name)
+                   grace=grace, team_name=sender.team_name, holding_in_a_row=holding_in_a_row)
     return OutgoingEmail(
         delivery_id=0, to_email=owner_email, to_name=owner_email, subject=f"Update due on {incident_id} by {when(promise_at)}",
         text=text, html=f"<pre>{escape(text)}</pre>",

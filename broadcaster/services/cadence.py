@@ -23,6 +23,8 @@ class Reminder:
     title: str
     owner_email: str | None
     promise_at: datetime
+    second_owner_email: str | None = None  # set once subscribers have had holding updates enough in a row
+    holding_in_a_row: int = 0
 
 
 @dataclass(frozen=True)
@@ -41,15 +43,21 @@ def open_with_promises(session: Session) -> list[Incident]:
     )
 
 
-def due_work(session: Session, now: datetime, *, lead: timedelta, grace: timedelta) -> DueWork:
-    """Reminders to send now (each recorded, so once per promise) and holding updates to request."""
+def due_work(session: Session, now: datetime, *, lead: timedelta, grace: timedelta, escalate_after: int = 2) -> DueWork:
+    """Reminders to send now (each recorded, so once per promise) and holding updates to request.
+
+    Once subscribers have had ``escalate_after`` holding updates in a row, the reminder
+    goes to the incident's second owner (the owner's manager) as well.
+    """
     reminders, holding = [], []
     for incident in open_with_promises(session):
         promise = incident.next_update_at
         if promise is None or now < promise - lead:
             continue
         if _first_reminder(session, incident.id, promise, now):
-            reminders.append(Reminder(incident.id, incident.title, incident.owner_email, promise))
+            in_a_row = holding_in_a_row(session, incident.id)
+            second = incident.second_owner_email if in_a_row >= escalate_after else None
+            reminders.append(Reminder(incident.id, incident.title, incident.owner_email, promise, second, in_a_row))
         if incident.holding_updates and now >= promise + grace:
             holding.append(HoldingUpdateDue(holding_event_id(incident.id, promise), incident.id, now, promise))
     return DueWork(reminders, holding)
@@ -59,6 +67,15 @@ def _first_reminder(session: Session, incident_id: str, promise: datetime, now: 
     """Record the reminder for this promise; True only the first time (the unique key decides)."""
     row = {"incident_id": incident_id, "promise_at": promise, "reminded_at": now}
     return insert_ignoring_duplicates(session, OwnerReminder, [row], unique=("incident_id", "promise_at")) == 1
+
+
+def holding_in_a_row(session: Session, incident_id: str) -> int:
+    """Holding updates since the incident's last news (its declaration or a progress update)."""
+    last_news = (select(func.max(IncidentUpdate.id))
+                 .where(IncidentUpdate.incident_id == incident_id, IncidentUpdate.kind != "holding").scalar_subquery())
+    query = select(func.count()).where(IncidentUpdate.incident_id == incident_id, IncidentUpdate.kind == "holding",
+                                       IncidentUpdate.id > func.coalesce(last_news, 0))
+    return session.scalar(query) or 0
 
 
 def missed_promises(session: Session, incident_id: str) -> int:

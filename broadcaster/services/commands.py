@@ -7,14 +7,15 @@ from typing import TypeVar, cast
 from broadcaster.domain.events import (
     BugReportReceived,
     CadenceChanged,
+    HoldingUpdateDue,
     IncidentDeclared,
     IncidentEvent,
     IncidentResolved,
     IncidentUpdated,
 )
-from broadcaster.domain.incidents import new_incident_id
+from broadcaster.domain.incidents import holding_event_id, new_incident_id, next_update_due
 from broadcaster.services.desk import Desk
-from broadcaster.storage.models import IncidentUpdate
+from broadcaster.storage.models import Incident, IncidentUpdate
 
 E = TypeVar("E", bound=IncidentEvent)
 
@@ -24,12 +25,14 @@ def _event_id() -> str:
 
 
 def submit_report(
-    desk: Desk, email: str, name: str, text: str, component: str | None, source: str = "cli"
+    desk: Desk, email: str, name: str, text: str, component: str | None, source: str = "cli",
+    time_zone: str | None = None, locale: str | None = None,
 ) -> BugReportReceived:
     """Publish a bug report, checked against its schema first (raises InvalidMessage)."""
     event = BugReportReceived(
         report_id=f"r-{uuid.uuid4().hex}", received_at=desk.services.clock(),
         email=email.strip().lower(), name=name.strip(), text=text, component=component, source=source,
+        time_zone=time_zone, locale=locale,
     )
     from broadcaster.wire.codec import decode_bug_report, encode_bug_report  # jsonschema: only where it checks
 
@@ -52,15 +55,20 @@ def _publish_incident_event(desk: Desk, event: E) -> E:
 def declare_incident(
     desk: Desk, title: str, *, component: str | None, phrases: tuple[str, ...], severity: str,
     description: str, workaround: str, next_update_in: timedelta | None, owner: str | None = None,
-    holding_updates: bool = True, private: bool = False,
+    holding_updates: bool = True, private: bool = False, communicator: str | None = None,
+    second_owner: str | None = None,
 ) -> IncidentDeclared:
+    """Declare an incident; its emails are signed by ``communicator``, else by one of the roster setting's people."""
     now = desk.services.clock()
     cadence = next_update_in or desk.settings.default_cadence(severity)
+    incident_id = new_incident_id(now)
     event = IncidentDeclared(
-        event_id=_event_id(), incident_id=new_incident_id(now), occurred_at=now, title=title,
-        component=component, severity=severity, next_update_at=now + cadence, match=phrases,
+        event_id=_event_id(), incident_id=incident_id, occurred_at=now, title=title,
+        component=component, severity=severity, next_update_at=next_update_due(now, cadence), match=phrases,
         description=description, workaround=workaround, update_every=cadence, owner=owner,
         holding_updates=holding_updates, private=private,
+        communicator=communicator or desk.services.sender.signer(incident_id),
+        second_owner=second_owner or desk.settings.second_owner,
     )
     return _publish_incident_event(desk, event)
 
@@ -72,7 +80,7 @@ def post_update(
     """Post progress; the next promise is ``next_update_in`` from now, else the incident's cadence."""
     now = desk.services.clock()
     cadence = next_update_in or update_every
-    event = IncidentUpdated(_event_id(), incident_id, now, message, now + cadence, status)
+    event = IncidentUpdated(_event_id(), incident_id, now, message, next_update_due(now, cadence), status)
     return _publish_incident_event(desk, event)
 
 
@@ -81,13 +89,21 @@ def change_cadence(
     holding_updates: bool | None,
 ) -> CadenceChanged:
     now = desk.services.clock()
-    next_update_at = now + next_update_in if next_update_in else None
+    next_update_at = next_update_due(now, next_update_in) if next_update_in else None
     event = CadenceChanged(_event_id(), incident_id, now, update_every, next_update_at, holding_updates)
     return _publish_incident_event(desk, event)
 
 
 def resolve_incident(desk: Desk, incident_id: str, message: str, how_to_verify: str) -> IncidentResolved:
     event = IncidentResolved(_event_id(), incident_id, desk.services.clock(), message, how_to_verify)
+    return _publish_incident_event(desk, event)
+
+
+def request_holding_update(desk: Desk, incident_id: str) -> HoldingUpdateDue:
+    """Ask for the holding update the cadence timer asks for once a promise is missed (the demo plays the timer)."""
+    promised = desk.read(lambda session: session.get_one(Incident, incident_id).next_update_at)
+    now = desk.services.clock()
+    event = HoldingUpdateDue(holding_event_id(incident_id, promised), incident_id, now, promised)
     return _publish_incident_event(desk, event)
 
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.events import (
@@ -14,8 +14,16 @@ from broadcaster.domain.events import (
     IncidentUpdated,
     UpdatePublished,
 )
-from broadcaster.domain.incidents import HOLDING_MESSAGE, IncidentError, Status, UpdateKind
+from broadcaster.domain.incidents import (
+    HOLDING_MESSAGE,
+    IncidentError,
+    Status,
+    UpdateKind,
+    holding_cadence,
+    next_update_due,
+)
 from broadcaster.linking.matcher import Outcome, ReportText
+from broadcaster.services.cadence import holding_in_a_row
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.subscriptions import Link, link_reports
 from broadcaster.storage.models import Incident, IncidentUpdate, Report
@@ -39,7 +47,7 @@ def apply_incident_event(
         case IncidentResolved():
             update = _resolve(session, event, now)
         case HoldingUpdateDue():
-            update = _holding(session, event, now)
+            update = _holding(session, event, now, escalate_after=model.settings.holding_escalate_after)
         case CadenceChanged():
             _change_cadence(session, event)  # subscribers hear of the new promise with the next update
     return UpdatePublished(update.incident_id, update.id) if update else None
@@ -64,6 +72,8 @@ def _declare(session: Session, event: IncidentDeclared, now: datetime, model: Li
         holding_updates=event.holding_updates,
         owner_email=event.owner,
         private=event.private,
+        communicator=event.communicator,
+        second_owner_email=event.second_owner,
     )
     session.add(incident)
     update = _record(session, incident, event.event_id, UpdateKind.DECLARED, event.description, now)
@@ -120,15 +130,31 @@ def _progress(session: Session, event: IncidentUpdated, now: datetime) -> Incide
     return _record(session, incident, event.event_id, UpdateKind.PROGRESS, event.message, now)
 
 
-def _holding(session: Session, event: HoldingUpdateDue, now: datetime) -> IncidentUpdate | None:
-    """Tell subscribers there is no news yet, unless the promise was kept or moved meanwhile."""
+def _holding(session: Session, event: HoldingUpdateDue, now: datetime, *, escalate_after: int) -> IncidentUpdate | None:
+    """Tell subscribers there is no news yet, unless the promise was kept or moved meanwhile.
+
+    Never twice in one cadence period: a holding update that would follow the last one
+    sooner than that moves the promise instead. After ``escalate_after`` in a row the next
+    promise lies twice as far (the email says it is taking longer than hoped).
+    """
     incident = session.get(Incident, event.incident_id)
     if incident is None or incident.status == Status.RESOLVED or not incident.holding_updates:
         return None
     if incident.next_update_at != event.missed_promise_at:
         return None
-    incident.next_update_at = now + timedelta(seconds=incident.update_every_seconds)
+    cadence = timedelta(seconds=incident.update_every_seconds)
+    last = _last_holding_at(session, incident.id)
+    if last is not None and now - last < cadence:
+        incident.next_update_at = next_update_due(last, cadence)
+        return None
+    stretch = holding_cadence(cadence, holding_in_a_row(session, incident.id) + 1, escalate_after)
+    incident.next_update_at = next_update_due(now, stretch)
     return _record(session, incident, event.event_id, UpdateKind.HOLDING, HOLDING_MESSAGE, now)
+
+
+def _last_holding_at(session: Session, incident_id: str) -> datetime | None:
+    return session.scalar(select(func.max(IncidentUpdate.created_at)).where(
+        IncidentUpdate.incident_id == incident_id, IncidentUpdate.kind == UpdateKind.HOLDING))
 
 
 def _change_cadence(session: Session, event: CadenceChanged) -> None:

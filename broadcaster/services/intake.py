@@ -24,7 +24,7 @@ from broadcaster.storage.database import transaction
 from broadcaster.storage.models import IntakeRequest, Report
 from broadcaster.wire.errors import InvalidMessage
 
-FIELDS = frozenset({"report_id", "reporter", "text", "component"})
+FIELDS = frozenset({"report_id", "reporter", "text", "component", "time_zone", "locale"})
 SOURCE = "api"
 
 
@@ -59,6 +59,8 @@ def check_report(document: Any, now: datetime, source: str = SOURCE) -> BugRepor
         "name": _field(problems, rules.name, reporter.get("name"), "reporter/name"),
         "text": _field(problems, rules.text, document.get("text"), "text", max_length=rules.MAX_TEXT, multiline=True),
         "component": _field(problems, rules.optional_line, document.get("component"), "component"),
+        "time_zone": _field(problems, rules.time_zone, document.get("time_zone"), "time_zone"),
+        "locale": _field(problems, rules.locale, document.get("locale"), "locale"),
     }
     if problems:
         raise InvalidReport(problems)

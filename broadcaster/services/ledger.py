@@ -40,12 +40,13 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, tuple_, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from broadcaster.domain.email import OutgoingEmail, SendResult
 from broadcaster.domain.events import DeliveriesQueued
 from broadcaster.domain.notifications import DeliveryState, NotificationKind
-from broadcaster.messages.compose import EmailFacts, Sender, compose_group
+from broadcaster.domain.quiet_hours import QuietHours
+from broadcaster.messages.compose import EmailFacts, Sender, compose_group, content_key
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
 from broadcaster.storage.upsert import insert_ignoring_duplicates
 
@@ -93,12 +94,14 @@ def announcements(delivery_ids: Sequence[int]) -> Iterator[tuple[str, bytes]]:
 
 
 def claim(
-    session: Session, delivery_ids: Sequence[int], *, now: datetime, lease: timedelta, max_attempts: int
+    session: Session, delivery_ids: Sequence[int], *, now: datetime, lease: timedelta, max_attempts: int,
+    quiet: QuietHours | None = None, default_time_zone: str = "UTC",
 ) -> list[int]:
     """Mark the sendable rows among ``delivery_ids`` as ours; return the ones we got.
 
     A row whose lease ran out ``max_attempts`` times (its sender died each time) is dead:
-    whatever it carries kills workers, and trying again would only do it again.
+    whatever it carries kills workers, and trying again would only do it again. With
+    ``quiet`` hours, a holding update to a reader for whom it is night is skipped.
     """
     expired = and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - lease)
     session.execute(
@@ -117,7 +120,25 @@ def claim(
         .values(state=DeliveryState.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id)
     )
-    return sorted(_drop_suppressed(session, list(claimed)))
+    wanted = _drop_suppressed(session, list(claimed))
+    return sorted(_drop_quiet(session, wanted, now, quiet, default_time_zone) if quiet else wanted)
+
+
+def _drop_quiet(session: Session, delivery_ids: Sequence[int], now: datetime, quiet: QuietHours,
+                default_time_zone: str) -> list[int]:
+    """Skip holding updates ("no news yet") to readers in their quiet hours; returns the rest.
+
+    Skipped, not delayed: the next news or the next holding update tells them more than
+    this one would in the morning, and the promise it carried was kept for everyone else.
+    """
+    rows = session.execute(
+        select(Delivery.id, Subscriber.time_zone).join(Subscriber, Delivery.subscriber_id == Subscriber.id)
+        .where(Delivery.id.in_(delivery_ids), Delivery.kind == NotificationKind.HOLDING))
+    asleep = [i for i, zone in rows if quiet.contains(now, zone or default_time_zone)]
+    if asleep:
+        session.execute(update(Delivery).where(Delivery.id.in_(asleep)).values(
+            state=DeliveryState.SKIPPED, last_error="quiet hours: a holding update at night in the reader's time zone"))
+    return [i for i in delivery_ids if i not in set(asleep)]
 
 
 def _drop_suppressed(session: Session, delivery_ids: Sequence[int]) -> list[int]:
@@ -151,7 +172,28 @@ _FACT_COLUMNS: dict[str, Any] = {  # EmailFacts field: where it is stored
     "next_update_at": IncidentUpdate.next_update_at, "how_to_verify": Incident.how_to_verify,
     "update_key": IncidentUpdate.id, "private": Incident.private,
     "follower": Subscriber.first_report_id.is_(None),
+    "severity": Incident.severity, "communicator": Incident.communicator,
+    "declared_at": Incident.declared_at, "time_zone": Subscriber.time_zone, "locale": Subscriber.locale,
 }
+_UPDATE_KINDS_WITH_NEWS = ("declared", "progress")
+
+
+def _followed_up_at() -> Any:
+    """When the subscriber last wrote again about the incident, if no email to them was composed since.
+
+    A correlated subquery per row: the same address's other reports linked to the same
+    incident after their last sent email was claimed (and so composed), if any. Indexed by
+    ``reports.email``.
+    """
+    later, sent = aliased(Report), aliased(Delivery)
+    last_composed = (select(func.max(sent.claimed_at))
+                     .where(sent.subscriber_id == Subscriber.id, sent.state == DeliveryState.SENT)
+                     .correlate(Subscriber).scalar_subquery())
+    return (select(func.max(later.received_at))
+            .where(later.email == Subscriber.email, later.incident_id == Subscriber.incident_id,
+                   later.id != Subscriber.first_report_id,
+                   or_(last_composed.is_(None), later.linked_at > last_composed))
+            .correlate(Subscriber).scalar_subquery())
 
 
 @dataclass
@@ -162,8 +204,9 @@ class Composed:
     refused: list[SendResult] = field(default_factory=list)
 
 
-def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sender) -> Composed:
-    """Each claimed row's email; rows for the same update and kind are rendered once and filled per person.
+def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sender,
+                    now: datetime | None = None) -> Composed:
+    """Each claimed row's email; rows with the same content key are rendered once and filled per person.
 
     The facts are read as plain column tuples in one joined query: at 1,000 rows a page,
     building ORM objects for five tables cost more than everything else in a send.
@@ -171,7 +214,8 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
     really cannot be composed are refused.
     """
     rows = session.execute(
-        select(*(column.label(name) for name, column in _FACT_COLUMNS.items()))
+        select(*(column.label(name) for name, column in _FACT_COLUMNS.items()),
+               _followed_up_at().label("followed_up_at"))
         .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
         .join(Incident, IncidentUpdate.incident_id == Incident.id)
         .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
@@ -179,25 +223,49 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
         .where(Delivery.id.in_(delivery_ids))
         .order_by(Delivery.id)
     )
+    found = list(rows.mappings())
+    holding = _holding_context(session, {row["update_key"] for row in found if row["kind"] == NotificationKind.HOLDING})
     groups: dict[str, list[EmailFacts]] = {}
-    for row in rows.mappings():
+    for row in found:
         facts = EmailFacts(**{**row, "kind": NotificationKind(row["kind"]), "update_key": str(row["update_key"]),
-                              "follower": bool(row["follower"]), "private": bool(row["private"])})
-        groups.setdefault(facts.shared_key, []).append(facts)
+                              "follower": bool(row["follower"]), "private": bool(row["private"]),
+                              **holding.get(row["update_key"], {})})
+        groups.setdefault(content_key(facts), []).append(facts)
     composed = Composed()
     for group in groups.values():
         try:
-            composed.emails += compose_group(group, sender)
+            composed.emails += compose_group(group, sender, now)
         except Exception:  # noqa: BLE001 - find the rows that cannot be composed; send the others
             for facts in group:
-                compose_one(facts, sender, composed)
+                compose_one(facts, sender, composed, now)
     return composed
 
 
-def compose_one(facts: EmailFacts, sender: Sender, composed: Composed) -> None:
+def _holding_context(session: Session, update_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """For each holding update: how many came in a row (with it), and the team's last news before it.
+
+    Holding updates are rare (one per incident and cadence period), so one small query each.
+    """
+    context: dict[int, dict[str, Any]] = {}
+    for update_id in update_ids:
+        holding = session.get_one(IncidentUpdate, update_id)
+        earlier = select(IncidentUpdate).where(IncidentUpdate.incident_id == holding.incident_id,
+                                               IncidentUpdate.id < update_id)
+        news = session.scalars(earlier.where(IncidentUpdate.kind.in_(_UPDATE_KINDS_WITH_NEWS))
+                               .order_by(IncidentUpdate.id.desc()).limit(1)).first()
+        since = IncidentUpdate.id > news.id if news else IncidentUpdate.id > 0
+        in_a_row = session.scalar(select(func.count()).select_from(earlier.where(
+            IncidentUpdate.kind == "holding", since).subquery())) or 0
+        message = news.message if news and news.message else ""
+        context[update_id] = {"holding_in_a_row": in_a_row + 1, "latest_news": message,
+                              "latest_news_at": news.created_at if message and news else None}
+    return context
+
+
+def compose_one(facts: EmailFacts, sender: Sender, composed: Composed, now: datetime | None = None) -> None:
     """Add one row's email to ``composed``, or its refusal if it cannot be composed."""
     try:
-        composed.emails += compose_group([facts], sender)
+        composed.emails += compose_group([facts], sender, now)
     except Exception as error:  # noqa: BLE001 - recorded as this row's reason
         composed.refused.append(SendResult(facts.delivery_id, False, f"cannot be composed: {type(error).__name__}"))
 

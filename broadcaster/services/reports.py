@@ -45,7 +45,7 @@ def _store(session: Session, events: Sequence[BugReportReceived]) -> list[Report
             known[event.report_id] = Report(
                 id=event.report_id, email=event.email, name=event.name, text=event.text,
                 component=event.component, source=event.source, received_at=event.received_at,
-                link_state="unlinked",
+                link_state="unlinked", time_zone=event.time_zone, locale=event.locale,
             )
             session.add(known[event.report_id])
     session.flush()

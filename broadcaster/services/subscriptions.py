@@ -47,8 +47,17 @@ def link_reports(session: Session, links: Sequence[Link], now: datetime) -> list
             found[key] = Subscriber(incident_id=link.incident_id, email=link.report.email, name=link.report.name,
                                     first_report_id=link.report.id, subscribed_at=now)
             session.add(found[key])
+        _keep_reader_time(found[key], link.report)
     session.flush()
     return [found[(link.incident_id, link.report.email)] for link in links]
+
+
+def _keep_reader_time(subscriber: Subscriber, report: Report) -> None:
+    """A report that says where its reporter reads times sets it for them; one that does not changes nothing."""
+    if report.time_zone:
+        subscriber.time_zone = report.time_zone
+    if report.locale:
+        subscriber.locale = report.locale
 
 
 def _mark_linked(link: Link, now: datetime) -> None:

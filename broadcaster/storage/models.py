@@ -78,6 +78,9 @@ class Incident(Base):
     owner_email: Mapped[str | None] = mapped_column(String(320))
     # A private incident's page opens only with the token in a subscriber's own email (broadcaster/pages).
     private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Who signs the emails (a person's name); who else is reminded once holding updates keep coming.
+    communicator: Mapped[str | None] = mapped_column(String(200))
+    second_owner_email: Mapped[str | None] = mapped_column(String(320))
 
     updates: Mapped[list["IncidentUpdate"]] = relationship(
         back_populates="incident", order_by="IncidentUpdate.id"
@@ -131,6 +134,8 @@ class Report(Base):
     candidate_incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
     link_score: Mapped[float | None] = mapped_column(Float)
     linked_by: Mapped[str | None] = mapped_column(String(16))
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # IANA name, as the reporter's entrance said
+    locale: Mapped[str | None] = mapped_column(String(35))
 
 
 class LinkFeedback(Base):
@@ -199,6 +204,9 @@ class Subscriber(Base):
     subscribed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # Set when the person used an unsubscribe link for this incident: its later emails die unsent.
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Where and how they read times (from their reports); None: the configured defaults.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(35))
 
     first_report: Mapped[Report | None] = relationship()
 

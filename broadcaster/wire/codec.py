@@ -87,6 +87,11 @@ def _dump(document: dict[str, Any]) -> bytes:
 # Bug reports ---------------------------------------------------------------
 
 
+def _present(**optional: object) -> dict[str, object]:
+    """The optional fields that are set: fields added to a v1 schema in place appear only when used."""
+    return {name: value for name, value in optional.items() if value is not None}
+
+
 def encode_bug_report(report: BugReportReceived) -> bytes:
     return _dump(
         {
@@ -98,6 +103,7 @@ def encode_bug_report(report: BugReportReceived) -> bytes:
             "text": report.text,
             "component": report.component,
             "source": report.source,
+            **_present(time_zone=report.time_zone, locale=report.locale),
         }
     )
 
@@ -113,6 +119,8 @@ def decode_bug_report(raw: bytes | None) -> BugReportReceived:
         text=rules.text(doc["text"], "text", max_length=rules.MAX_TEXT, multiline=True),
         component=rules.optional_line(doc.get("component"), "component"),
         source=rules.optional_line(doc.get("source"), "source", max_length=64) or "unknown",
+        time_zone=rules.time_zone(doc.get("time_zone")),
+        locale=rules.locale(doc.get("locale")),
     )
 
 
@@ -141,6 +149,7 @@ def encode_incident_event(event: IncidentEvent) -> bytes:
                 "owner": event.owner,
                 "holding_updates": event.holding_updates,
                 "private": event.private,
+                **_present(communicator=event.communicator, second_owner=event.second_owner),
             }
         case IncidentUpdated():
             body = {
@@ -189,8 +198,12 @@ def _promise(value: str, field: str = "next_update_at") -> datetime:
     return _time(value, field, future=PROMISE_HORIZON)
 
 
+def _optional_email(doc: dict[str, Any], field: str) -> str | None:
+    value = doc.get(field)
+    return rules.email(value, field) if value is not None else None
+
+
 def _declared(doc: dict[str, Any]) -> IncidentDeclared:
-    owner = doc.get("owner")
     return IncidentDeclared(
         *_ids(doc),
         title=rules.line(doc["title"], "title", max_length=rules.MAX_TITLE),
@@ -201,9 +214,11 @@ def _declared(doc: dict[str, Any]) -> IncidentDeclared:
         description=_message(doc, "description", required=False),
         workaround=_message(doc, "workaround", required=False),
         update_every=_delta(doc.get("update_every_seconds")),
-        owner=rules.email(owner, "owner") if owner is not None else None,
+        owner=_optional_email(doc, "owner"),
         holding_updates=doc.get("holding_updates", True),
         private=doc.get("private", False),
+        communicator=rules.optional_line(doc.get("communicator"), "communicator", max_length=rules.MAX_NAME),
+        second_owner=_optional_email(doc, "second_owner"),
     )
 
 

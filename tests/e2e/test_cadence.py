@@ -65,7 +65,8 @@ def test_a_missed_promise_reminds_once_and_holds_once_across_a_restart(
         ("cy@example.com", "acknowledgement"): 1,
     })
     holding = next(e for e in system.emails() if e["kind"] == "holding")
-    assert "we don't have any yet" in holding["text"] and "11:20 UTC" in holding["text"]  # the new promise
+    # the new promise: an hour after the holding update (10:20), rounded up to the quarter hour as a person writes it
+    assert "it is not fixed yet" in holding["text"] and "11:30 UTC" in holding["text"]
     shown = system.run("incident", "show", incident_id).output
     assert "broken 1 time(s)" in shown and "news promised every 1h" in shown
     assert "due in 1h" in system.run("incident", "due").output  # the promise moved forward

@@ -3,7 +3,11 @@
 import os
 import subprocess
 import sys
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
+
+from tests.support.email_browser import PHONE, SCREENSHOTS, chromium, render
 
 
 def test_the_demo_starts_its_own_system_plays_the_story_and_exits_zero(tmp_path: Path) -> None:
@@ -18,5 +22,22 @@ def test_the_demo_starts_its_own_system_plays_the_story_and_exits_zero(tmp_path:
     for line in ("ok    eric@example.com", "ok    priya@example.com", "ok    maz@example.com", "ok    tom@example.com"):
         assert line in done.stdout
     assert "sonia@example.com" not in done.stdout.split("Checking every email")[1]
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 10  # 3 people x 3 emails, and Tom's reply
+    # 3 people x 5 emails (acknowledgement, progress, holding, monitoring, resolution), and Tom's reply
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 16
+    graded = done.stdout.split("Checking every email")[1]
+    assert "own words" in graded and "MISSING" not in graded  # the checker's table: every mark of the rubric
     assert not (tmp_path / ".broadcaster" / "runtime.json").exists()  # stopped and cleaned up
+    keep_screenshots(tmp_path / "outbox")
+
+
+def keep_screenshots(outbox: Path) -> None:
+    """Each of the demo's emails at phone width, as the reader sees it: build/screenshots/demo/ (build artefacts)."""
+    parser = BytesParser(policy=policy.default)
+    with chromium() as driver:
+        for eml in sorted(outbox.glob("*.eml")):
+            message = parser.parsebytes(eml.read_bytes())
+            page = eml.with_suffix(".html")
+            page.write_text(message.get_body(("html",)).get_content())
+            recipient, kind = message["To"].addresses[0].username, message["X-Broadcaster-Kind"]
+            shown = render(driver, page, PHONE, SCREENSHOTS / "demo" / f"{eml.stem}-{recipient}-{kind}.png")
+            assert shown.overflow <= 0 and f"Hi {recipient.title()}," in shown.text, eml.name

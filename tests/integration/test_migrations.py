@@ -40,7 +40,8 @@ def test_emails_skipped_because_the_person_asked_for_none_are_no_longer_counted_
     from broadcaster.storage.models import Delivery
     from tests.integration.test_services import T0, apply, declared, receive, report
 
-    downgrade(database_url, "0009")
+    # The rows are made with today's models, then taken back to 0009 as they were then (dead, with the reason):
+    # the models have columns that 0009 lacks, so they cannot write at 0009 itself.
     engine = make_engine(database_url)
     sessions, model = make_session_factory(engine), LinkingModel(Settings(database_url=database_url))
     apply(sessions, model, declared(), T0)
@@ -50,6 +51,7 @@ def test_emails_skipped_because_the_person_asked_for_none_are_no_longer_counted_
     with sessions.begin() as session:
         for delivery_id, reason in zip(ids, reasons, strict=True):
             session.get_one(Delivery, delivery_id).state, session.get_one(Delivery, delivery_id).last_error = "dead", reason
+    downgrade(database_url, "0009")
     upgrade(database_url)
     with sessions() as session:
         assert [session.get_one(Delivery, i).state for i in ids] == ["skipped", "skipped", "dead"]

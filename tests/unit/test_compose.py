@@ -42,7 +42,7 @@ def test_the_subject_carries_the_state() -> None:
 
 
 def test_the_acknowledgement_says_what_is_known_what_to_do_and_when_we_write_next() -> None:
-    text = compose(FACTS, SENDER).text
+    text = compose(FACTS, SENDER, now=REPORTED).text  # composed when it was written: the promise stands
     assert "What we know: Uploading a CSV fails with unexpected error." in text
     assert "What you can do meanwhile: Add members one by one." in text
     assert "again by Sunday 1 February at 18:15 UTC" in text

@@ -1,7 +1,7 @@
 """incident pages: private incidents, and people who follow an incident from its page (no report, confirmed by email)
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-26
 """
 
