@@ -68,6 +68,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         engine=engine,
         sessions=make_session_factory(engine),
         mailer=make_mailer(settings),
-        sender=Sender(settings.product_name, settings.mail_from_name, signing_secret(settings), public_url(settings)),
+        sender=Sender(settings.product_name, settings.mail_from_name, signing_secret(settings), public_url(settings),
+                      settings.support_email or settings.mail_from),
         clock=clock,
     )

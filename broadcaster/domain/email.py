@@ -15,6 +15,7 @@ class SharedContent:
     subject: str
     text: str
     html: str
+    reply_to: str | None = None  # with the tag where each person's reply token goes
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class OutgoingEmail:
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
+    reply_to: str | None = None  # the address replies go to, shown with the sender's name
     shared: SharedContent | None = None
     substitutions: dict[str, str] = field(default_factory=dict)
 

@@ -22,6 +22,7 @@ class UpdateKind(StrEnum):
     PROGRESS = "progress"
     HOLDING = "holding"
     RESOLUTION = "resolution"
+    REOPENED = "reopened"
 
 
 class IncidentError(Exception):
@@ -44,6 +45,8 @@ def status_label(status: str) -> str:
 
 
 HOLDING_MESSAGE = "No news yet: we are still working on it."
+REOPEN_MESSAGE = "Our engineers are looking into it again now."
+REOPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED)
 
 
 def holding_event_id(incident_id: str, promise_at: datetime) -> str:

@@ -11,6 +11,7 @@ class NotificationKind(StrEnum):
     HOLDING = "holding"
     RESOLUTION = "resolution"
     FIXED_REPLY = "fixed_reply"
+    REOPENED = "reopened"  # we said it was fixed; it is not
 
 
 class DeliveryState(StrEnum):
@@ -29,6 +30,7 @@ _KIND_FOR_UPDATE = {
     UpdateKind.PROGRESS: NotificationKind.PROGRESS,
     UpdateKind.HOLDING: NotificationKind.HOLDING,
     UpdateKind.RESOLUTION: NotificationKind.RESOLUTION,
+    UpdateKind.REOPENED: NotificationKind.REOPENED,
 }
 
 

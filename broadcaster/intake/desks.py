@@ -86,7 +86,7 @@ def zendesk_ticket(document: Any) -> Ticket:
         raise intake.InvalidReport(problems)
     return Ticket("zendesk", ticket_id, url, {
         "reporter": {"email": requester.get("email"), "name": requester.get("name")},
-        "text": _text(ticket.get("subject"), ticket.get("description")),
+        "text": report_text(ticket.get("subject"), ticket.get("description")),
     }, {"reporter/email": "requester/email", "reporter/name": "requester/name", "text": "ticket/description"})
 
 
@@ -107,7 +107,7 @@ def intercom_conversation(document: Any) -> Ticket | None:
     return Ticket("intercom", conversation_id, None, {
         # Leads often have no name: their address is the best name there is.
         "reporter": {"email": author.get("email"), "name": author.get("name") or author.get("email")},
-        "text": _text(html_text(source.get("subject")), html_text(source.get("body"))),
+        "text": report_text(html_text(source.get("subject")), html_text(source.get("body"))),
     }, {"reporter/email": f"{_INTERCOM_SOURCE}/author/email", "reporter/name": f"{_INTERCOM_SOURCE}/author/name",
         "text": f"{_INTERCOM_SOURCE}/body"})
 
@@ -142,7 +142,7 @@ def _optional_url(problems: list[tuple[str, str]], value: Any, field: str) -> st
     return url
 
 
-def _text(subject: Any, message: Any) -> Any:
+def report_text(subject: Any, message: Any) -> Any:
     """Subject, a blank line, then the first message; cut to the report limit, as a long ticket is still a report.
 
     Anything that is not text is passed on as it is, for the input rules to name.

@@ -21,7 +21,7 @@ import json
 import re
 from dataclasses import dataclass
 from email import message_from_bytes, policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser, HeaderParser
 from email.utils import collapse_rfc2231_value, getaddresses
 from typing import Any
@@ -95,6 +95,8 @@ def form_fields(content_type: str, body: bytes) -> dict[str, bytes]:
             raise UnreadablePost("(body)", "holds no form fields")
         fields: dict[str, bytes] = {}
         for part in parts:
+            if not isinstance(part, Message):
+                continue
             name = _field_name(part)
             if name and not part.get_filename():
                 payload = part.get_payload(decode=True)
@@ -149,12 +151,12 @@ def _raw_email(raw: bytes) -> InboundEmail:
     if body is not None:
         content = _content(body)
         text = content if body.get_content_type() == "text/plain" else html_text(content)
-    raw_headers = {name.lower(): str(value) for name, value in reversed(message.raw_items())}  # the first wins
+    raw_headers = {name.lower(): str(value) for name, value in reversed(list(message.raw_items()))}  # the first wins
     return _email(raw_headers.get("from", ""), (), (raw_headers.get("to", ""), raw_headers.get("cc", "")),
                   raw_headers.get("subject", ""), text, message)
 
 
-def _content(part: EmailMessage) -> str:
+def _content(part: MIMEPart) -> str:
     try:
         return str(part.get_content())
     except LookupError:  # a charset Python does not know

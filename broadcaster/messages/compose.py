@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from markupsafe import escape
 
+from broadcaster.domain import replies
 from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.domain.incidents import status_label
 from broadcaster.domain.notifications import NotificationKind
@@ -29,8 +30,9 @@ EXCERPT_LENGTH = 160
 class Sender:
     product_name: str
     team_name: str
-    unsubscribe_secret: str = "embedded-only-change-me"
+    unsubscribe_secret: str = "embedded-only-change-me"  # also signs reply addresses (domain-separated)
     public_url: str = "http://127.0.0.1:6066"
+    support_email: str = "support@example.com"
 
     def unsubscribe_url(self, delivery_id: int) -> str:
         """The email's link, also its List-Unsubscribe header; a one-click POST to it stops this incident's emails.
@@ -42,6 +44,10 @@ class Sender:
         """
         token = sign(delivery_id, Scope.INCIDENT, self.unsubscribe_secret)
         return f"{self.public_url.rstrip('/')}/unsubscribe?token={token}"
+
+    def reply_token(self, delivery_id: int) -> str:
+        """What the email's Reply-To carries after the ``+``: a reply to it is stored with its incident."""
+        return replies.sign(delivery_id, self.unsubscribe_secret)
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ _SUBJECT_ENDINGS = {
     NotificationKind.HOLDING: "still working on it",
     NotificationKind.RESOLUTION: "fixed",
     NotificationKind.FIXED_REPLY: "already fixed, please try again",
+    NotificationKind.REOPENED: "not fixed after all, we are on it again",
 }
 
 
@@ -128,6 +135,7 @@ class Personal(NamedTuple):
 TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-", "-bc_unsubscribe-")
 HTML_TAGS = Personal("-bc_name_html-", "-bc_excerpt_html-", "-bc_reported_html-", "-bc_unsubscribe_html-")
 _TAG = re.compile("|".join(re.escape(tag) for tags in (TEXT_TAGS, HTML_TAGS) for tag in tags))
+REPLY_TAG = "-bc_reply-"  # the reply token in the shared Reply-To (SendGrid substitutes in reply-to too)
 
 
 def personal(facts: EmailFacts, sender: Sender) -> Personal:
@@ -152,7 +160,8 @@ def _render_shared(facts: EmailFacts, sender: Sender) -> SharedContent:
     common = {"facts": facts, "sender": sender, "status": status_label(facts.status)}
     text = _render(f"{facts.kind.value}.txt", **common, **TEXT_TAGS._asdict())
     html = _render(f"{facts.kind.value}.html", **common, **HTML_TAGS._asdict())
-    return SharedContent(f"{facts.kind.value}:{facts.update_key}", subject(facts), text, html)
+    reply_to = replies.reply_address(sender.support_email, REPLY_TAG)
+    return SharedContent(f"{facts.kind.value}:{facts.update_key}", subject(facts), text, html, reply_to)
 
 
 def compose_group(group: Sequence[EmailFacts], sender: Sender) -> list[OutgoingEmail]:
@@ -164,14 +173,16 @@ def compose_group(group: Sequence[EmailFacts], sender: Sender) -> list[OutgoingE
     for facts in group:
         values = substitutions(personal(facts, sender))
         unsubscribe = values[TEXT_TAGS.unsubscribe_url]
+        token = sender.reply_token(facts.delivery_id)
         emails.append(OutgoingEmail(
             delivery_id=facts.delivery_id, to_email=facts.to_email, to_name=facts.to_name, subject=shared.subject,
             text=fill(shared.text, values), html=fill(shared.html, values),
+            reply_to=replies.reply_address(sender.support_email, token),
             headers={"X-Broadcaster-Incident": facts.incident_id, "X-Broadcaster-Kind": facts.kind.value,
                      "X-Broadcaster-Delivery": str(facts.delivery_id),
                      "List-Unsubscribe": f"<{unsubscribe}>",  # RFC 8058 one-click
                      "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-            shared=shared, substitutions=values,
+            shared=shared, substitutions=values | {REPLY_TAG: token},
         ))
     return emails
 

@@ -9,6 +9,7 @@ from broadcaster.domain.events import (
     CadenceChanged,
     IncidentDeclared,
     IncidentEvent,
+    IncidentReopened,
     IncidentResolved,
     IncidentUpdated,
 )
@@ -88,6 +89,15 @@ def change_cadence(
 
 def resolve_incident(desk: Desk, incident_id: str, message: str, how_to_verify: str) -> IncidentResolved:
     event = IncidentResolved(_event_id(), incident_id, desk.services.clock(), message, how_to_verify)
+    return _publish_incident_event(desk, event)
+
+
+def reopen_incident(
+    desk: Desk, incident_id: str, message: str, *, status: str, next_update_in: timedelta,
+) -> IncidentReopened:
+    """Reopen a resolved incident: every subscriber hears it is not fixed, what is done now and when news comes."""
+    now = desk.services.clock()
+    event = IncidentReopened(_event_id(), incident_id, now, message, now + next_update_in, status)
     return _publish_incident_event(desk, event)
 
 
