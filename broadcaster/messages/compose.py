@@ -197,8 +197,24 @@ def compose_owner_reminder(
     """The note to an incident's owner that a promised update falls due."""
     text = _render("owner_reminder.txt", incident_id=incident_id, title=title, promise_at=promise_at,
                    grace=grace, team_name=sender.team_name)
+    return _owner_note(incident_id, "owner_reminder", owner_email, f"Update due on {incident_id} by {when(promise_at)}",
+                       text)
+
+
+def compose_owner_regression(
+    incident_id: str, title: str, owner_email: str, subscribers: int, excerpts: Sequence[str], sender: Sender
+) -> OutgoingEmail:
+    """The note to an incident's owner that people told it is fixed say it still fails."""
+    text = _render("owner_regression.txt", incident_id=incident_id, title=title, subscribers=subscribers,
+                   excerpts=excerpts, team_name=sender.team_name)
+    return _owner_note(incident_id, "owner_regression", owner_email,
+                       f"{incident_id} still fails for {subscribers} subscriber(s)", text)
+
+
+def _owner_note(incident_id: str, kind: str, owner_email: str, subject: str, text: str) -> OutgoingEmail:
+    """An email to an engineer: plain text, its HTML part the same text, not a ledger delivery."""
     return OutgoingEmail(
-        delivery_id=0, to_email=owner_email, to_name=owner_email, subject=f"Update due on {incident_id} by {when(promise_at)}",
+        delivery_id=0, to_email=owner_email, to_name=owner_email, subject=subject,
         text=text, html=f"<pre>{escape(text)}</pre>",
-        headers={"X-Broadcaster-Incident": incident_id, "X-Broadcaster-Kind": "owner_reminder"},
+        headers={"X-Broadcaster-Incident": incident_id, "X-Broadcaster-Kind": kind},
     )
