@@ -27,9 +27,9 @@ class OutgoingEmail:
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
-    reply_to: str | None = None  # the address replies go to, shown with the sender's name
     shared: SharedContent | None = None
     substitutions: dict[str, str] = field(default_factory=dict)
+    reply_to: str | None = None  # the address replies go to, shown with the sender's name
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def router(services: Services, publisher: PublishingThread, topic: str) -> APIRo
         _authorise(settings.inbound_parse_secret, authorization)
         body = await read_within(request, settings.inbound_parse_max_bytes)
         try:
-            email = read_post(request.headers.get("content-type", ""), body)
+            email = await run_in_threadpool(read_post, request.headers.get("content-type", ""), body)  # up to 30 MB
         except UnreadablePost as error:
             raise intake.InvalidReport([(error.field, error.problem)]) from None
         if email.automatic:
