@@ -62,7 +62,8 @@ def make_mailer(settings: Settings) -> Mailer:
 
 def make_sender(settings: Settings) -> Sender:
     return Sender(settings.product_name, settings.mail_from_name, signing_secret(settings), public_url(settings),
-                  pages_url(settings), communicators=tuple(settings.communicators), default_time_zone=settings.default_time_zone,
+                  pages_url(settings), support_email=settings.support_email or settings.mail_from,
+                  communicators=tuple(settings.communicators), default_time_zone=settings.default_time_zone,
                   default_locale=settings.default_locale, promise_minimum=settings.promise_minimum,
                   escalate_after=settings.holding_escalate_after)
 

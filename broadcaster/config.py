@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     # (409, or 429/503 with a short Retry-After), so 5 minutes passes its retries and bounds replays.
     zendesk_webhook_window: timedelta = timedelta(minutes=5)
     intercom_client_secret: str | None = None
+    # Email to support (SendGrid Inbound Parse, broadcaster/intake/inbound.py): the password SendGrid sends as
+    # HTTP Basic auth (unset: the endpoint answers 503), and the largest post read (SendGrid's own limit is 30 MB).
+    inbound_parse_secret: str | None = None
+    inbound_parse_max_bytes: int = 30 * 1024 * 1024
+    # The support mailbox replies go to (Reply-To: local+token@domain, plus-addressing); unset: mail_from.
+    support_email: str | None = None
 
     @field_validator(
         "link_backlog_window",

@@ -16,6 +16,7 @@ from streams import (
     link_reports,
     metrics,
     outbox_relay,
+    replies,
     unsubscribe,
     webhooks,
 )
@@ -26,6 +27,7 @@ from streams.transport import App
 
 PROCESSORS = (
     link_reports, apply_incident_events, fan_out, deliver, cadence, health, metrics, unsubscribe, webhooks, outbox_relay,
+    replies,
 )
 
 

@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 from broadcaster.cli.context import CliContext, pass_cli, refusing_bad_input
 from broadcaster.config import SEVERITIES
 from broadcaster.domain.durations import InvalidDuration, format_duration, parse_duration
-from broadcaster.domain.incidents import OPEN_STATUSES, Status
-from broadcaster.services import commands, queries
+from broadcaster.domain.incidents import OPEN_STATUSES, REOPEN_MESSAGE, REOPEN_STATUSES, Status
+from broadcaster.messages.compose import excerpt
+from broadcaster.services import commands, queries, replies
 from broadcaster.services.cadence import open_with_promises
 from broadcaster.storage.models import Incident
 
@@ -32,7 +33,7 @@ def _at(moment: datetime | None) -> str:
 
 @click.group()
 def incident() -> None:
-    """Declare, update, resolve and inspect incidents."""
+    """Declare, update, resolve, reopen and inspect incidents."""
 
 
 @incident.command()
@@ -126,6 +127,34 @@ def resolve(cli: CliContext, incident_id: str, message: str, how_to_verify: str,
     _await(cli, event.event_id, wait_seconds)
 
 
+@incident.command()
+@click.argument("incident_id")
+@click.option("--message", "-m", default=REOPEN_MESSAGE, show_default=True,
+              help="What you are doing now, in words customers understand.")
+@click.option("--status", type=click.Choice([s.value for s in REOPEN_STATUSES]), default=Status.INVESTIGATING.value,
+              show_default=True, help="The state it is in again.")
+@click.option("--next-update-in", callback=_duration,
+              help="When subscribers hear from you next (default: the incident's cadence).")
+@wait_option
+@pass_cli
+def reopen(cli: CliContext, incident_id: str, message: str, status: str, next_update_in: timedelta | None,
+           wait_seconds: float) -> None:
+    """Reopen resolved INCIDENT_ID: it is not fixed. Every subscriber is told, with an apology and what happens now."""
+    found = cli.read(lambda s: s.get(Incident, incident_id))
+    if found is None:
+        raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
+    if found.status != Status.RESOLVED:
+        raise click.ClickException(f"{incident_id} is not resolved (it is {found.status}); "
+                                   f"`broadcaster incident update {incident_id}` tells its subscribers what is new")
+    with refusing_bad_input():
+        event = commands.reopen_incident(
+            cli, incident_id, message, status=status,
+            next_update_in=next_update_in or timedelta(seconds=found.update_every_seconds))
+    click.echo(f"{incident_id} reopened ({status}); every subscriber will be told it is not fixed, with an apology.")
+    click.echo(f"Next update promised by {_at(event.next_update_at)}.")
+    _await(cli, event.event_id, wait_seconds)
+
+
 @incident.command("list")
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved incidents.")
 @pass_cli
@@ -151,12 +180,13 @@ def show(cli: CliContext, incident_id: str) -> None:
         found = session.get(Incident, incident_id)
         if found is None:
             return None
-        return queries.summary(session, found), queries.timeline(session, incident_id)
+        return queries.summary(session, found), queries.timeline(session, incident_id), replies.of_incident(
+            session, incident_id)
 
     loaded = cli.read(load)
     if loaded is None:
         raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
-    summary, entries = loaded
+    summary, entries, answers = loaded
     i = summary.incident
     click.echo(f"{i.id}  {i.title}")
     click.echo(f"  status {i.status}, {i.severity}, component {i.component or '(any)'}")
@@ -169,6 +199,7 @@ def show(cli: CliContext, incident_id: str) -> None:
     broken = summary.missed_promises
     click.echo(f"  promises: {'never broken' if not broken else f'broken {broken} time(s): a holding update went out'}")
     click.echo(f"  {summary.reports} report(s) linked, {summary.subscribers} subscriber(s)")
+    _show_replies(answers)
     click.echo("Timeline:")
     for entry in entries:
         u = entry.update
@@ -178,6 +209,17 @@ def show(cli: CliContext, incident_id: str) -> None:
         if entry.provider:
             said = ", ".join(f"{n} {status}" for status, n in sorted(entry.provider.items()))
             click.echo(f"  {'':20} mail provider: {said}")
+
+
+def _show_replies(answers: replies.IncidentReplies) -> None:
+    """The replies subscribers sent to its emails (never answered automatically), the latest few quoted."""
+    if not answers.count:
+        click.echo("  replies: none")
+        return
+    click.echo(f"  replies: {answers.count}, {answers.still_fails} saying it still fails; the latest:")
+    for reply in answers.latest:
+        flag = " REGRESSION" if reply.regression else ""
+        click.echo(f"    {_at(reply.received_at)}  {reply.email}  [{reply.classification}{flag}] {excerpt(reply.text)}")
 
 
 @click.command()

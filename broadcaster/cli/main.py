@@ -25,7 +25,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
                    "(given up on)."),
     "demo": ("broadcaster.cli.demo:demo",
              "Play the CSV-upload story: reports, declaration, update, resolution, a late report."),
-    "incident": ("broadcaster.cli.incident:incident", "Declare, update, resolve and inspect incidents."),
+    "incident": ("broadcaster.cli.incident:incident", "Declare, update, resolve, reopen and inspect incidents."),
     "lag": ("broadcaster.cli.lag:lag",
             "Committed offset, log end, lag in messages and seconds, and a Burrow-style status per group."),
     "linking": ("broadcaster.cli.linking:linking", "How well reports are linked to incidents."),

@@ -18,6 +18,7 @@ from broadcaster.ops.health import (
 )
 from broadcaster.ops.lag_report import Window, evaluate_group, group_status
 from broadcaster.ops.lag_status import STALL_AFTER_SECONDS, Status
+from broadcaster.services import replies
 
 
 def _broker_check(cli: CliContext) -> Check:
@@ -56,7 +57,7 @@ def status(cli: CliContext, stall_after: float) -> None:
     now = cli.services.clock()
     checks += cli.read(lambda s: [deliveries_check(s, now=now, lease=cli.settings.delivery_lease),
                                   mail_account_check(s), outbox_check(s, utc_now()), overdue_check(s, now),
-                                  intake_check(s, now)])
+                                  intake_check(s, now), Check("replies", *replies.status_line(s, now))])
     for check in checks:
         mark = click.style("ok  ", fg="green") if check.healthy else click.style("FAIL", fg="red")
         click.echo(f"{mark} {check.name:<17} {check.detail}")

@@ -6,6 +6,7 @@ import click
 
 from broadcaster.cli.context import CliContext, pass_cli
 from broadcaster.domain.events import DeliveriesQueued
+from broadcaster.services import replies
 from broadcaster.services import triage as service
 from broadcaster.services.reports import ReportResult
 from broadcaster.storage.database import transaction
@@ -39,6 +40,7 @@ def triage(ctx: click.Context) -> None:
 @pass_cli
 def show_queue(cli: CliContext) -> None:
     """List suggested and unlinked reports and suspected incidents."""
+    _show_regressions(cli)
     waiting = cli.read(service.queue)
     click.echo(f"Suspected incidents ({len(waiting.suspicions)}):")
     for suspicion in waiting.suspicions:
@@ -52,6 +54,18 @@ def show_queue(cli: CliContext) -> None:
     click.echo(f"\nUnlinked ({len(waiting.unlinked)}): link by hand with `broadcaster triage link REPORT INCIDENT`")
     for report in waiting.unlinked:
         click.echo(f"  {_line(report)}")
+
+
+def _show_regressions(cli: CliContext) -> None:
+    """Resolved incidents that subscribers, replying to our emails, say still fail."""
+    regressions = cli.read(replies.pending_regressions)
+    if not regressions:
+        return
+    click.echo(f"Said to still fail ({len(regressions)}):")
+    for regression in regressions:
+        click.echo(f"  {regression.subscribers} subscriber(s) say {regression.incident_id} still fails "
+                   f"— reopen with: {replies.reopen_command(regression.incident_id)}")
+    click.echo()
 
 
 def _decide(cli: CliContext, decision) -> ReportResult:  # noqa: ANN001

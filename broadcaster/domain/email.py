@@ -15,6 +15,7 @@ class SharedContent:
     subject: str
     text: str
     html: str
+    reply_to: str | None = None  # with the tag where each person's reply token goes
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class OutgoingEmail:
     shared: SharedContent | None = None
     substitutions: dict[str, str] = field(default_factory=dict)
     from_name: str = ""  # From's display name ("Angela B. at Example Support"); empty: the mailer's default
+    reply_to: str | None = None  # the address replies go to, shown with the sender's name
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,18 @@ class IncidentResolved:
 
 
 @dataclass(frozen=True)
+class IncidentReopened:
+    """A resolved incident is not fixed after all: it is open again and every subscriber is told."""
+
+    event_id: str
+    incident_id: str
+    occurred_at: datetime
+    message: str
+    next_update_at: datetime
+    status: str = "investigating"
+
+
+@dataclass(frozen=True)
 class CadenceChanged:
     """Engineers changed how often they promise news, or when the next news is due."""
 
@@ -82,7 +94,8 @@ class HoldingUpdateDue:
     missed_promise_at: datetime
 
 
-IncidentEvent = IncidentDeclared | IncidentUpdated | IncidentResolved | CadenceChanged | HoldingUpdateDue
+IncidentEvent = (IncidentDeclared | IncidentUpdated | IncidentResolved | IncidentReopened | CadenceChanged
+                 | HoldingUpdateDue)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ class UpdateKind(StrEnum):
     PROGRESS = "progress"
     HOLDING = "holding"
     RESOLUTION = "resolution"
+    REOPENED = "reopened"
 
 
 class IncidentError(Exception):
@@ -81,6 +82,8 @@ def severity_words(severity: str) -> str:
 
 
 HOLDING_MESSAGE = "No news yet: we are still working on it."
+REOPEN_MESSAGE = "Our engineers are looking into it again now."
+REOPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED)
 
 
 def holding_event_id(incident_id: str, promise_at: datetime) -> str:

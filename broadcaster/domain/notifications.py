@@ -13,6 +13,7 @@ class NotificationKind(StrEnum):
     FIXED_REPLY = "fixed_reply"
     # To someone who asked to follow an incident: confirm it was you (a kind is 16 characters at most).
     FOLLOW_CONFIRMATION = "follow_confirm"
+    REOPENED = "reopened"  # we said it was fixed; it is not
 
 
 class DeliveryState(StrEnum):
@@ -31,6 +32,7 @@ _KIND_FOR_UPDATE = {
     UpdateKind.PROGRESS: NotificationKind.PROGRESS,
     UpdateKind.HOLDING: NotificationKind.HOLDING,
     UpdateKind.RESOLUTION: NotificationKind.RESOLUTION,
+    UpdateKind.REOPENED: NotificationKind.REOPENED,
 }
 
 

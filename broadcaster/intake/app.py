@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from broadcaster.bootstrap import Services
 from broadcaster.domain.input_rules import MAX_MESSAGE_BYTES
-from broadcaster.intake import desks
+from broadcaster.intake import desks, inbound
 from broadcaster.intake.limits import RateLimiter
 from broadcaster.intake.publishing import PublishingThread
 from broadcaster.kafka.topics import Topics
@@ -156,6 +156,8 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
         if accepted.message_id is not None:
             publisher.kick()
         return JSONResponse({"report_id": accepted.report_id, "status": "accepted"}, status_code=202)
+
+    app.include_router(inbound.router(services, publisher, topic))
 
     @app.exception_handler(desks.BadSignature)
     async def _unsigned(_: Request, error: desks.BadSignature) -> JSONResponse:

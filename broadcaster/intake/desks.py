@@ -12,14 +12,13 @@ Signatures are checked over the raw body, before it is parsed: nothing unsigned 
 import base64
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 
 from broadcaster.domain import input_rules as rules
 from broadcaster.domain.events import BugReportReceived
+from broadcaster.domain.plain_text import html_text
 from broadcaster.services import intake
 
 ZENDESK_SIGNATURE = "x-zendesk-webhook-signature"
@@ -87,7 +86,7 @@ def zendesk_ticket(document: Any) -> Ticket:
         raise intake.InvalidReport(problems)
     return Ticket("zendesk", ticket_id, url, {
         "reporter": {"email": requester.get("email"), "name": requester.get("name")},
-        "text": _text(ticket.get("subject"), ticket.get("description")),
+        "text": report_text(ticket.get("subject"), ticket.get("description")),
     }, {"reporter/email": "requester/email", "reporter/name": "requester/name", "text": "ticket/description"})
 
 
@@ -108,7 +107,7 @@ def intercom_conversation(document: Any) -> Ticket | None:
     return Ticket("intercom", conversation_id, None, {
         # Leads often have no name: their address is the best name there is.
         "reporter": {"email": author.get("email"), "name": author.get("name") or author.get("email")},
-        "text": _text(_html_text(source.get("subject")), _html_text(source.get("body"))),
+        "text": report_text(html_text(source.get("subject")), html_text(source.get("body"))),
     }, {"reporter/email": f"{_INTERCOM_SOURCE}/author/email", "reporter/name": f"{_INTERCOM_SOURCE}/author/name",
         "text": f"{_INTERCOM_SOURCE}/body"})
 
@@ -143,7 +142,7 @@ def _optional_url(problems: list[tuple[str, str]], value: Any, field: str) -> st
     return url
 
 
-def _text(subject: Any, message: Any) -> Any:
+def report_text(subject: Any, message: Any) -> Any:
     """Subject, a blank line, then the first message; cut to the report limit, as a long ticket is still a report.
 
     Anything that is not text is passed on as it is, for the input rules to name.
@@ -154,41 +153,3 @@ def _text(subject: Any, message: Any) -> Any:
     if len(text) > rules.MAX_TEXT:
         text = text[:rules.MAX_TEXT - len(ELLIPSIS)] + ELLIPSIS
     return text
-
-
-def _html_text(value: Any) -> Any:
-    """The text of an HTML fragment (Intercom sends message bodies as HTML): tags dropped, blocks on their own lines."""
-    if not isinstance(value, str):
-        return value
-    parser = _TextOnly()
-    parser.feed(value)
-    parser.close()
-    lines = "\n".join(line.strip() for line in "".join(parser.parts).splitlines())
-    return re.sub(r"\n{3,}", "\n\n", lines).strip()
-
-
-class _TextOnly(HTMLParser):
-    BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
-                        "tr"})
-    SKIPPED = frozenset({"script", "style"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.SKIPPED:
-            self._skipping += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIPPED:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)

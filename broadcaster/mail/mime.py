@@ -32,6 +32,8 @@ def to_mime(email: OutgoingEmail, from_email: str, from_name: str) -> bytes:
     message["Subject"] = _header(email.subject)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(f"delivery-{email.delivery_id}", domain=from_email.split("@")[-1])
+    if email.reply_to:
+        message["Reply-To"] = formataddr((from_name, email.reply_to), charset="utf-8")
     for header, value in email.headers.items():
         message[header] = _header(value)
     message.attach(MIMEText(email.text, "plain", UTF8_8BIT))  # type: ignore[arg-type]  # a Charset works, typeshed says str

@@ -147,6 +147,9 @@ def request_body(batch: Sequence[OutgoingEmail], from_email: str, from_name: str
             for email in batch
         ],
     }
+    reply_to = first.shared.reply_to if first.shared else first.reply_to  # SendGrid substitutes its tag per person
+    if reply_to:
+        body["reply_to"] = {"email": reply_to, "name": display_name(from_name)}
     text, html = (first.shared.text, first.shared.html) if first.shared else (first.text, first.html)
     body["content"] = [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}]
     return body

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from markupsafe import escape
 
+from broadcaster.domain import replies
 from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.domain.incidents import status_label
 from broadcaster.domain.notifications import NotificationKind
@@ -33,9 +34,10 @@ EXCERPT_LENGTH = 160
 class Sender:
     product_name: str
     team_name: str
-    unsubscribe_secret: str = "embedded-only-change-me"
+    unsubscribe_secret: str = "embedded-only-change-me"  # also signs reply addresses (domain-separated)
     public_url: str = "http://127.0.0.1:6066"
     pages_url: str = "http://127.0.0.1:6080"  # where `broadcaster serve` shows incident pages (broadcaster/pages)
+    support_email: str = "support@example.com"
     communicators: tuple[str, ...] = ()  # the roster: who signs when a declaration names nobody
     default_time_zone: str = "UTC"  # for readers who did not say where they are
     default_locale: str = "en_GB"
@@ -76,6 +78,9 @@ class Sender:
         """The link in a follow-confirmation email that makes its reader a subscriber."""
         token = seal(Purpose.FOLLOW, str(delivery_id), self.unsubscribe_secret)
         return f"{self.pages_url.rstrip('/')}/follow/confirm?token={token}"
+    def reply_token(self, delivery_id: int) -> str:
+        """What the email's Reply-To carries after the ``+``: a reply to it is stored with its incident."""
+        return replies.sign(delivery_id, self.unsubscribe_secret)
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,7 @@ _SUBJECT_ENDINGS = {
     NotificationKind.RESOLUTION: "fixed",
     NotificationKind.FIXED_REPLY: "already fixed, please try again",
     NotificationKind.FOLLOW_CONFIRMATION: "please confirm you want updates",
+    NotificationKind.REOPENED: "not fixed after all, we are on it again",
 }
 
 
@@ -183,6 +189,7 @@ TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-", "-bc_unsubscr
 HTML_TAGS = Personal("-bc_name_html-", "-bc_excerpt_html-", "-bc_reported_html-", "-bc_unsubscribe_html-",
                      "-bc_page_html-", "-bc_manage_html-", "-bc_followup_html-")
 _TAG = re.compile("|".join(re.escape(tag) for tags in (TEXT_TAGS, HTML_TAGS) for tag in tags))
+REPLY_TAG = "-bc_reply-"  # the reply token in the shared Reply-To (SendGrid substitutes in reply-to too)
 
 
 def personal(facts: EmailFacts, sender: Sender) -> Personal:
@@ -236,7 +243,8 @@ def _render_shared(facts: EmailFacts, sender: Sender, now: datetime) -> SharedCo
     common = {**_context(facts, sender, now), "confirm_url": sender.confirm_url(facts.delivery_id)}
     text = _render(f"{facts.kind.value}.txt", **common, **TEXT_TAGS._asdict())
     html = _render(f"{facts.kind.value}.html", **common, **HTML_TAGS._asdict())
-    return SharedContent(content_key(facts), subject(facts), text, html)
+    reply_to = replies.reply_address(sender.support_email, REPLY_TAG)
+    return SharedContent(content_key(facts), subject(facts), text, html, reply_to)
 
 
 def compose_group(group: Sequence[EmailFacts], sender: Sender, now: datetime | None = None) -> list[OutgoingEmail]:
@@ -255,15 +263,17 @@ def compose_group(group: Sequence[EmailFacts], sender: Sender, now: datetime | N
     for facts in group:
         values = substitutions(personal(facts, sender))
         unsubscribe = values[TEXT_TAGS.unsubscribe_url]
+        token = sender.reply_token(facts.delivery_id)
         emails.append(OutgoingEmail(
             delivery_id=facts.delivery_id, to_email=facts.to_email, to_name=facts.to_name, subject=shared.subject,
             from_name=from_name,
             text=fill(shared.text, values), html=fill(shared.html, values),
+            reply_to=replies.reply_address(sender.support_email, token),
             headers={"X-Broadcaster-Incident": facts.incident_id, "X-Broadcaster-Kind": facts.kind.value,
                      "X-Broadcaster-Delivery": str(facts.delivery_id),
                      "List-Unsubscribe": f"<{unsubscribe}>",  # RFC 8058 one-click
                      "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-            shared=shared, substitutions=values,
+            shared=shared, substitutions=values | {REPLY_TAG: token},
         ))
     return emails
 
@@ -279,8 +289,24 @@ def compose_owner_reminder(
     """The note to an incident's owner (or, once holding updates keep coming, its second owner) that an update falls due."""
     text = _render("owner_reminder.txt", incident_id=incident_id, title=title, promise_at=promise_at,
                    grace=grace, team_name=sender.team_name, holding_in_a_row=holding_in_a_row)
+    return _owner_note(incident_id, "owner_reminder", owner_email, f"Update due on {incident_id} by {when(promise_at)}",
+                       text)
+
+
+def compose_owner_regression(
+    incident_id: str, title: str, owner_email: str, subscribers: int, excerpts: Sequence[str], sender: Sender
+) -> OutgoingEmail:
+    """The note to an incident's owner that people told it is fixed say it still fails."""
+    text = _render("owner_regression.txt", incident_id=incident_id, title=title, subscribers=subscribers,
+                   excerpts=excerpts, team_name=sender.team_name)
+    return _owner_note(incident_id, "owner_regression", owner_email,
+                       f"{incident_id} still fails for {subscribers} subscriber(s)", text)
+
+
+def _owner_note(incident_id: str, kind: str, owner_email: str, subject: str, text: str) -> OutgoingEmail:
+    """An email to an engineer: plain text, its HTML part the same text, not a ledger delivery."""
     return OutgoingEmail(
-        delivery_id=0, to_email=owner_email, to_name=owner_email, subject=f"Update due on {incident_id} by {when(promise_at)}",
+        delivery_id=0, to_email=owner_email, to_name=owner_email, subject=subject,
         text=text, html=f"<pre>{escape(text)}</pre>",
-        headers={"X-Broadcaster-Incident": incident_id, "X-Broadcaster-Kind": "owner_reminder"},
+        headers={"X-Broadcaster-Incident": incident_id, "X-Broadcaster-Kind": kind},
     )

@@ -10,6 +10,7 @@ from broadcaster.domain.events import (
     HoldingUpdateDue,
     IncidentDeclared,
     IncidentEvent,
+    IncidentReopened,
     IncidentResolved,
     IncidentUpdated,
 )
@@ -104,6 +105,15 @@ def request_holding_update(desk: Desk, incident_id: str) -> HoldingUpdateDue:
     promised = desk.read(lambda session: session.get_one(Incident, incident_id).next_update_at)
     now = desk.services.clock()
     event = HoldingUpdateDue(holding_event_id(incident_id, promised), incident_id, now, promised)
+    return _publish_incident_event(desk, event)
+
+
+def reopen_incident(
+    desk: Desk, incident_id: str, message: str, *, status: str, next_update_in: timedelta,
+) -> IncidentReopened:
+    """Reopen a resolved incident: every subscriber hears it is not fixed, what is done now and when news comes."""
+    now = desk.services.clock()
+    event = IncidentReopened(_event_id(), incident_id, now, message, next_update_due(now, next_update_in), status)
     return _publish_incident_event(desk, event)
 
 

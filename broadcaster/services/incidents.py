@@ -10,6 +10,7 @@ from broadcaster.domain.events import (
     HoldingUpdateDue,
     IncidentDeclared,
     IncidentEvent,
+    IncidentReopened,
     IncidentResolved,
     IncidentUpdated,
     UpdatePublished,
@@ -46,6 +47,8 @@ def apply_incident_event(
             update = _progress(session, event, now)
         case IncidentResolved():
             update = _resolve(session, event, now)
+        case IncidentReopened():
+            update = _reopen(session, event, now)
         case HoldingUpdateDue():
             update = _holding(session, event, now, escalate_after=model.settings.holding_escalate_after)
         case CadenceChanged():
@@ -174,6 +177,19 @@ def _resolve(session: Session, event: IncidentResolved, now: datetime) -> Incide
     incident.how_to_verify = event.how_to_verify
     incident.next_update_at = None
     return _record(session, incident, event.event_id, UpdateKind.RESOLUTION, event.message, now)
+
+
+def _reopen(session: Session, event: IncidentReopened, now: datetime) -> IncidentUpdate:
+    """Open a resolved incident again; its update tells every subscriber, late reporters too, that it is not fixed."""
+    incident = session.get(Incident, event.incident_id)
+    if incident is None:
+        raise IncidentError(f"cannot reopen {event.incident_id}: no such incident was declared")
+    if incident.status != Status.RESOLVED:
+        raise IncidentError(f"cannot reopen {event.incident_id}: it is not resolved (it is {incident.status})")
+    incident.status = Status(event.status)
+    incident.resolved_at = None
+    incident.next_update_at = event.next_update_at
+    return _record(session, incident, event.event_id, UpdateKind.REOPENED, event.message, now)
 
 
 def _record(

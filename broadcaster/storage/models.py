@@ -240,6 +240,30 @@ class Delivery(Base):
     subscriber: Mapped[Subscriber] = relationship()
 
 
+class Reply(Base):
+    """A subscriber's answer to one of our emails (its Reply-To token named the delivery): kept, never answered.
+
+    ``regression`` marks a reply that says the incident still fails, received while it was
+    resolved; ``owner_told_at`` when the incident's owner was told of it (once per batch).
+    ``fingerprint`` (of the Message-ID) stores an email SendGrid posts twice once.
+    """
+
+    __tablename__ = "replies"
+    __table_args__ = (Index("ix_replies_incident_id_received_at", "incident_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    email: Mapped[str] = mapped_column(String(320))  # the subscriber's address, whoever sent the reply
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    text: Mapped[str] = mapped_column(Text)  # what the reply adds, without the quoted history
+    classification: Mapped[str] = mapped_column(String(16))  # still_fails, works, other (domain/replies.py)
+    regression: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_told_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
 class OutboxMessage(Base):
     """A message an entrance accepted, committed here before it is published (services/outbox.py).
 

@@ -18,6 +18,7 @@ from broadcaster.domain.events import (
     HoldingUpdateDue,
     IncidentDeclared,
     IncidentEvent,
+    IncidentReopened,
     IncidentResolved,
     IncidentUpdated,
     UpdatePublished,
@@ -164,6 +165,13 @@ def encode_incident_event(event: IncidentEvent) -> bytes:
                 "message": event.message,
                 "how_to_verify": event.how_to_verify,
             }
+        case IncidentReopened():
+            body = {
+                "type": "incident.reopened",
+                "message": event.message,
+                "status": event.status,
+                "next_update_at": _iso(event.next_update_at),
+            }
         case CadenceChanged():
             body = {
                 "type": "incident.cadence_changed",
@@ -239,6 +247,15 @@ def _resolved(doc: dict[str, Any]) -> IncidentResolved:
     )
 
 
+def _reopened(doc: dict[str, Any]) -> IncidentReopened:
+    return IncidentReopened(
+        *_ids(doc),
+        message=_message(doc, "message", required=True),
+        next_update_at=_promise(doc["next_update_at"]),
+        status=doc["status"],
+    )
+
+
 def _cadence_changed(doc: dict[str, Any]) -> CadenceChanged:
     next_update_at = doc.get("next_update_at")
     return CadenceChanged(
@@ -257,6 +274,7 @@ _INCIDENT_DECODERS: dict[str, Callable[[dict[str, Any]], IncidentEvent]] = {
     "incident.declared": _declared,
     "incident.updated": _updated,
     "incident.resolved": _resolved,
+    "incident.reopened": _reopened,
     "incident.cadence_changed": _cadence_changed,
     "incident.holding_update_due": _holding_due,
 }

@@ -18,6 +18,7 @@ SCHEMA_FILES = {
     ("incident.declared", 1): "incident-declared.v1.json",
     ("incident.updated", 1): "incident-updated.v1.json",
     ("incident.resolved", 1): "incident-resolved.v1.json",
+    ("incident.reopened", 1): "incident-reopened.v1.json",
     ("incident.cadence_changed", 1): "incident-cadence-changed.v1.json",
     ("incident.holding_update_due", 1): "incident-holding-update-due.v1.json",
     ("notification.update_published", 1): "update-published.v1.json",

@@ -79,7 +79,7 @@ def test_decoding_random_bytes_never_raises_anything_but_invalid_message(raw: by
 
 EXPECTED_HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type",
                     "x-broadcaster-incident", "x-broadcaster-kind", "x-broadcaster-delivery",
-                    "list-unsubscribe", "list-unsubscribe-post"}
+                    "list-unsubscribe", "list-unsubscribe-post", "reply-to"}
 
 
 @FUZZ
@@ -105,6 +105,8 @@ def test_a_composed_email_has_exactly_our_headers_and_one_recipient_or_is_refuse
     top_level = {key.lower() for key in message.keys()}
     assert top_level == EXPECTED_HEADERS, top_level ^ EXPECTED_HEADERS
     assert [address for _, address in getaddresses([str(message["To"])])] == [to_email]
+    assert [address for _, address in getaddresses([str(message["Reply-To"])])] == [
+        f"support+{SENDER.reply_token(facts.delivery_id)}@example.com"]
     assert not message.defects
 
 
