@@ -11,6 +11,7 @@ class NotificationKind(StrEnum):
     HOLDING = "holding"
     RESOLUTION = "resolution"
     FIXED_REPLY = "fixed_reply"
+    TRIAGE_RECEIPT = "triage_receipt"  # to a reporter whose report waits for a person: when they will hear back
 
 
 class DeliveryState(StrEnum):

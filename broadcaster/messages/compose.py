@@ -66,6 +66,19 @@ class EmailFacts:
     update_key: str = ""  # the ledger's update id: emails with the same key share their content
 
 
+@dataclass(frozen=True)
+class ReceiptFacts:
+    """What a triage receipt says: to whom, their own words, and by when a person will have looked."""
+
+    delivery_id: int
+    report_id: str
+    to_email: str
+    to_name: str
+    report_text: str
+    reported_at: datetime
+    reply_by: datetime | None  # the report's triage promise; a report without one gets no receipt
+
+
 _SUBJECT_ENDINGS = {
     NotificationKind.ACKNOWLEDGEMENT: "we are on it",
     NotificationKind.PROGRESS: "progress update",
@@ -178,6 +191,25 @@ def compose_group(group: Sequence[EmailFacts], sender: Sender) -> list[OutgoingE
 
 def compose(facts: EmailFacts, sender: Sender) -> OutgoingEmail:
     return compose_group([facts], sender)[0]
+
+
+def compose_receipt(facts: ReceiptFacts, sender: Sender) -> OutgoingEmail:
+    """The note to a reporter whose report waits for a person: it arrived, and when they will hear back.
+
+    One person, one email: nothing to share with others, so no tags to fill. No unsubscribe
+    link either: it answers their own message, once, like a support desk's auto-reply.
+    """
+    if facts.reply_by is None:
+        raise ValueError("a receipt promises a time: its report has no triage promise")
+    context = {"name": first_name(facts.to_name), "report_excerpt": excerpt(facts.report_text),
+               "reported_when": when(facts.reported_at), "reply_by": facts.reply_by, "sender": sender}
+    return OutgoingEmail(
+        delivery_id=facts.delivery_id, to_email=facts.to_email, to_name=facts.to_name,
+        subject=f"We have your message and will reply by {when(facts.reply_by)}",
+        text=_render("triage_receipt.txt", **context), html=_render("triage_receipt.html", **context),
+        headers={"X-Broadcaster-Report": facts.report_id, "X-Broadcaster-Kind": NotificationKind.TRIAGE_RECEIPT.value,
+                 "X-Broadcaster-Delivery": str(facts.delivery_id)},
+    )
 
 
 def compose_owner_reminder(
