@@ -13,6 +13,7 @@ from broadcaster.ops.health import (
     mail_account_check,
     outbox_check,
     overdue_check,
+    triage_check,
     workers_check,
 )
 from broadcaster.ops.lag_report import Window, evaluate_group, group_status
@@ -54,7 +55,8 @@ def status(cli: CliContext, stall_after: float) -> None:
     checks = _kafka_checks(cli, stall_after)
     now = cli.services.clock()
     checks += cli.read(lambda s: [deliveries_check(s, now=now, lease=cli.settings.delivery_lease),
-                                  mail_account_check(s), outbox_check(s, utc_now()), overdue_check(s, now)])
+                                  mail_account_check(s), outbox_check(s, utc_now()), overdue_check(s, now),
+                                  triage_check(s, now, cli.settings.triage_owner)])
     for check in checks:
         mark = click.style("ok  ", fg="green") if check.healthy else click.style("FAIL", fg="red")
         click.echo(f"{mark} {check.name:<17} {check.detail}")

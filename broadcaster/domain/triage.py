@@ -7,6 +7,7 @@ by then an engineer links it to an incident (its reporter is acknowledged) or cl
 promise falls due and once when it is overdue.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -19,6 +20,20 @@ class ReminderStage(StrEnum):
 
     DUE_SOON = "due_soon"
     OVERDUE = "overdue"
+
+
+@dataclass(frozen=True)
+class WaitingReport:
+    """A report in triage, as the triage list and the owner's reminder show it."""
+
+    report_id: str
+    email: str
+    text: str
+    received_at: datetime
+    due: datetime | None  # None: it was waiting before promises were made (migration 0014)
+    link_state: str
+    candidate_incident_id: str | None = None
+    link_score: float | None = None
 
 
 def promised_by(entered_triage_at: datetime, within: timedelta) -> datetime:

@@ -17,6 +17,7 @@ from markupsafe import escape
 from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.domain.incidents import status_label
 from broadcaster.domain.notifications import NotificationKind
+from broadcaster.domain.triage import WaitingReport, due_label
 from broadcaster.domain.unsubscribe import Scope, sign
 
 if TYPE_CHECKING:  # jinja2 is imported when the first email is rendered: CLI commands that render none skip it
@@ -222,4 +223,20 @@ def compose_owner_reminder(
         delivery_id=0, to_email=owner_email, to_name=owner_email, subject=f"Update due on {incident_id} by {when(promise_at)}",
         text=text, html=f"<pre>{escape(text)}</pre>",
         headers={"X-Broadcaster-Incident": incident_id, "X-Broadcaster-Kind": "owner_reminder"},
+    )
+
+
+def compose_triage_reminder(owner_email: str, overdue: Sequence[WaitingReport], due_soon: Sequence[WaitingReport],
+                            now: datetime, sender: Sender) -> OutgoingEmail:
+    """The note to the triage owner listing the reports whose promise is missed, or nearly."""
+    def shown(reports: Sequence[WaitingReport]) -> list[dict[str, str]]:
+        return [{"id": r.report_id, "email": r.email, "excerpt": excerpt(r.text), "suggested": r.candidate_incident_id or "",
+                 "due": due_label(r.due, now) if r.due else ""} for r in reports]
+
+    text = _render("triage_reminder.txt", overdue=shown(overdue), due_soon=shown(due_soon), team_name=sender.team_name)
+    counts = [f"{len(overdue)} overdue" if overdue else "", f"{len(due_soon)} due soon" if due_soon else ""]
+    return OutgoingEmail(
+        delivery_id=0, to_email=owner_email, to_name=owner_email,
+        subject=f"Reports waiting for a person: {', '.join(c for c in counts if c)}",
+        text=text, html=f"<pre>{escape(text)}</pre>", headers={"X-Broadcaster-Kind": "triage_reminder"},
     )

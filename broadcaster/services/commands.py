@@ -14,6 +14,8 @@ from broadcaster.domain.events import (
 )
 from broadcaster.domain.incidents import new_incident_id
 from broadcaster.services.desk import Desk
+from broadcaster.services.errors import CommandFailed
+from broadcaster.storage.database import transaction
 from broadcaster.storage.models import IncidentUpdate
 
 E = TypeVar("E", bound=IncidentEvent)
@@ -89,6 +91,17 @@ def change_cadence(
 def resolve_incident(desk: Desk, incident_id: str, message: str, how_to_verify: str) -> IncidentResolved:
     event = IncidentResolved(_event_id(), incident_id, desk.services.clock(), message, how_to_verify)
     return _publish_incident_event(desk, event)
+
+
+def close_report(desk: Desk, report_id: str) -> None:
+    """Take a report out of triage: its reporter was answered directly, or it needs no answer."""
+    from broadcaster.services import triage  # the matcher's modules: only for the commands that decide links
+
+    try:
+        with transaction(desk.services.sessions) as session:
+            triage.close(session, report_id)
+    except triage.TriageError as error:
+        raise CommandFailed(str(error)) from None
 
 
 def wait_until_applied(desk: Desk, event_id: str, timeout: float) -> bool:
