@@ -139,7 +139,7 @@ def test_a_reminder_another_worker_recorded_meanwhile_is_not_sent_again(sessions
     receive(sessions, model, "r-sonia")
     other = sessionmaker(sessions.kw["bind"])
 
-    def another_worker_first(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def another_worker_first(conn, cursor, statement, parameters, context, executemany) -> None:
         """Between our query and our insert, the other worker records the same reminder and commits."""
         if statement.startswith("INSERT INTO triage_reminders"):
             with other.begin() as session:
