@@ -20,16 +20,19 @@ from broadcaster.wire.codec import encode_deliveries_queued
 
 def _line(report: Report, now: datetime) -> str:
     text = " ".join(report.text.split())
-    return f"{report.id:<38} {report.received_at:%m-%d %H:%M}  {_due(report, now):<24} {report.email:<28} {text[:60]}"
+    due = f"{_due(report, now):<24}"  # padded before it is coloured: the colour codes take no columns
+    if report.triage_due_at is not None and report.triage_due_at <= now:
+        due = click.style(due, fg="red", bold=True)
+    return f"{report.id:<38} {report.received_at:%m-%d %H:%M}  {due} {report.email:<28} {text[:60]}"
 
 
 def _due(report: Report, now: datetime) -> str:
-    """``due 18:15 (in 40 min)``, or ``OVERDUE by 35 min`` in red; a report older than promises has none."""
+    """``due 18:15 (in 40 min)`` or ``OVERDUE by 35 min``; a report older than promises has none."""
     if report.triage_due_at is None:
         return "no promise made"
     label = due_label(report.triage_due_at, now)
     if report.triage_due_at <= now:
-        return click.style(label.replace("overdue", "OVERDUE", 1), fg="red", bold=True)
+        return label.replace("overdue", "OVERDUE", 1)
     return f"due {report.triage_due_at:%H:%M} ({label.removeprefix('due ')})"
 
 
