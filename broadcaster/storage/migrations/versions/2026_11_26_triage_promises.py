@@ -6,7 +6,7 @@ subscriber (the receipt to a reporter whose report waits for a person), once per
 Reports that were already waiting are left without a promise: nobody was promised anything.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-26
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import broadcaster.storage.models
 
 revision = '0014'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
