@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     reminder_lead: timedelta = timedelta(minutes=15)
     holding_grace: timedelta = timedelta(minutes=15)
     cadence_check_interval: float = 30.0
+    # Triage (docs/OPERATING.md, "Nobody waits unseen"): a suggested or unlinked report is promised a person's
+    # look within this; its owner is reminded before and once it is overdue (unset: nobody is reminded).
+    triage_within: timedelta = timedelta(hours=2)
+    triage_owner: str | None = None
+    # A short receipt to each such reporter, saying when they will hear back. None: on, unless a support-desk
+    # webhook is configured (that desk sends its own auto-reply, and two would be noise).
+    triage_receipts: bool | None = None
     clock_file: Path | None = None
     delivery_lease: timedelta = timedelta(minutes=2)
     delivery_max_attempts: int = 5
@@ -141,6 +148,7 @@ class Settings(BaseSettings):
         "sendgrid_webhook_max_age",
         "reminder_lead",
         "holding_grace",
+        "triage_within",
         "outbox_retention",
         "zendesk_webhook_window",
         "promise_minimum",
@@ -180,6 +188,13 @@ class Settings(BaseSettings):
     @property
     def quiet(self) -> QuietHours | None:
         return QuietHours.parse(self.quiet_hours) if self.quiet_hours else None
+    @field_validator("triage_owner", mode="before")
+    @classmethod
+    def _owner_address(cls, value: object) -> object:
+        """A triage owner the mail provider would refuse is refused here, at start, not at the first reminder."""
+        from broadcaster.domain import input_rules  # email-validator: only where an owner is set
+
+        return input_rules.email(value, "BROADCASTER_TRIAGE_OWNER") if value not in (None, "") else None
 
     @property
     def embedded_broker(self) -> bool:
@@ -203,6 +218,13 @@ class Settings(BaseSettings):
         if self.kafka_fetch_max_wait is not None:
             return self.kafka_fetch_max_wait
         return 1.5 if not self.embedded_broker else EMBEDDED_FETCH_MAX_WAIT
+
+    @property
+    def sends_triage_receipts(self) -> bool:
+        """On unless turned off, or left unset where a support desk (Zendesk, Intercom) already auto-replies."""
+        if self.triage_receipts is not None:
+            return self.triage_receipts
+        return not (self.zendesk_webhook_secret or self.intercom_client_secret)
 
     def default_cadence(self, severity: str) -> timedelta:
         return getattr(self, f"next_update_{severity}")

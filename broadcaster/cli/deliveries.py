@@ -24,8 +24,9 @@ def deliveries(ctx: click.Context, dead_only: bool) -> None:
     for row in rows:
         state = ledger.state_shown(row, now=now, lease=lease)
         error = row.last_error or ("its sender stopped mid-send; the sweep will retry it" if state == "stuck" else "")
-        click.echo(f"{row.id:>8} {state:<7} {row.update.incident_id:<16} {row.kind:<16} {row.attempts:>5} "
-                   f"{row.subscriber.email:<32} {' '.join(error.split())[:90]}")
+        about, to = ledger.addressed(row)
+        click.echo(f"{row.id:>8} {state:<7} {about:<16} {row.kind:<16} {row.attempts:>5} "
+                   f"{to:<32} {' '.join(error.split())[:90]}")
 
 
 @deliveries.command()

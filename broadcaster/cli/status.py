@@ -14,6 +14,7 @@ from broadcaster.ops.health import (
     mail_account_check,
     outbox_check,
     overdue_check,
+    triage_check,
     workers_check,
 )
 from broadcaster.ops.lag_report import Window, evaluate_group, group_status
@@ -57,7 +58,8 @@ def status(cli: CliContext, stall_after: float) -> None:
     now = cli.services.clock()
     checks += cli.read(lambda s: [deliveries_check(s, now=now, lease=cli.settings.delivery_lease),
                                   mail_account_check(s), outbox_check(s, utc_now()), overdue_check(s, now),
-                                  intake_check(s, now), Check("replies", *replies.status_line(s, now))])
+                                  intake_check(s, now), Check("replies", *replies.status_line(s, now)),
+                                  triage_check(s, now, cli.settings.triage_owner)])
     for check in checks:
         mark = click.style("ok  ", fg="green") if check.healthy else click.style("FAIL", fg="red")
         click.echo(f"{mark} {check.name:<17} {check.detail}")

@@ -1,22 +1,48 @@
 """``broadcaster triage``: suggested and unlinked reports, suspected incidents, and decisions on them."""
 
 import shlex
+from datetime import datetime
 
 import click
 
 from broadcaster.cli.context import CliContext, pass_cli
+from broadcaster.domain.durations import format_duration
 from broadcaster.domain.events import DeliveriesQueued
-from broadcaster.services import replies
+from broadcaster.domain.triage import due_label
+from broadcaster.services import commands, replies
 from broadcaster.services import triage as service
 from broadcaster.services.reports import ReportResult
+from broadcaster.services.triage_promises import summary as promise_summary
 from broadcaster.storage.database import transaction
 from broadcaster.storage.models import Report, SuspectedIncident
 from broadcaster.wire.codec import encode_deliveries_queued
 
 
-def _line(report: Report) -> str:
+def _line(report: Report, now: datetime) -> str:
     text = " ".join(report.text.split())
-    return f"{report.id:<38} {report.received_at:%m-%d %H:%M}  {report.email:<28} {text[:60]}"
+    due = f"{_due(report, now):<24}"  # padded before it is coloured: the colour codes take no columns
+    if report.triage_due_at is not None and report.triage_due_at <= now:
+        due = click.style(due, fg="red", bold=True)
+    return f"{report.id:<38} {report.received_at:%m-%d %H:%M}  {due} {report.email:<28} {text[:60]}"
+
+
+def _due(report: Report, now: datetime) -> str:
+    """``due 18:15 (in 40 min)`` or ``OVERDUE by 35 min``; a report older than promises has none."""
+    if report.triage_due_at is None:
+        return "no promise made"
+    label = due_label(report.triage_due_at, now)
+    if report.triage_due_at <= now:
+        return label.replace("overdue", "OVERDUE", 1)
+    return f"due {report.triage_due_at:%H:%M} ({label.removeprefix('due ')})"
+
+
+def _promise_header(cli: CliContext, now: datetime) -> None:
+    """What triage promised: how many wait, how many are overdue, and who is reminded."""
+    waiting = cli.read(lambda s: promise_summary(s, now))
+    owner = cli.settings.triage_owner
+    click.echo(f"Waiting for a person: {waiting.waiting}, {waiting.overdue} overdue. Each is promised a look within "
+               f"{format_duration(cli.settings.triage_within)}; "
+               + (f"{owner} is reminded." if owner else "nobody is reminded (set BROADCASTER_TRIAGE_OWNER).") + "\n")
 
 
 def _declare_command(suspicion: SuspectedIncident) -> str:
@@ -40,6 +66,8 @@ def triage(ctx: click.Context) -> None:
 @pass_cli
 def show_queue(cli: CliContext) -> None:
     """List suggested and unlinked reports and suspected incidents."""
+    now = cli.services.clock()
+    _promise_header(cli, now)
     _show_regressions(cli)
     waiting = cli.read(service.queue)
     click.echo(f"Suspected incidents ({len(waiting.suspicions)}):")
@@ -50,10 +78,11 @@ def show_queue(cli: CliContext) -> None:
         click.echo(f"     or dismiss: broadcaster triage dismiss {suspicion.id}")
     click.echo(f"\nSuggested ({len(waiting.suggested)}): confirm or reject")
     for report in waiting.suggested:
-        click.echo(f"  {_line(report)}\n  {'':38} -> {report.candidate_incident_id} (score {report.link_score:.2f})")
-    click.echo(f"\nUnlinked ({len(waiting.unlinked)}): link by hand with `broadcaster triage link REPORT INCIDENT`")
+        click.echo(f"  {_line(report, now)}\n  {'':38} -> {report.candidate_incident_id} (score {report.link_score:.2f})")
+    click.echo(f"\nUnlinked ({len(waiting.unlinked)}): link by hand with `broadcaster triage link REPORT INCIDENT`, "
+               "or answer the person and `broadcaster triage close REPORT`")
     for report in waiting.unlinked:
-        click.echo(f"  {_line(report)}")
+        click.echo(f"  {_line(report, now)}")
 
 
 def _show_regressions(cli: CliContext) -> None:
@@ -117,3 +146,12 @@ def dismiss(cli: CliContext, suspicion_id: int) -> None:
     """Dismiss suspected incident SUSPICION_ID: the reports are not one incident."""
     _decide(cli, lambda s: service.dismiss(s, suspicion_id))
     click.echo(f"Suspected incident #{suspicion_id} dismissed.")
+
+
+@triage.command()
+@click.argument("report_id")
+@pass_cli
+def close(cli: CliContext, report_id: str) -> None:
+    """Close REPORT_ID: its reporter was answered directly (or needs no answer); it leaves triage."""
+    commands.close_report(cli, report_id)
+    click.echo(f"Closed: {report_id} no longer waits for a person, and nobody is reminded of it.")

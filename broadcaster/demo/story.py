@@ -11,11 +11,15 @@ from pathlib import Path
 import click
 
 from broadcaster.demo import cast, checker
+from broadcaster.domain.notifications import DeliveryState
 from broadcaster.domain.notifications import NotificationKind as Kind
+from broadcaster.domain.triage import due_label
 from broadcaster.kafka.lag import read_group_lag
 from broadcaster.mail.outbox import OutboxMailer
+from broadcaster.messages.compose import when
 from broadcaster.services import commands, queries
 from broadcaster.services.desk import Desk
+from broadcaster.services.triage_promises import receipt_of
 from broadcaster.storage.models import Incident, Report
 
 
@@ -83,9 +87,10 @@ def play(cli: Desk, timeout: float) -> None:
     step("More reports arrive; Eric writes a second time; Sonia writes about something else")
     later = [_submit(cli, who, text, component) for who, text in cast.AFTER_DECLARATION]
     unrelated_who, unrelated_text = cast.UNRELATED
-    later.append(_submit(cli, unrelated_who, unrelated_text, "billing"))
-    _reports_stored(cli, later, timeout)
+    sonia_report = _submit(cli, unrelated_who, unrelated_text, "billing")
+    _reports_stored(cli, [*later, sonia_report], timeout)
     _sent_to(cli, incident_id, {r.email: Counter({Kind.ACKNOWLEDGEMENT: 1}) for r in cast.AFFECTED}, timeout)
+    _waits_for_a_person(cli, sonia_report, timeout)
 
     step("The engineer posts progress")
     update = commands.post_update(cli, incident_id, cast.PROGRESS, update_every=cli.settings.default_cadence("sev2"),
@@ -120,8 +125,13 @@ def play(cli: Desk, timeout: float) -> None:
     final[late_who.email] = Counter({Kind.FIXED_REPLY: 1})
     _sent_to(cli, incident_id, {late_who.email: final[late_who.email]}, timeout)
 
+    step("Support answers Sonia's billing question by hand, and closes her report")
+    click.echo(f"  $ broadcaster triage close {sonia_report}")
+    commands.close_report(cli, sonia_report)
+
     step("Checking every email that went out")
     _check(cli, incident_id, final)
+    _check_receipt(cli, sonia_report)
     if isinstance(cli.services.mailer, OutboxMailer):
         _grade(cli.settings.outbox_dir, incident_id)
     _print_lag(cli)
@@ -129,14 +139,30 @@ def play(cli: Desk, timeout: float) -> None:
                            fg="green"))
 
 
-def outbox_counts(directory: Path, incident_id: str) -> dict[str, Counter]:
-    """Per recipient, how many .eml files of each kind the outbox holds for one incident."""
+def _waits_for_a_person(cli: Desk, report_id: str, timeout: float) -> None:
+    """Sonia's question is about nothing declared: it waits in triage, and she is told until when."""
+    step("Sonia's billing question waits for a person")
+    if not cli.settings.sends_triage_receipts:
+        click.echo("  receipts are off here (BROADCASTER_TRIAGE_RECEIPTS): she is not told when she will hear back")
+        return
+
+    def sent(session):  # noqa: ANN001, ANN202
+        receipt = receipt_of(session, report_id)
+        return receipt if receipt and receipt.state == DeliveryState.SENT else None
+
+    receipt = _wait(cli, "Sonia's receipt", sent, timeout)
+    click.echo(f"  `broadcaster triage` lists it: {report_id}, {due_label(receipt.due, cli.services.clock())}")
+    click.echo(f"  Sonia got a receipt: a person will look at it, and she hears back by {when(receipt.due)}")
+
+
+def outbox_counts(directory: Path, header: str, value: str) -> dict[str, Counter]:
+    """Per recipient, how many .eml files of each kind the outbox holds whose ``header`` is ``value``."""
     counts: dict[str, Counter] = {}
     parser = BytesParser(policy=policy.default)
     for path in sorted(directory.glob("*.eml")):
         with open(path, "rb") as file:
             headers = parser.parse(file, headersonly=True)
-        if headers["X-Broadcaster-Incident"] == incident_id:
+        if headers[header] == value:
             recipient = parseaddr(str(headers["To"]))[1]
             counts.setdefault(recipient, Counter())[headers["X-Broadcaster-Kind"]] += 1
     return counts
@@ -144,7 +170,8 @@ def outbox_counts(directory: Path, incident_id: str) -> dict[str, Counter]:
 
 def _check(cli: Desk, incident_id: str, expected: dict[str, Counter]) -> None:
     if isinstance(cli.services.mailer, OutboxMailer):
-        actual, where = outbox_counts(cli.settings.outbox_dir, incident_id), f"the outbox {cli.settings.outbox_dir}"
+        actual = outbox_counts(cli.settings.outbox_dir, "X-Broadcaster-Incident", incident_id)
+        where = f"the outbox {cli.settings.outbox_dir}"
     else:
         actual, where = cli.read(lambda s: queries.sent_by_recipient(s, incident_id)), "the delivery ledger"
     click.echo(f"  counted in {where}:")
@@ -180,6 +207,22 @@ def _grade(directory: Path, incident_id: str) -> None:
     failed = [f"{g.recipient} {g.kind}" for g in grades if not g.passed]
     if failed:
         raise DemoFailed(f"emails that miss a mark of the rubric: {', '.join(failed)}")
+
+
+def _check_receipt(cli: Desk, report_id: str) -> None:
+    """Sonia got exactly one receipt for her question (unless receipts are off here)."""
+    if not cli.settings.sends_triage_receipts:
+        return
+    expected = {cast.SONIA.email: Counter({Kind.TRIAGE_RECEIPT: 1})}
+    if isinstance(cli.services.mailer, OutboxMailer):
+        actual = outbox_counts(cli.settings.outbox_dir, "X-Broadcaster-Report", report_id)
+    else:
+        receipt = cli.read(lambda s: receipt_of(s, report_id))
+        actual = expected if receipt and receipt.state == DeliveryState.SENT else {}
+    got = actual.get(cast.SONIA.email, Counter())
+    click.echo(f"  {'ok' if actual == expected else 'WRONG':5} {cast.SONIA.email:<22} {dict(got) or 'nothing'}")
+    if actual != expected:
+        raise DemoFailed("Sonia did not get exactly one receipt for her question")
 
 
 def _print_lag(cli: Desk, settle_seconds: float = 10.0) -> None:

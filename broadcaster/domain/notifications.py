@@ -14,6 +14,7 @@ class NotificationKind(StrEnum):
     # To someone who asked to follow an incident: confirm it was you (a kind is 16 characters at most).
     FOLLOW_CONFIRMATION = "follow_confirm"
     REOPENED = "reopened"  # we said it was fixed; it is not
+    TRIAGE_RECEIPT = "triage_receipt"  # to a reporter whose report waits for a person: when they will hear back
 
 
 class DeliveryState(StrEnum):

@@ -19,6 +19,7 @@ from broadcaster.domain import replies
 from broadcaster.domain.email import OutgoingEmail, SharedContent
 from broadcaster.domain.incidents import status_label
 from broadcaster.domain.notifications import NotificationKind
+from broadcaster.domain.triage import WaitingReport, due_label
 from broadcaster.domain.unsubscribe import Purpose, Scope, seal, sign
 from broadcaster.messages import wording
 from broadcaster.messages.times import ReaderTime, clock_time, promise, spoken_duration
@@ -118,6 +119,21 @@ class EmailFacts:
     def reader(self, sender: "Sender") -> ReaderTime:
         return ReaderTime(self.time_zone or sender.default_time_zone, self.locale or sender.default_locale,
                           own=self.time_zone is not None)
+
+
+@dataclass(frozen=True)
+class ReceiptFacts:
+    """What a triage receipt says: to whom, their own words, and by when a person will have looked."""
+
+    delivery_id: int
+    report_id: str
+    to_email: str
+    to_name: str
+    report_text: str
+    reported_at: datetime
+    reply_by: datetime | None  # the report's triage promise; a report without one gets no receipt
+    time_zone: str | None = None  # the reporter's, when they said
+    locale: str | None = None
 
 
 _SUBJECT_ENDINGS = {
@@ -282,6 +298,28 @@ def compose(facts: EmailFacts, sender: Sender, now: datetime | None = None) -> O
     return compose_group([facts], sender, now)[0]
 
 
+def compose_receipt(facts: ReceiptFacts, sender: Sender) -> OutgoingEmail:
+    """The note to a reporter whose report waits for a person: it arrived, and when they will hear back.
+
+    One person, one email: nothing to share with others, so no tags to fill. No unsubscribe
+    link either: it answers their own message, once, like a support desk's auto-reply.
+    """
+    if facts.reply_by is None:
+        raise ValueError("a receipt promises a time: its report has no triage promise")
+    reader = ReaderTime(facts.time_zone or sender.default_time_zone, facts.locale or sender.default_locale,
+                        own=facts.time_zone is not None)
+    reply_by = local_when(facts.reply_by, reader)
+    context = {"name": first_name(facts.to_name), "report_excerpt": excerpt(facts.report_text), "signer": None,
+               "reported_when": local_when(facts.reported_at, reader), "reply_by": reply_by, "sender": sender}
+    return OutgoingEmail(
+        delivery_id=facts.delivery_id, to_email=facts.to_email, to_name=facts.to_name,
+        subject=f"We have your message and will reply by {reply_by}",
+        text=_render("triage_receipt.txt", **context), html=_render("triage_receipt.html", **context),
+        headers={"X-Broadcaster-Report": facts.report_id, "X-Broadcaster-Kind": NotificationKind.TRIAGE_RECEIPT.value,
+                 "X-Broadcaster-Delivery": str(facts.delivery_id)},
+    )
+
+
 def compose_owner_reminder(
     incident_id: str, title: str, owner_email: str, promise_at: datetime, grace: str, sender: Sender,
     holding_in_a_row: int = 0,
@@ -309,4 +347,20 @@ def _owner_note(incident_id: str, kind: str, owner_email: str, subject: str, tex
         delivery_id=0, to_email=owner_email, to_name=owner_email, subject=subject,
         text=text, html=f"<pre>{escape(text)}</pre>",
         headers={"X-Broadcaster-Incident": incident_id, "X-Broadcaster-Kind": kind},
+    )
+
+
+def compose_triage_reminder(owner_email: str, overdue: Sequence[WaitingReport], due_soon: Sequence[WaitingReport],
+                            now: datetime, sender: Sender) -> OutgoingEmail:
+    """The note to the triage owner listing the reports whose promise is missed, or nearly."""
+    def shown(reports: Sequence[WaitingReport]) -> list[dict[str, str]]:
+        return [{"id": r.report_id, "email": r.email, "excerpt": excerpt(r.text), "suggested": r.candidate_incident_id or "",
+                 "due": due_label(r.due, now) if r.due else ""} for r in reports]
+
+    text = _render("triage_reminder.txt", overdue=shown(overdue), due_soon=shown(due_soon), team_name=sender.team_name)
+    counts = [f"{len(overdue)} overdue" if overdue else "", f"{len(due_soon)} due soon" if due_soon else ""]
+    return OutgoingEmail(
+        delivery_id=0, to_email=owner_email, to_name=owner_email,
+        subject=f"Reports waiting for a person: {', '.join(c for c in counts if c)}",
+        text=text, html=f"<pre>{escape(text)}</pre>", headers={"X-Broadcaster-Kind": "triage_reminder"},
     )

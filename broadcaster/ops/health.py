@@ -7,10 +7,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.notifications import DeliveryState
+from broadcaster.domain.triage import describe_wait, due_label
 from broadcaster.ops.lag_report import PartitionReport
 from broadcaster.services.cadence import open_with_promises
 from broadcaster.services.ledger import trouble_counts
 from broadcaster.services.outbox import backlog
+from broadcaster.services.triage_promises import summary as triage_summary
 from broadcaster.storage.models import Delivery, IntakeRequest
 
 
@@ -67,6 +69,22 @@ def overdue_check(session: Session, now: datetime) -> Check:
     overdue = [i.id for i in open_with_promises(session) if i.next_update_at and i.next_update_at < now]
     return Check("promised updates", not overdue,
                  f"overdue: {', '.join(overdue)}" if overdue else "none overdue")
+
+
+def triage_check(session: Session, now: datetime, owner: str | None) -> Check:
+    """Reports waiting for a person, and whether any is past its promise (a failure: someone waits unseen)."""
+    waiting = triage_summary(session, now)
+    if not waiting.waiting:
+        detail = "nobody waiting"
+    elif waiting.overdue and waiting.next_due is not None:
+        detail = (f"{waiting.waiting} waiting, {waiting.overdue} overdue (the longest by "
+                  f"{describe_wait(now - waiting.next_due)}); `broadcaster triage` lists them")
+    else:
+        soonest = f", the next {due_label(waiting.next_due, now)}" if waiting.next_due else ""
+        detail = f"{waiting.waiting} waiting, none overdue{soonest}"
+    if owner is None:
+        detail += "; nobody is reminded (set BROADCASTER_TRIAGE_OWNER)"
+    return Check("triage", not waiting.overdue, detail)
 
 
 def outbox_check(session: Session, now: datetime, *, settle: timedelta = timedelta(seconds=30)) -> Check:

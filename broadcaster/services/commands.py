@@ -16,6 +16,8 @@ from broadcaster.domain.events import (
 )
 from broadcaster.domain.incidents import holding_event_id, new_incident_id, next_update_due
 from broadcaster.services.desk import Desk
+from broadcaster.services.errors import CommandFailed
+from broadcaster.storage.database import transaction
 from broadcaster.storage.models import Incident, IncidentUpdate
 
 E = TypeVar("E", bound=IncidentEvent)
@@ -115,6 +117,17 @@ def reopen_incident(
     now = desk.services.clock()
     event = IncidentReopened(_event_id(), incident_id, now, message, next_update_due(now, next_update_in), status)
     return _publish_incident_event(desk, event)
+
+
+def close_report(desk: Desk, report_id: str) -> None:
+    """Take a report out of triage: its reporter was answered directly, or it needs no answer."""
+    from broadcaster.services import triage  # the matcher's modules: only for the commands that decide links
+
+    try:
+        with transaction(desk.services.sessions) as session:
+            triage.close(session, report_id)
+    except triage.TriageError as error:
+        raise CommandFailed(str(error)) from None
 
 
 def wait_until_applied(desk: Desk, event_id: str, timeout: float) -> bool:

@@ -1,18 +1,21 @@
 r"""The delivery ledger: the only code that writes delivery rows, and why each email goes out once.
 
-One row per (incident update, subscriber), unique in the database. Its life:
+One row per (incident update, subscriber), or per (report, kind) for an email about a report
+that no incident holds yet (the triage receipt), unique in the database. Its life:
 
     queued -> sending -> sent
                  |  \-> failed -> (retry_at) -> sending ...
                  |  \-> held   -> (retry_at) -> sending ...   (the provider refused our account)
-                 |  \-> skipped (the person left the incident, or the address is suppressed: not a failure)
+                 |  \-> skipped (the person left the incident, the address is suppressed, or a
+                 |              receipt's report left triage first: not a failure)
                  \----> dead (refused, unsendable, or out of attempts)
 
 The exactly-once argument, in full:
 1. **At most one row per person per update.** :func:`queue` is the only insert, an
    insert-if-absent on the unique key: acknowledgements, fan-out pages, the sweep,
    triage and retries may all ask for the same row, repeatedly (Kafka redelivers);
-   the second ask is a no-op.
+   the second ask is a no-op. :func:`queue_about_reports` is the same for emails about
+   a report, one per report and kind.
 2. **At most one sender per row at a time.** :func:`claim` moves rows to ``sending`` in
    its own transaction, with a conditional UPDATE; two workers cannot both win a row.
    A row claimed by a worker that died is claimable again after the lease, and every
@@ -34,9 +37,10 @@ The exactly-once argument, in full:
 
 import random
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, tuple_, update
@@ -46,7 +50,16 @@ from broadcaster.domain.email import OutgoingEmail, SendResult
 from broadcaster.domain.events import DeliveriesQueued
 from broadcaster.domain.notifications import DeliveryState, NotificationKind
 from broadcaster.domain.quiet_hours import QuietHours
-from broadcaster.messages.compose import EmailFacts, Sender, compose_group, content_key
+from broadcaster.domain.triage import WAITING_STATES as TRIAGE_STATES
+from broadcaster.messages.compose import (
+    EmailFacts,
+    ReceiptFacts,
+    Sender,
+    compose,
+    compose_group,
+    compose_receipt,
+    content_key,
+)
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
 from broadcaster.storage.upsert import insert_ignoring_duplicates
 
@@ -77,6 +90,20 @@ def queue(session: Session, wanted: Sequence[Wanted], *, now: datetime) -> list[
             tuple_(Delivery.update_id, Delivery.subscriber_id).in_(pairs[start : start + ANNOUNCE_CHUNK]),
             Delivery.state == DeliveryState.QUEUED))
     return sorted(ids)
+
+
+def queue_about_reports(session: Session, report_ids: Sequence[str], kind: NotificationKind, *,
+                        now: datetime) -> dict[str, int]:
+    """Insert one row of ``kind`` per report where none exists; return those rows still queued, by report."""
+    if not report_ids:
+        return {}
+    unique_ids = list(dict.fromkeys(report_ids))
+    rows = [{"report_id": report_id, "kind": kind, "state": DeliveryState.QUEUED, "attempts": 0, "queued_at": now}
+            for report_id in unique_ids]
+    insert_ignoring_duplicates(session, Delivery, rows, unique=("report_id", "kind"))
+    queued = session.execute(select(Delivery.report_id, Delivery.id).where(
+        Delivery.report_id.in_(unique_ids), Delivery.kind == kind, Delivery.state == DeliveryState.QUEUED))
+    return {report_id: delivery_id for report_id, delivery_id in queued if report_id is not None}
 
 
 def announcements(delivery_ids: Sequence[int]) -> Iterator[tuple[str, bytes]]:
@@ -120,7 +147,7 @@ def claim(
         .values(state=DeliveryState.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id)
     )
-    wanted = _drop_suppressed(session, list(claimed))
+    wanted = _drop_unwanted(session, list(claimed))
     return sorted(_drop_quiet(session, wanted, now, quiet, default_time_zone) if quiet else wanted)
 
 
@@ -141,26 +168,39 @@ def _drop_quiet(session: Session, delivery_ids: Sequence[int], now: datetime, qu
     return [i for i in delivery_ids if i not in set(asleep)]
 
 
-def _drop_suppressed(session: Session, delivery_ids: Sequence[int]) -> list[int]:
-    """Mark claimed deliveries skipped whose address is suppressed or whose subscriber left the incident.
+def _drop_unwanted(session: Session, delivery_ids: Sequence[int]) -> list[int]:
+    """Mark claimed deliveries skipped that must not go out now; return the ones still to send.
 
-    Returns the ones still to send. Skipped, not dead: nothing failed, the person asked for it,
-    so operators are not called to it; the reason is kept in ``last_error``. One query: a
-    suppression (all email) wins over leaving one incident.
+    Skipped, not dead: nothing failed, so operators are not called to it; the reason is kept
+    in ``last_error``. The address is suppressed (the person stopped all email, bounced,
+    reported spam), the subscriber left the incident, or a receipt's report left triage
+    before the receipt went out (its acknowledgement, or a person, answers instead). One
+    query: a suppression (all email) wins over the other reasons.
     """
+    address = func.coalesce(Subscriber.email, Report.email)
+    receipt_needless = and_(Delivery.kind == NotificationKind.TRIAGE_RECEIPT, Report.link_state.not_in(TRIAGE_STATES))
     rows = session.execute(
-        select(Delivery.id, Suppression.reason)
-        .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
-        .outerjoin(Suppression, Suppression.email == Subscriber.email)
+        select(Delivery.id, Suppression.reason, Subscriber.unsubscribed_at, Report.link_state)
+        .outerjoin(Subscriber, Delivery.subscriber_id == Subscriber.id)
+        .outerjoin(Report, Delivery.report_id == Report.id)
+        .outerjoin(Suppression, Suppression.email == address)
         .where(Delivery.id.in_(delivery_ids),
-               or_(Suppression.email.is_not(None), Subscriber.unsubscribed_at.is_not(None)))
+               or_(Suppression.email.is_not(None), Subscriber.unsubscribed_at.is_not(None), receipt_needless))
     )
-    blocked = {i: f"suppressed: {reason}" if reason else "unsubscribed from this incident" for i, reason in rows}
+    blocked = {i: _why_skipped(reason, left_at, link_state) for i, reason, left_at, link_state in rows}
     for error in set(blocked.values()):
         ids = [i for i, e in blocked.items() if e == error]
         session.execute(update(Delivery).where(Delivery.id.in_(ids))
                         .values(state=DeliveryState.SKIPPED, last_error=error))
     return [i for i in delivery_ids if i not in blocked]
+
+
+def _why_skipped(suppressed_because: str | None, left_at: datetime | None, link_state: str | None) -> str:
+    if suppressed_because:
+        return f"suppressed: {suppressed_because}"
+    if left_at is not None:
+        return "unsubscribed from this incident"
+    return f"not needed: the report was {link_state} before its receipt went out"
 
 
 _FACT_COLUMNS: dict[str, Any] = {  # EmailFacts field: where it is stored
@@ -238,6 +278,9 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
         except Exception:  # noqa: BLE001 - find the rows that cannot be composed; send the others
             for facts in group:
                 compose_one(facts, sender, composed, now)
+    if sum(map(len, groups.values())) < len(delivery_ids):  # some are about a report, not an update
+        for receipt in _receipt_facts(session, delivery_ids):
+            _compose_or_refuse(receipt.delivery_id, partial(compose_receipt, receipt, sender), composed)
     return composed
 
 
@@ -262,12 +305,30 @@ def _holding_context(session: Session, update_ids: set[int]) -> dict[int, dict[s
     return context
 
 
+
+
+def _receipt_facts(session: Session, delivery_ids: Sequence[int]) -> list[ReceiptFacts]:
+    """What each claimed receipt says: to whom, their words, and the promise of their report."""
+    rows = session.execute(
+        select(Delivery.id, Report.id, Report.email, Report.name, Report.text, Report.received_at, Report.triage_due_at,
+               Report.time_zone, Report.locale)
+        .join(Report, Delivery.report_id == Report.id)
+        .where(Delivery.id.in_(delivery_ids), Delivery.kind == NotificationKind.TRIAGE_RECEIPT)
+        .order_by(Delivery.id)
+    )
+    return [ReceiptFacts(*row) for row in rows]
+
+
 def compose_one(facts: EmailFacts, sender: Sender, composed: Composed, now: datetime | None = None) -> None:
     """Add one row's email to ``composed``, or its refusal if it cannot be composed."""
+    _compose_or_refuse(facts.delivery_id, partial(compose, facts, sender, now), composed)
+
+
+def _compose_or_refuse(delivery_id: int, make: Callable[[], OutgoingEmail], composed: Composed) -> None:
     try:
-        composed.emails += compose_group([facts], sender, now)
+        composed.emails.append(make())
     except Exception as error:  # noqa: BLE001 - recorded as this row's reason
-        composed.refused.append(SendResult(facts.delivery_id, False, f"cannot be composed: {type(error).__name__}"))
+        composed.refused.append(SendResult(delivery_id, False, f"cannot be composed: {type(error).__name__}"))
 
 
 _JITTER = random.Random()
@@ -366,6 +427,14 @@ def state_shown(row: Delivery, *, now: datetime, lease: timedelta) -> str:
     return row.state
 
 
+def addressed(row: Delivery) -> tuple[str, str]:
+    """What a row (loaded as :func:`troubled` loads it) is about, its incident or its report, and to whom."""
+    if row.update is not None and row.subscriber is not None:
+        return row.update.incident_id, row.subscriber.email
+    assert row.report is not None, "a row names an update and subscriber, or a report (only queue* write rows)"
+    return f"report {row.report.id}", row.report.email
+
+
 def troubled(session: Session, *, now: datetime, lease: timedelta, dead_only: bool = False,
              limit: int = 200) -> list[Delivery]:
     """Stuck, failed (retrying), held and dead deliveries, newest first, with who and what they were for."""
@@ -375,7 +444,7 @@ def troubled(session: Session, *, now: datetime, lease: timedelta, dead_only: bo
         session.scalars(
             select(Delivery)
             .where(wanted)
-            .options(joinedload(Delivery.subscriber), joinedload(Delivery.update))
+            .options(joinedload(Delivery.subscriber), joinedload(Delivery.update), joinedload(Delivery.report))
             .order_by(Delivery.id.desc())
             .limit(limit)
         )

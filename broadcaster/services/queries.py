@@ -51,16 +51,16 @@ def timeline(session: Session, incident_id: str) -> list[TimelineEntry]:
         select(IncidentUpdate).where(IncidentUpdate.incident_id == incident_id).order_by(IncidentUpdate.id)
     ).all()
     counts = session.execute(
-        select(Delivery.update_id, Delivery.kind, Delivery.state, func.count())
+        select(IncidentUpdate.id, Delivery.kind, Delivery.state, func.count())
         .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
         .where(IncidentUpdate.incident_id == incident_id)
-        .group_by(Delivery.update_id, Delivery.kind, Delivery.state)
+        .group_by(IncidentUpdate.id, Delivery.kind, Delivery.state)
     ).all()
     provider_counts = session.execute(
-        select(Delivery.update_id, Delivery.provider_status, func.count())
+        select(IncidentUpdate.id, Delivery.provider_status, func.count())
         .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
         .where(IncidentUpdate.incident_id == incident_id, Delivery.provider_status.is_not(None))
-        .group_by(Delivery.update_id, Delivery.provider_status)
+        .group_by(IncidentUpdate.id, Delivery.provider_status)
     ).all()
     by_update: dict[int, Counter[str]] = {update.id: Counter() for update in updates}
     for update_id, kind, state, count in counts:

@@ -5,17 +5,20 @@ so a burst of reports costs a handful of round trips, not a dozen per report.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broadcaster.config import Settings
 from broadcaster.domain.events import BugReportReceived
 from broadcaster.domain.incidents import Status
-from broadcaster.domain.notifications import kind_for_new_subscriber
+from broadcaster.domain.notifications import NotificationKind, kind_for_new_subscriber
+from broadcaster.domain.triage import CLOSED, promised_by
 from broadcaster.linking.matcher import Outcome as Decided
+from broadcaster.services import ledger
 from broadcaster.services.early_warning import check_for_pile_up
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.subscriptions import Link, link_reports, queue_first_emails, queued_for
@@ -27,6 +30,7 @@ class Outcome(StrEnum):
     FIXED_REPLY = "fixed_reply"
     SUGGESTED = "suggested"
     UNLINKED = "unlinked"
+    CLOSED = "closed"  # an engineer closed it earlier (a redelivery): left as it is
 
 
 @dataclass(frozen=True)
@@ -74,12 +78,12 @@ def receive_reports(
 
     Idempotent: a redelivered report changes nothing and re-announces what is still queued.
     Reports the matcher leaves unlinked are checked for a pile-up last, once every link
-    in the batch is known.
+    in the batch is known. Reports left to a person enter triage (:func:`_enter_triage`).
     """
     reports = _store(session, events)
     links = [Link(r, r.incident_id, r.linked_by or "matcher") for r in reports if r.link_state == "linked" and r.incident_id]
-    undecided = [r for r in reports if not (r.link_state == "linked" and r.incident_id)]
-    results: dict[str, ReportResult] = {}
+    results = {r.id: ReportResult(Outcome.CLOSED) for r in reports if r.link_state == CLOSED}
+    undecided = [r for r in reports if not (r.link_state == "linked" and r.incident_id) and r.id not in results]
     unlinked: list[Report] = []
     for report, decision in zip(undecided, model.decide_and_learn(session, undecided, now), strict=True):
         report.link_score = decision.score
@@ -96,7 +100,23 @@ def receive_reports(
     for report in unlinked:
         suspicion = check_for_pile_up(session, report, model, now)
         results[report.id] = ReportResult(Outcome.UNLINKED, suspicion_id=suspicion.id if suspicion else None)
+    waiting = [r for r in reports if results[r.id].outcome in (Outcome.SUGGESTED, Outcome.UNLINKED)]
+    for report_id, receipt_id in _enter_triage(session, waiting, now, model.settings).items():
+        results[report_id] = replace(results[report_id], delivery_ids=[receipt_id])
     return results
+
+
+def _enter_triage(session: Session, reports: Sequence[Report], now: datetime, settings: Settings) -> dict[str, int]:
+    """Promise each report a person's look, once, and queue its reporter's receipt if receipts are on.
+
+    Returns the receipts still queued, by report: a redelivered report finds its promise
+    and its receipt already there, and only announces the receipt again if it has not gone.
+    """
+    for report in reports:
+        report.triage_due_at = report.triage_due_at or promised_by(now, settings.triage_within)
+    if not settings.sends_triage_receipts:
+        return {}
+    return ledger.queue_about_reports(session, [r.id for r in reports], NotificationKind.TRIAGE_RECEIPT, now=now)
 
 
 def receive_report(

@@ -7,6 +7,7 @@ hundred reports in one transaction), in a fixed number of statements per batch.
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -108,6 +109,6 @@ def queued_for(session: Session, subscribers: Sequence[Subscriber]) -> dict[int,
         .order_by(Delivery.id)
     )
     waiting: dict[int, list[int]] = {}
-    for subscriber_id, delivery_id in rows:
-        waiting.setdefault(subscriber_id, []).append(delivery_id)
+    for subscriber_id, delivery_id in rows:  # the IN matched only rows with a subscriber
+        waiting.setdefault(cast(int, subscriber_id), []).append(delivery_id)
     return waiting

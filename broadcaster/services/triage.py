@@ -2,7 +2,8 @@
 
 A confirmation (or a link by hand) subscribes and acknowledges the reporter at once; a
 rejection is remembered. Both are stored as feedback, which every worker's matcher
-reads on its next decision.
+reads on its next decision. A rejected suggestion still waits for a person; a report
+closed (its reporter answered directly) no longer does.
 """
 
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broadcaster.domain.triage import CLOSED
 from broadcaster.services.reports import ReportResult, subscribe_reporters
 from broadcaster.services.subscriptions import Link
 from broadcaster.storage.models import Incident, LinkFeedback, Report, SuspectedIncident
@@ -31,8 +33,10 @@ class TriageQueue:
 
 
 def queue(session: Session, limit: int = QUEUE_LIMIT) -> TriageQueue:
+    """What waits for a person, the most overdue first (reports older than promises last, newest first)."""
     def waiting(state: str) -> list[Report]:
-        query = select(Report).where(Report.link_state == state).order_by(Report.received_at.desc()).limit(limit)
+        query = (select(Report).where(Report.link_state == state)
+                 .order_by(Report.triage_due_at.asc().nulls_last(), Report.received_at.desc()).limit(limit))
         return list(session.scalars(query))
 
     suspicions = session.scalars(
@@ -48,6 +52,14 @@ def _report(session: Session, report_id: str) -> Report:
     if report.link_state == "linked":
         raise TriageError(f"report {report_id} is already linked to {report.incident_id}")
     return report
+
+
+def close(session: Session, report_id: str) -> None:
+    """Take ``report_id`` out of triage: someone answered its reporter directly, or it needs no answer."""
+    report = _report(session, report_id)
+    if report.link_state == CLOSED:
+        raise TriageError(f"report {report_id} is already closed")
+    report.link_state, report.candidate_incident_id = CLOSED, None
 
 
 def _feedback(session: Session, report_id: str, incident_id: str, verdict: str, now: datetime) -> None:

@@ -136,6 +136,21 @@ class Report(Base):
     linked_by: Mapped[str | None] = mapped_column(String(16))
     time_zone: Mapped[str | None] = mapped_column(String(64))  # IANA name, as the reporter's entrance said
     locale: Mapped[str | None] = mapped_column(String(35))
+    # While it waits for a person (suggested or unlinked): when we promised a person would have looked at it
+    # (broadcaster/domain/triage.py); kept afterwards, as the promise it was.
+    triage_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class TriageReminder(Base):
+    """The triage owner was reminded of a waiting report, at one stage (due soon, overdue): once per stage."""
+
+    __tablename__ = "triage_reminders"
+    __table_args__ = (UniqueConstraint("report_id", "stage"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"))
+    stage: Mapped[str] = mapped_column(String(16))
+    reminded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class LinkFeedback(Base):
@@ -212,17 +227,25 @@ class Subscriber(Base):
 
 
 class Delivery(Base):
-    """The delivery ledger: one row per (incident update, subscriber), sent at most once."""
+    """The delivery ledger: one row per (incident update, subscriber), or per (report, kind), sent at most once.
+
+    Most emails are about an incident update, to one of its subscribers. An email about a
+    report that belongs to no incident yet (the triage receipt) names the report instead, and
+    has neither update nor subscriber; only services/ledger.py writes rows, so each has one or
+    the other.
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("update_id", "subscriber_id"),
+        UniqueConstraint("report_id", "kind"),
         Index("ix_deliveries_state", "state", "queued_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    update_id: Mapped[int] = mapped_column(ForeignKey("incident_updates.id"))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    update_id: Mapped[int | None] = mapped_column(ForeignKey("incident_updates.id"))
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    report_id: Mapped[str | None] = mapped_column(ForeignKey("reports.id"))
     kind: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -236,8 +259,9 @@ class Delivery(Base):
     provider_status_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     provider_detail: Mapped[str | None] = mapped_column(String(300))
 
-    update: Mapped[IncidentUpdate] = relationship()
-    subscriber: Mapped[Subscriber] = relationship()
+    update: Mapped[IncidentUpdate | None] = relationship()
+    subscriber: Mapped[Subscriber | None] = relationship()
+    report: Mapped[Report | None] = relationship()
 
 
 class Reply(Base):

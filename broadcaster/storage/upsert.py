@@ -20,12 +20,23 @@ def insert_ignoring_duplicates(
     The rows travel as parameters of one cached statement, batched by SQLAlchemy's
     insertmanyvalues, not as literal VALUES compiled afresh for every page.
     """
+    return len(inserted_keys(session, model, rows, unique))
+
+
+def inserted_keys(
+    session: Session, model: type[Base], rows: Sequence[dict[str, Any]], unique: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """As :func:`insert_ignoring_duplicates`, returning the ``unique`` values of the rows that went in.
+
+    Of several transactions inserting the same row at once, one gets it back: this is
+    what lets two workers split a batch of first-time events without either doing one twice.
+    """
     if not rows:
-        return 0
+        return []
     table = cast(Table, model.__table__)
     # Only the dialect the engine uses, which it has imported already: commands on SQLite skip PostgreSQL's.
     dialect = import_module("sqlalchemy.dialects.postgresql" if session.get_bind().dialect.name == "postgresql"
                             else "sqlalchemy.dialects.sqlite")
     statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(unique))
     inserted = session.execute(statement.returning(*(table.c[name] for name in unique)), list(rows))
-    return len(inserted.all())
+    return [tuple(row) for row in inserted]

@@ -100,7 +100,7 @@ def _from_eml(message) -> dict[str, str]:
     return {
         "to": parseaddr(str(message["To"]))[1],
         "kind": str(message["X-Broadcaster-Kind"]),
-        "incident": str(message["X-Broadcaster-Incident"]),
+        "incident": str(message["X-Broadcaster-Incident"] or ""),  # none on a receipt: it is about a report
         "subject": str(message["Subject"]),
         "text": message.get_body(("plain",)).get_content(),
     }
@@ -114,7 +114,7 @@ def _from_sendgrid(body: dict) -> list[dict[str, str]]:
         emails.append({
             "to": to["email"],
             "kind": body["headers"]["X-Broadcaster-Kind"],
-            "incident": body["headers"]["X-Broadcaster-Incident"],
+            "incident": body["headers"].get("X-Broadcaster-Incident", ""),
             "subject": body["subject"],
             "text": fill(body["content"][0]["value"], personalization.get("substitutions", {})),
         })

@@ -58,7 +58,7 @@ def test_redelivered_reports_events_and_delivery_jobs_send_each_email_once(
     produce(system, system.topics.incident_events, incident, incident, key=b"INC-E2E-1")
     first = encode_bug_report(report("r-1", "eric@example.com", now))
     produce(system, system.topics.bug_reports, first, first, first)
-    wait_for(lambda: system.counts().get("eric@example.com") == Counter(acknowledgement=1), what="the acknowledgement")
+    wait_for(lambda: system.counts().get("eric@example.com", Counter())["acknowledgement"] == 1, what="the acknowledgement")
 
     # Replay the delivery job itself, as Kafka would after a crash before the commit.
     produce(system, system.topics.deliveries, encode_deliveries_queued(DeliveriesQueued((1,))))
@@ -68,4 +68,7 @@ def test_redelivered_reports_events_and_delivery_jobs_send_each_email_once(
     # A report that comes after the duplicates: once it is acknowledged, every duplicate before it was handled.
     produce(system, system.topics.bug_reports, encode_bug_report(report("r-2", "maz@example.com", now)))
     wait_for(lambda: "maz@example.com" in system.counts(), what="the marker report")
-    assert system.counts()["eric@example.com"] == Counter(acknowledgement=1, progress=1)
+    eric = system.counts()["eric@example.com"]
+    # r-1 may have reached the worker before the declaration: then its receipt went once, for all three copies.
+    assert eric.pop("triage_receipt", 0) <= 1
+    assert eric == Counter(acknowledgement=1, progress=1)

@@ -3,8 +3,10 @@
 import os
 import subprocess
 import sys
+from collections import Counter
 from email import policy
 from email.parser import BytesParser
+from email.utils import parseaddr
 from pathlib import Path
 
 from tests.support.email_browser import PHONE, SCREENSHOTS, chromium, render
@@ -21,11 +23,18 @@ def test_the_demo_starts_its_own_system_plays_the_story_and_exits_zero(tmp_path:
     assert "The story played out as it should" in done.stdout
     for line in ("ok    eric@example.com", "ok    priya@example.com", "ok    maz@example.com", "ok    tom@example.com"):
         assert line in done.stdout
-    assert "sonia@example.com" not in done.stdout.split("Checking every email")[1]
+    checked = done.stdout.split("Checking every email")[1]
+    assert "ok    sonia@example.com      {'triage_receipt': 1}" in checked  # her receipt, and nothing else
+    assert "Sonia got a receipt: a person will look at it, and she hears back by" in done.stdout
+    assert "own words" in checked and "MISSING" not in checked  # the checker's table: every mark of the rubric
+    headers = [BytesParser(policy=policy.default).parse(path.open("rb"), headersonly=True)
+               for path in (tmp_path / "outbox").glob("*.eml")]
     # 3 people x 5 emails (acknowledgement, progress, holding, monitoring, resolution), and Tom's reply
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 16
-    graded = done.stdout.split("Checking every email")[1]
-    assert "own words" in graded and "MISSING" not in graded  # the checker's table: every mark of the rubric
+    assert sum(1 for h in headers if h["X-Broadcaster-Incident"]) == 16
+    receipts = Counter(parseaddr(str(h["To"]))[1] for h in headers if h["X-Broadcaster-Kind"] == "triage_receipt")
+    # Those who wrote before the declaration: a receipt each, unless their acknowledgement came first.
+    assert receipts["sonia@example.com"] == 1 and all(count == 1 for count in receipts.values())
+    assert sum(receipts.values()) == len(headers) - 16
     assert not (tmp_path / ".broadcaster" / "runtime.json").exists()  # stopped and cleaned up
     keep_screenshots(tmp_path / "outbox")
 

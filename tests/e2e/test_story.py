@@ -52,11 +52,20 @@ def test_every_affected_reporter_hears_each_step_exactly_once(
     emails_reach(system, resolved)
 
     submit(system, "tom@example.com", "Tom Brennan", "CSV upload to pre-approved members fails for me")
-    final = resolved | {"tom@example.com": Counter(fixed_reply=1)}
+    final = resolved | {"tom@example.com": Counter(fixed_reply=1), "sonia@example.com": Counter(triage_receipt=1)}
     emails_reach(system, final)
 
-    assert system.counts() == final  # exactly once each; nothing to Sonia
+    counts = system.counts()
+    # Eric's first report came before the declaration: its receipt went once, or his acknowledgement replaced it.
+    assert counts["eric@example.com"].pop("triage_receipt", 0) <= 1
+    assert counts == final  # exactly once each; Sonia only her receipt, nothing about the incident
     by_kind = {(e["to"], e["kind"]): e for e in system.emails()}
+    receipt = by_kind[("sonia@example.com", "triage_receipt")]
+    assert receipt["subject"].startswith("We have your message and will reply by") and receipt["incident"] == ""
+    assert "Hi Sonia," in receipt["text"] and '"I was charged for a year"' in receipt["text"]
+    assert "A person on our team will read it, and you will hear back from us by" in receipt["text"]
+    waiting = [line for line in system.run("triage").output.splitlines() if "sonia@example.com" in line]
+    assert len(waiting) == 1 and re.search(r"due \d\d:\d\d \(in 1 h 5\d min\)", waiting[0]), waiting
     ack = by_kind[("eric@example.com", "acknowledgement")]
     assert ack["subject"].startswith("[Investigating] CSV upload to pre-approved members fails")
     assert "Hi Eric," in ack["text"] and "unexpected error when I upload a CSV of <members>" in ack["text"]
