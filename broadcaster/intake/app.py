@@ -21,6 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from broadcaster.bootstrap import Services
 from broadcaster.domain.input_rules import MAX_MESSAGE_BYTES
 from broadcaster.intake import desks
+from broadcaster.intake.committing import GroupCommit
+from broadcaster.intake.keys import RecentKeys
 from broadcaster.intake.limits import RateLimiter
 from broadcaster.intake.publishing import PublishingThread
 from broadcaster.kafka.topics import Topics
@@ -54,11 +56,13 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
     settings = services.settings
     limiter = RateLimiter(settings.intake_rate_per_key, settings.intake_burst_per_key)
     topic = Topics.from_prefix(settings.topic_prefix).bug_reports
+    keys, committer = RecentKeys(services.sessions), GroupCommit(services.sessions, topic)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         publisher.start()
         yield
+        committer.close()
         publisher.stop()
 
     app = FastAPI(title="Broadcaster intake", version="1", lifespan=lifespan)
@@ -73,7 +77,8 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
 
     async def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> api_keys.KeyInfo:
         """The live API key of the request, within its rate: else 401 or 429."""
-        key = await run_in_threadpool(_authenticate, services, credentials)
+        token = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else None
+        key = await keys.find(token) if token else None
         if key is None:
             raise HTTPException(401, "a live API key is needed: Authorization: Bearer <key>",
                                 headers={"WWW-Authenticate": "Bearer"})
@@ -93,9 +98,9 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
         idempotency_key = _idempotency_key(request)
         document = _json(await _body(request))
         event = intake.check_report(document, services.clock())
-        accepted = await run_in_threadpool(
-            intake.accept, services.sessions, topic, event, api_key_id=key.id, idempotency_key=idempotency_key,
-            client_chose_id=isinstance(document, dict) and "report_id" in document, now=services.clock())
+        accepted = await committer.accept(intake.Submission(
+            event, api_key_id=key.id, idempotency_key=idempotency_key,
+            client_chose_id=isinstance(document, dict) and "report_id" in document, now=services.clock()))
         if accepted.message_id is not None:
             publisher.kick()
         status_url = f"{str(request.base_url).rstrip('/')}/v1/reports/{quote(accepted.report_id, safe='')}"
@@ -133,9 +138,9 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
 
     async def accept_ticket(ticket: desks.Ticket) -> JSONResponse:
         event = ticket.report(services.clock())
-        accepted = await run_in_threadpool(
-            intake.accept, services.sessions, topic, event, api_key_id=None, idempotency_key=ticket.ticket_id,
-            client_chose_id=False, now=services.clock(), desk=ticket.desk, ticket_url=ticket.url)
+        accepted = await committer.accept(intake.Submission(
+            event, api_key_id=None, idempotency_key=ticket.ticket_id, client_chose_id=False, now=services.clock(),
+            desk=ticket.desk, ticket_url=ticket.url))
         if accepted.message_id is not None:
             publisher.kick()
         return JSONResponse({"report_id": accepted.report_id, "status": "accepted"}, status_code=202)
@@ -150,13 +155,6 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
                       errors=[{"field": field, "problem": problem} for field, problem in error.problems])
 
     return app
-
-
-def _authenticate(services: Services, credentials: HTTPAuthorizationCredentials | None) -> api_keys.KeyInfo | None:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        return None
-    with services.sessions() as session:
-        return api_keys.authenticate(session, credentials.credentials)
 
 
 def _desk_secret(secret: str | None, setting: str) -> str:
