@@ -1,8 +1,7 @@
 """What the intake API accepts, the bug-reports processor decodes to the same report (Hypothesis, bounded).
 
-The API checks a body with the input rules field by field and the encoding against the
-schema, and no longer runs the whole decoder a second time: this is the property that
-makes the second run redundant.
+The API checks a body with the input rules field by field and does not run the decoder
+(the schema, then the same rules again) on what it encodes: this property is why it need not.
 """
 
 from datetime import UTC, datetime
