@@ -17,6 +17,7 @@ Why these rules:
   quoted back to its reporter.
 """
 
+import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -37,6 +38,13 @@ FUTURE_SLACK = timedelta(days=1)
 
 _MULTILINE_ALLOWED = frozenset("\n\r\t")
 _LINE_BREAKING = frozenset({"Zl", "Zp"})
+# Every character _forbidden refuses, as one class: the categories Cc (U+0000-001F, U+007F-009F),
+# Cs (U+D800-DFFF), Zl (U+2028) and Zp (U+2029) are fixed sets. One scan in C instead of a
+# Python call per character: a 20,000-character report was 5 ms of checking.
+_SUSPECT = {
+    False: re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]"),
+    True: re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]"),
+}
 
 
 class InvalidInput(ValueError):
@@ -65,10 +73,9 @@ def text(value: object, field: str, *, max_length: int, multiline: bool = False,
         raise InvalidInput(field, f"must be text, not {type(value).__name__}")
     if len(value) > max_length:
         raise InvalidInput(field, f"is {len(value):,} characters long; the limit is {max_length:,}")
-    for character in value:
-        problem = _forbidden(character, multiline)
-        if problem:
-            raise InvalidInput(field, problem)
+    suspect = _SUSPECT[multiline].search(value)
+    if suspect and (problem := _forbidden(suspect.group(), multiline)):
+        raise InvalidInput(field, problem)
     if required and not value.strip():
         raise InvalidInput(field, "is empty")
     return value

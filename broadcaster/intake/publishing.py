@@ -16,11 +16,12 @@ from broadcaster.services.accepting import PUBLISH_TIMEOUT_SECONDS
 from broadcaster.services.relay import Relay
 
 log = logging.getLogger(__name__)
+GATHER_SECONDS = 0.02  # after a run, let what is accepted meanwhile gather: a run has a fixed cost
 
 
 class PublishingThread:
-    def __init__(self, services: Services, retry_seconds: float = 1.0) -> None:
-        self._services, self._retry = services, retry_seconds
+    def __init__(self, services: Services, retry_seconds: float = 1.0, gather_seconds: float = GATHER_SECONDS) -> None:
+        self._services, self._retry, self._gather = services, retry_seconds, gather_seconds
         self._wake, self._stopping = threading.Event(), threading.Event()
         self._relay: Relay | None = None
         self._failing = False  # said once per outage, not once a retry
@@ -47,8 +48,7 @@ class PublishingThread:
                 self._wake.wait()
             self._wake.clear()
             owed = not self._publish()
-            if owed:
-                self._stopping.wait(self._retry)
+            self._stopping.wait(self._retry if owed else self._gather)
 
     def _publish(self) -> bool:
         try:

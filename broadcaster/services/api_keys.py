@@ -29,7 +29,8 @@ class KeyInfo:
     revoked_at: datetime | None
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """What the table keeps of a token, and what a request's key is looked up by."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -42,7 +43,7 @@ def create(session: Session, name: str, now: datetime) -> str:
     if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
         raise CommandFailed(f"an API key called {name!r} exists already; revoke it or choose another name")
     token = PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(name=name, token_sha256=_digest(token), created_at=now))
+    session.add(ApiKey(name=name, token_sha256=digest(token), created_at=now))
     session.flush()
     return token
 
@@ -61,8 +62,8 @@ def revoke(session: Session, name: str, now: datetime) -> None:
 
 def authenticate(session: Session, token: str) -> KeyInfo | None:
     """The live key whose token this is, else None."""
-    digest = _digest(token)
-    key = session.scalar(select(ApiKey).where(ApiKey.token_sha256 == digest))
-    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.token_sha256, digest):
+    token_sha256 = digest(token)
+    key = session.scalar(select(ApiKey).where(ApiKey.token_sha256 == token_sha256))
+    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.token_sha256, token_sha256):
         return None
     return KeyInfo(key.id, key.name, key.created_at, key.revoked_at)

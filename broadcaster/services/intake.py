@@ -1,19 +1,22 @@
 """The intake API's work, apart from HTTP: check a posted report, accept it once, say what became of it.
 
 A report is checked field by field with the input rules (so a refusal names every bad
-field), then built into the event and passed through the codec's encode and decode, as
-every other entrance does (services/commands.py ``submit_report``). Accepting commits
-the outbox row and the intake row in one transaction: "accepted" means both are
-durable, and the intake row's unique keys turn a repeated request into a look-up of the
-first one's report.
+field) and built into the event. Those are the rules the bug-reports processor applies
+when it decodes, and they are at least as strict as the message's schema, so what is
+accepted decodes downstream to the same report (tests/unit/test_intake_check.py): running
+the decoder here as well cost more than the rest of the request. Accepting commits the
+outbox row and the intake row in one transaction, for one request or for all those that
+arrived together (broadcaster/intake/committing.py): "accepted" means both are durable,
+and the intake row's unique keys turn a repeated request into a look-up of the first
+one's report.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import Table, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,8 +25,8 @@ from broadcaster.domain.events import BugReportReceived
 from broadcaster.services import outbox
 from broadcaster.storage.database import transaction
 from broadcaster.storage.models import IntakeRequest, Report
-from broadcaster.wire.errors import InvalidMessage
 
+UNSTORED = 1 << 62  # ranks a request of this batch after every stored one
 FIELDS = frozenset({"report_id", "reporter", "text", "component", "time_zone", "locale"})
 SOURCE = "api"
 
@@ -64,7 +67,7 @@ def check_report(document: Any, now: datetime, source: str = SOURCE) -> BugRepor
     }
     if problems:
         raise InvalidReport(problems)
-    return _through_the_codec(BugReportReceived(received_at=now, source=source, **checked))
+    return BugReportReceived(received_at=now, source=source, **checked)
 
 
 def _shown(field: str) -> str:
@@ -80,13 +83,33 @@ def _field(problems: list[tuple[str, str]], rule: Any, value: Any, field: str, *
         return None
 
 
-def _through_the_codec(event: BugReportReceived) -> BugReportReceived:
-    from broadcaster.wire.codec import decode_bug_report, encode_bug_report
+Owner = tuple[str, int | str | None]  # ("api_key", its id) or ("desk", its name)
+Ask = tuple[Owner, str, str]  # (owner, "key" or "report", value): what makes a request a repeat of another
 
-    try:
-        return decode_bug_report(encode_bug_report(event))
-    except InvalidMessage as error:
-        raise InvalidReport([("(report)", str(error))]) from None
+
+@dataclass(frozen=True)
+class Submission:
+    """One request to accept ``event``: an API key's (``api_key_id``) or a support desk's (``desk``, no API key)."""
+
+    event: BugReportReceived
+    api_key_id: int | None
+    idempotency_key: str | None
+    client_chose_id: bool
+    now: datetime
+    desk: str | None = None
+    ticket_url: str | None = None
+
+    @property
+    def owner(self) -> Owner:
+        """Whose keys these are: an idempotency key or report id repeats only within one owner."""
+        return ("desk", self.desk) if self.desk is not None else ("api_key", self.api_key_id)
+
+    def asks_for(self, chosen_ids_only: bool = True) -> list[Ask]:
+        """What makes another request a repeat of this one: its idempotency key, its report id if the client chose it."""
+        asks: list[Ask] = [(self.owner, "key", self.idempotency_key)] if self.idempotency_key is not None else []
+        if self.client_chose_id or not chosen_ids_only:
+            asks.append((self.owner, "report", self.event.report_id))
+        return asks
 
 
 def accept(
@@ -94,39 +117,89 @@ def accept(
     idempotency_key: str | None, client_chose_id: bool, now: datetime, desk: str | None = None,
     ticket_url: str | None = None,
 ) -> Accepted:
-    """Commit the report to the outbox once per idempotency key (or client-chosen report id).
+    """Commit the report to the outbox once per idempotency key (or client-chosen report id)."""
+    submission = Submission(event, api_key_id, idempotency_key, client_chose_id, now, desk, ticket_url)
+    return accept_together(sessions, topic, [submission])[0]
 
-    Either an API key's request, or (``desk`` set, no API key) a support desk's webhook,
-    whose idempotency key is the desk's ticket id.
+
+def accept_together(sessions: sessionmaker[Session], topic: str, submissions: list[Submission]) -> list[Accepted]:
+    """Accept several requests in one transaction (one commit, one fsync): an answer per submission, in order.
+
+    A repeat, of an earlier request or of one before it in ``submissions``, gets the first
+    one's report and adds nothing. If another process accepted one of them meanwhile
+    (a unique key refuses the commit), each is accepted again on its own, which finds it.
     """
-    owner = (IntakeRequest.desk == desk) if desk is not None else (IntakeRequest.api_key_id == api_key_id)
-    if earlier := _earlier(sessions, owner, idempotency_key, event.report_id if client_chose_id else None):
-        return Accepted(earlier, None)
+    earlier = _earlier(sessions, [ask for s in submissions for ask in s.asks_for()])
+    answers: list[Accepted | None] = []
+    fresh: dict[int, Submission] = {}
+    for index, submission in enumerate(submissions):
+        if first := _first(earlier, submission.asks_for()):
+            answers.append(Accepted(first, None))
+            continue
+        answers.append(None)
+        fresh[index] = submission
+        for ask in submission.asks_for(chosen_ids_only=False):
+            earlier.setdefault(ask, (UNSTORED + index, submission.event.report_id))
+    try:
+        message_ids = _commit(sessions, topic, list(fresh.values()))
+    except IntegrityError:  # the same request, accepted by another request in the meantime
+        if len(submissions) > 1:
+            return [accept_together(sessions, topic, [submission])[0] for submission in submissions]
+        [submission] = submissions
+        if (first := _first(_earlier(sessions, submission.asks_for(chosen_ids_only=False)), submission.asks_for(False))):
+            return [Accepted(first, None)]
+        raise
+    for index, message_id in zip(fresh, message_ids, strict=True):
+        answers[index] = Accepted(fresh[index].event.report_id, message_id)
+    return [answer for answer in answers if answer is not None]
+
+
+def _commit(sessions: sessionmaker[Session], topic: str, submissions: list[Submission]) -> list[int]:
+    """The intake rows and outbox messages of ``submissions``, committed together; the messages' ids."""
+    if not submissions:
+        return []
     from broadcaster.wire.codec import encode_bug_report
 
-    try:
-        with transaction(sessions) as session:
-            session.add(IntakeRequest(api_key_id=api_key_id, desk=desk, ticket_url=ticket_url,
-                                      idempotency_key=idempotency_key, report_id=event.report_id, accepted_at=now))
-            message_id = outbox.add(session, topic, event.email.encode(), encode_bug_report(event), now)
-    except IntegrityError:  # the same request, accepted by another request in the meantime
-        earlier = _earlier(sessions, owner, idempotency_key, event.report_id)
-        if earlier is None:
-            raise
-        return Accepted(earlier, None)
-    return Accepted(event.report_id, message_id)
+    with transaction(sessions) as session:
+        session.connection().execute(insert(cast(Table, IntakeRequest.__table__)), [
+            {"api_key_id": s.api_key_id, "desk": s.desk, "ticket_url": s.ticket_url, "idempotency_key": s.idempotency_key,
+             "report_id": s.event.report_id, "accepted_at": s.now} for s in submissions])
+        return outbox.add_all(session, [(topic, s.event.email.encode(), encode_bug_report(s.event), s.now)
+                                        for s in submissions])
 
 
-def _earlier(sessions: sessionmaker[Session], owner: ColumnElement[bool], idempotency_key: str | None,
-             report_id: str | None) -> str | None:
-    """The report an earlier request with this idempotency key or report id produced."""
-    if idempotency_key is None and report_id is None:
-        return None
-    matches = [IntakeRequest.idempotency_key == idempotency_key] if idempotency_key is not None else []
-    matches += [IntakeRequest.report_id == report_id] if report_id is not None else []
+def _earlier(sessions: sessionmaker[Session], asks: list[Ask]) -> dict[Ask, tuple[int, str]]:
+    """For each ask that an earlier request made, that request's (id, report id); one SELECT for them all."""
+    if not asks:
+        return {}
+    matches = []
+    for (kind, who), field, values in _grouped(asks):
+        column = IntakeRequest.idempotency_key if field == "key" else IntakeRequest.report_id
+        owns = IntakeRequest.desk == who if kind == "desk" else IntakeRequest.api_key_id == who
+        matches.append(and_(owns, column.in_(values)))
+    query = select(IntakeRequest.id, IntakeRequest.api_key_id, IntakeRequest.desk, IntakeRequest.idempotency_key,
+                   IntakeRequest.report_id).where(or_(*matches)).order_by(IntakeRequest.id)
+    found: dict[Ask, tuple[int, str]] = {}
     with sessions() as session:
-        query = select(IntakeRequest.report_id).where(owner, or_(*matches))
-        return session.scalars(query.order_by(IntakeRequest.id).limit(1)).first()
+        for row_id, api_key_id, desk, idempotency_key, report_id in session.execute(query):
+            owner: Owner = ("desk", desk) if desk is not None else ("api_key", api_key_id)
+            found.setdefault((owner, "report", report_id), (row_id, report_id))
+            if idempotency_key is not None:
+                found.setdefault((owner, "key", idempotency_key), (row_id, report_id))
+    return found
+
+
+def _grouped(asks: list[Ask]) -> list[tuple[Owner, str, list[str]]]:
+    values: dict[tuple[Owner, str], list[str]] = {}
+    for owner, field, value in asks:
+        values.setdefault((owner, field), []).append(value)
+    return [(owner, field, listed) for (owner, field), listed in values.items()]
+
+
+def _first(earlier: dict[Ask, tuple[int, str]], asks: list[Ask]) -> str | None:
+    """The report of the first request (lowest id) that any of ``asks`` names, if any did."""
+    matches = [earlier[ask] for ask in asks if ask in earlier]
+    return min(matches)[1] if matches else None
 
 
 def status(sessions: sessionmaker[Session], report_id: str) -> dict[str, Any] | None:

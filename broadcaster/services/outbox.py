@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from broadcaster.storage.models import OutboxMessage
@@ -22,10 +22,21 @@ BATCH = 500
 
 def add(session: Session, topic: str, key: bytes | None, value: bytes, now: datetime) -> int:
     """Keep one accepted message for publishing; its id is its place in the publishing order."""
-    message = OutboxMessage(topic=topic, key=key, value=value, created_at=now)
-    session.add(message)
-    session.flush()
-    return message.id
+    return add_all(session, [(topic, key, value, now)])[0]
+
+
+def add_all(session: Session, messages: Sequence[tuple[str, bytes | None, bytes, datetime]]) -> list[int]:
+    """Keep several accepted messages (topic, key, value, when), in this order; their ids.
+
+    One multi-row INSERT ... RETURNING, not one ORM object each: the intake API commits
+    hundreds at a time, and the unit of work cost more than the database did.
+    """
+    rows = [{"topic": topic, "key": key, "value": value, "created_at": now} for topic, key, value, now in messages]
+    if not rows:
+        return []
+    table = cast(Table, OutboxMessage.__table__)
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(session.connection().execute(statement, rows).scalars())
 
 
 def pending(

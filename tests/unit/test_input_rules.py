@@ -1,6 +1,7 @@
 """The input rules every entrance shares, and the bad inputs an attacker and a careless integrator sent."""
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -151,3 +152,12 @@ def test_a_cadence_longer_than_a_year_is_refused() -> None:
 
 def test_an_international_domain_is_stored_in_ascii() -> None:
     assert decode_bug_report(_report(email="anna@münchen.example")).email == "anna@xn--mnchen-3ya.example"
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_the_one_scan_refuses_exactly_the_characters_the_unicode_categories_forbid(multiline: bool) -> None:
+    """The regular expression that finds a suspect character agrees with the category check on every code point."""
+    every_character = "".join(map(chr, range(sys.maxunicode + 1)))
+    found = {match.start() for match in rules._SUSPECT[multiline].finditer(every_character)}
+    forbidden = {point for point, character in enumerate(every_character) if rules._forbidden(character, multiline)}
+    assert found == forbidden and len(forbidden) > 2000  # the surrogates alone are 2,048
