@@ -20,6 +20,7 @@ in order:
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from itertools import takewhile
 
 from broadcaster.kafka.lag import next_offset
 
@@ -63,7 +64,10 @@ def evaluate(window: Sequence[Sample], members_active: bool | None, *, waiting_s
     commits = [s.committed for s in window if s.committed is not None]
     if any(later < earlier for earlier, later in zip(commits, commits[1:], strict=False)):
         return Status.REWIND
-    unmoved = len(window) >= 2 and len({s.committed for s in window}) == 1
+    # Only the looks since the partition last had nothing to read: a commit that stood still
+    # while it was caught up is an idle consumer, not a stalled one (Burrow: a zero lag is OK).
+    behind = list(takewhile(lambda s: s.lag > 0, reversed(window)))
+    unmoved = len(behind) >= 2 and len({s.committed for s in behind}) == 1
     if unmoved or (waiting_seconds or 0.0) > stall_after:
         return Status.STOP if members_active is False else Status.STALL
     lags = [s.lag for s in window]

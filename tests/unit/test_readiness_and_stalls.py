@@ -36,3 +36,10 @@ def test_one_look_is_enough_to_call_a_partition_stalled_once_a_message_waited_to
     assert evaluate([Sample(NOW - 5, None, 50), first_look], None) is Status.STALL  # never committed, still waiting
     assert evaluate([Sample(NOW - 5, None, 0), Sample(NOW, None, 0)], None) is Status.OK  # nothing there to read
     assert evaluate([Sample(NOW, 7, 9, start=9)], None, waiting_seconds=31) is Status.OK  # the rest was deleted
+
+
+def test_a_message_that_just_arrived_at_an_idle_consumer_is_not_a_stall() -> None:
+    """The commit stood still while there was nothing to read; the new message has waited 0 s (seen in CI)."""
+    idle_then_busy = [Sample(NOW - 60, 7, 7), Sample(NOW - 30, 7, 7), Sample(NOW, 7, 8)]
+    assert evaluate(idle_then_busy, None, waiting_seconds=0) is Status.OK
+    assert evaluate([*idle_then_busy, Sample(NOW + 5, 7, 8)], None) is Status.STALL  # then it stood still, behind
