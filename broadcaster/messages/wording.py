@@ -67,6 +67,17 @@ class For:
         return Status(self.status) in (Status.MONITORING, Status.RESOLVED)
 
     @property
+    def unless_sooner(self) -> str:
+        """What may bring the next email before the promised time: the fix, or (once a fix is in) nothing."""
+        return ", to tell you how the fix is holding up" if self.fix_in_place else \
+            ", or as soon as it is fixed if that comes first"
+
+    @property
+    def without_a_promise(self) -> str:
+        """When the next email comes if no time was promised."""
+        return "once we are sure the fix holds" if self.fix_in_place else "as soon as it is fixed"
+
+    @property
     def taking_longer(self) -> bool:
         """This holding update is one too many to call routine: say so, and promise later."""
         return self.holding_in_a_row >= self.escalate_after
