@@ -113,7 +113,7 @@ class EmailFacts:
     locale: str | None = None
     followed_up_at: datetime | None = None  # when they wrote again, if no email has gone to them since
     holding_in_a_row: int = 0  # for a holding update: how many there have been since the last news
-    latest_news: str = ""  # for a holding update: the last thing the team said (a progress update)
+    latest_news: str = ""  # for a holding update: the team's last word (a progress update or a shareable note)
     latest_news_at: datetime | None = None
 
     def reader(self, sender: "Sender") -> ReaderTime:

@@ -60,6 +60,7 @@ from broadcaster.messages.compose import (
     compose_receipt,
     content_key,
 )
+from broadcaster.services import notes
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
 from broadcaster.storage.upsert import insert_ignoring_duplicates
 
@@ -287,7 +288,10 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
 def _holding_context(session: Session, update_ids: set[int]) -> dict[int, dict[str, Any]]:
     """For each holding update: how many came in a row (with it), and the team's last news before it.
 
-    Holding updates are rare (one per incident and cadence period), so one small query each.
+    The last news is the newer of the last progress message (or the declaration's description)
+    and the last shareable note kept by the time the holding update was written; an unshared
+    note is never quoted. Holding updates are rare (one per incident and cadence period), so
+    a few small queries each.
     """
     context: dict[int, dict[str, Any]] = {}
     for update_id in update_ids:
@@ -299,11 +303,13 @@ def _holding_context(session: Session, update_ids: set[int]) -> dict[int, dict[s
         since = IncidentUpdate.id > news.id if news else IncidentUpdate.id > 0
         in_a_row = session.scalar(select(func.count()).select_from(earlier.where(
             IncidentUpdate.kind == "holding", since).subquery())) or 0
-        message = news.message if news and news.message else ""
-        context[update_id] = {"holding_in_a_row": in_a_row + 1, "latest_news": message,
-                              "latest_news_at": news.created_at if message and news else None}
+        said: tuple[str, datetime] | None = (news.message, news.created_at) if news and news.message else None
+        note = notes.latest_shared(session, holding.incident_id, until=holding.created_at)
+        if note is not None and (said is None or note.created_at > said[1]):
+            said = (note.message, note.created_at)
+        context[update_id] = {"holding_in_a_row": in_a_row + 1, "latest_news": said[0] if said else "",
+                              "latest_news_at": said[1] if said else None}
     return context
-
 
 
 
