@@ -36,6 +36,11 @@ _ACKNOWLEDGED = {
     Status.RESOLVED: "We know about it, and it is fixed.",
 }
 
+def news_dated(moment: str, from_note: bool) -> str:
+    """When the team said what a holding update quotes: a shared note is new to the reader, a progress update is not."""
+    return f"The team wrote this on {moment}." if from_note else f"That was our last news, on {moment}."
+
+
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 
 

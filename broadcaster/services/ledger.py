@@ -288,10 +288,7 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
 def _holding_context(session: Session, update_ids: set[int]) -> dict[int, dict[str, Any]]:
     """For each holding update: how many came in a row (with it), and the team's last news before it.
 
-    The last news is the newer of the last progress message (or the declaration's description)
-    and the last shareable note kept by the time the holding update was written; an unshared
-    note is never quoted. Holding updates are rare (one per incident and cadence period), so
-    a few small queries each.
+    Holding updates are rare (one per incident and cadence period), so a few small queries each.
     """
     context: dict[int, dict[str, Any]] = {}
     for update_id in update_ids:
@@ -303,13 +300,22 @@ def _holding_context(session: Session, update_ids: set[int]) -> dict[int, dict[s
         since = IncidentUpdate.id > news.id if news else IncidentUpdate.id > 0
         in_a_row = session.scalar(select(func.count()).select_from(earlier.where(
             IncidentUpdate.kind == "holding", since).subquery())) or 0
-        said: tuple[str, datetime] | None = (news.message, news.created_at) if news and news.message else None
-        note = notes.latest_shared(session, holding.incident_id, until=holding.created_at)
-        if note is not None and (said is None or note.created_at > said[1]):
-            said = (note.message, note.created_at)
-        context[update_id] = {"holding_in_a_row": in_a_row + 1, "latest_news": said[0] if said else "",
-                              "latest_news_at": said[1] if said else None}
+        context[update_id] = {"holding_in_a_row": in_a_row + 1, **_last_word(session, holding, news)}
     return context
+
+
+def _last_word(session: Session, holding: IncidentUpdate, news: IncidentUpdate | None) -> dict[str, Any]:
+    """What a holding update quotes as what the team is doing now.
+
+    The newer of the last news (a progress message, or the declaration's description) and the
+    last shareable note kept by the time the holding update was written, so its recipients all
+    read the same words however late their email is composed. An unshared note is never quoted.
+    """
+    note = notes.latest_shared(session, holding.incident_id, until=holding.created_at)
+    said = news if news is not None and news.message else None
+    if note is not None and (said is None or note.created_at > said.created_at):
+        return {"latest_news": note.message, "latest_news_at": note.created_at, "latest_news_from_note": True}
+    return {"latest_news": said.message, "latest_news_at": said.created_at} if said else {}
 
 
 

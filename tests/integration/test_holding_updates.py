@@ -229,13 +229,15 @@ def test_the_next_holding_update_quotes_the_latest_shared_note_or_progress_and_n
     note(sessions, model, "shared-later", "Half the servers are rolled back.", minutes(155), share=True)
     (email,) = emails_of(sessions, second, minutes(160))  # composed after a newer note: quotes what was said by 150
     assert "What the team is doing now: We are rolling the importer back on every server." in email.text
-    assert f"That was our last news, on {when(minutes(100))}." in email.text
+    assert f"The team wrote this on {when(minutes(100))}." in email.text and "last news" not in email.text
     assert "rolling the importer back on every server." in email.html
 
     apply(sessions, model, IncidentUpdated("progress", INCIDENT, minutes(170), "The importer is rolled back.",
                                            minutes(230)), minutes(170))
     third = hold(sessions, model, minutes(245))
-    assert "What the team is doing now: The importer is rolled back." in text_of(sessions, third, minutes(245))
+    third_text = text_of(sessions, third, minutes(245))
+    assert "What the team is doing now: The importer is rolled back." in third_text
+    assert f"That was our last news, on {when(minutes(170))}." in third_text
 
     with sessions() as session:
         every_email = session.scalar(select(func.count()).select_from(Delivery)) or 0
