@@ -10,9 +10,9 @@ from broadcaster.config import SEVERITIES
 from broadcaster.domain.durations import InvalidDuration, format_duration, parse_duration
 from broadcaster.domain.incidents import OPEN_STATUSES, REOPEN_MESSAGE, REOPEN_STATUSES, Status
 from broadcaster.messages.compose import excerpt
-from broadcaster.services import commands, queries, replies
+from broadcaster.services import commands, notes, queries, replies
 from broadcaster.services.cadence import open_with_promises
-from broadcaster.storage.models import Incident
+from broadcaster.storage.models import Incident, IncidentNote, IncidentUpdate
 
 wait_option = click.option(
     "--wait", "wait_seconds", default=30.0, show_default=True,
@@ -75,8 +75,9 @@ def declare(cli: CliContext, title: str, component: str | None, phrases: tuple[s
         click.echo(f"Linked {linked} earlier report(s); their reporters are being acknowledged.")
 
 
-def _await(cli: CliContext, event_id: str, wait_seconds: float) -> bool:
-    applied = commands.wait_until_applied(cli, event_id, wait_seconds)
+def _await(cli: CliContext, event_id: str, wait_seconds: float,
+           kept_in: type[IncidentUpdate | IncidentNote] = IncidentUpdate) -> bool:
+    applied = commands.wait_until_applied(cli, event_id, wait_seconds, kept_in)
     if wait_seconds > 0 and not applied and not cli.broker_unreachable:
         click.echo(f"The worker has not applied it within {wait_seconds:g}s; is `broadcaster up` running?", err=True)
     return applied
@@ -125,6 +126,27 @@ def resolve(cli: CliContext, incident_id: str, message: str, how_to_verify: str,
         event = commands.resolve_incident(cli, incident_id, message, how_to_verify)
     click.echo(f"{incident_id} resolved; every subscriber will be told.")
     _await(cli, event.event_id, wait_seconds)
+
+
+@incident.command()
+@click.argument("incident_id")
+@click.argument("message")
+@click.option("--share", is_flag=True,
+              help="Subscribers may read it: the next holding update quotes it as what the team is doing now.")
+@wait_option
+@pass_cli
+def note(cli: CliContext, incident_id: str, message: str, share: bool, wait_seconds: float) -> None:
+    """Keep a note (MESSAGE) with open INCIDENT_ID: internal, shown by `incident show`, never emailed by itself."""
+    _open_incident(cli, incident_id)
+    with refusing_bad_input():
+        event = commands.add_note(cli, incident_id, message, shareable=share)
+    if share:
+        click.echo(f"Shared note kept with {incident_id}; the next holding update quotes it as what the team "
+                   "is doing now, unless a progress update comes first.")
+    else:
+        click.echo(f"Internal note kept with {incident_id}; subscribers never see it (--share would let "
+                   "the next holding update quote it).")
+    _await(cli, event.event_id, wait_seconds, kept_in=IncidentNote)
 
 
 @incident.command()
@@ -180,13 +202,13 @@ def show(cli: CliContext, incident_id: str) -> None:
         found = session.get(Incident, incident_id)
         if found is None:
             return None
-        return queries.summary(session, found), queries.timeline(session, incident_id), replies.of_incident(
-            session, incident_id)
+        return (queries.summary(session, found), queries.timeline(session, incident_id),
+                replies.of_incident(session, incident_id), notes.of_incident(session, incident_id))
 
     loaded = cli.read(load)
     if loaded is None:
         raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
-    summary, entries, answers = loaded
+    summary, entries, answers, kept = loaded
     i = summary.incident
     click.echo(f"{i.id}  {i.title}")
     click.echo(f"  status {i.status}, {i.severity}, component {i.component or '(any)'}")
@@ -209,6 +231,18 @@ def show(cli: CliContext, incident_id: str) -> None:
         if entry.provider:
             said = ", ".join(f"{n} {status}" for status, n in sorted(entry.provider.items()))
             click.echo(f"  {'':20} mail provider: {said}")
+    _show_notes(kept)
+
+
+def _show_notes(kept: list[IncidentNote]) -> None:
+    """The engineers' notes: shared ones a holding update may quote, internal ones never emailed."""
+    if not kept:
+        click.echo("Notes: none")
+        return
+    click.echo("Notes (never emailed by themselves; a holding update quotes the latest shared one if it is newest):")
+    for kept_note in kept:
+        click.echo(f"  {_at(kept_note.created_at)}  {'shared' if kept_note.shareable else 'internal':<8} "
+                   f"{kept_note.message}")
 
 
 def _show_replies(answers: replies.IncidentReplies) -> None:

@@ -41,6 +41,9 @@ DESCRIPTION = ("Uploading a CSV file to a group's pre-approved members list fail
 WORKAROUND = "You can add pre-approved members one at a time from the group's settings page."
 PROGRESS = ("We found the cause: a change to how we read CSV files rejects lines with a "
             "trailing comma. A fix is being tested now.")
+INTERNAL_NOTE = "Parser change came in with Tuesday's release; checking whether other imports use it too."
+SHARED_NOTE = ("We are testing a corrected CSV reader against every file that failed, so the fix works for all "
+               "of them the first time.")
 MONITORING = ("The fix is live for every group, and uploads that failed before now go through. We are watching "
               "the next hours of uploads to make sure it holds.")
 RESOLUTION = "The fix is live: CSV uploads to pre-approved members lists work again."

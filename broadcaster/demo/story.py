@@ -20,7 +20,7 @@ from broadcaster.messages.compose import when
 from broadcaster.services import commands, queries
 from broadcaster.services.desk import Desk
 from broadcaster.services.triage_promises import receipt_of
-from broadcaster.storage.models import Incident, Report
+from broadcaster.storage.models import Incident, IncidentNote, Report
 
 
 class DemoFailed(Exception):
@@ -98,6 +98,12 @@ def play(cli: Desk, timeout: float) -> None:
     commands.wait_until_applied(cli, update.event_id, timeout)
     progress = {r.email: Counter({Kind.ACKNOWLEDGEMENT: 1, Kind.PROGRESS: 1}) for r in cast.AFFECTED}
     _sent_to(cli, incident_id, progress, timeout)
+
+    step("The engineer keeps two notes: one internal, one to share")
+    for text, shareable in ((cast.INTERNAL_NOTE, False), (cast.SHARED_NOTE, True)):
+        kept = commands.add_note(cli, incident_id, text, shareable=shareable)
+        commands.wait_until_applied(cli, kept.event_id, timeout, kept_in=IncidentNote)
+    click.echo("  (never emailed by themselves; the next holding update quotes the shared one)")
 
     step("The promised time passes without news: a holding update")
     click.echo("  (the demo plays the cadence timer, which asks for one once a promise is missed by the grace period)")

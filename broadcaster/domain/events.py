@@ -94,8 +94,23 @@ class HoldingUpdateDue:
     missed_promise_at: datetime
 
 
+@dataclass(frozen=True)
+class IncidentNoted:
+    """An engineer kept a note with the incident: internal, never emailed by itself.
+
+    A ``shareable`` one may be quoted to subscribers: the next holding update says it is what
+    the team is doing now (if it is newer than the last progress update).
+    """
+
+    event_id: str
+    incident_id: str
+    occurred_at: datetime
+    message: str
+    shareable: bool = False
+
+
 IncidentEvent = (IncidentDeclared | IncidentUpdated | IncidentResolved | IncidentReopened | CadenceChanged
-                 | HoldingUpdateDue)
+                 | HoldingUpdateDue | IncidentNoted)
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,9 @@ class EmailFacts:
     locale: str | None = None
     followed_up_at: datetime | None = None  # when they wrote again, if no email has gone to them since
     holding_in_a_row: int = 0  # for a holding update: how many there have been since the last news
-    latest_news: str = ""  # for a holding update: the last thing the team said (a progress update)
+    latest_news: str = ""  # for a holding update: the team's last word (a progress update or a shareable note)
     latest_news_at: datetime | None = None
+    latest_news_from_note: bool = False  # what it quotes is an engineer's shared note, not an email they had
 
     def reader(self, sender: "Sender") -> ReaderTime:
         return ReaderTime(self.time_zone or sender.default_time_zone, self.locale or sender.default_locale,
@@ -248,7 +249,8 @@ def _context(facts: EmailFacts, sender: Sender, now: datetime) -> dict[str, obje
         "signer": facts.communicator or sender.signer(facts.incident_id),
         "next_when": local_when(promised, reader) if promised else None,
         "update_when": local_when(facts.update_at, reader),
-        "news_when": local_when(facts.latest_news_at, reader) if facts.latest_news_at else None,
+        "news_dated": wording.news_dated(local_when(facts.latest_news_at, reader), facts.latest_news_from_note)
+        if facts.latest_news_at else None,
         "working_for": spoken_duration(now - facts.declared_at) if facts.declared_at else None,
         "say": wording.For(facts.kind, facts.status, facts.severity, facts.holding_in_a_row, sender.escalate_after),
     }

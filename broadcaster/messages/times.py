@@ -78,11 +78,13 @@ def when(moment: datetime, reader: ReaderTime = ReaderTime()) -> str:
 
 
 def clock_time(moment: datetime, reader: ReaderTime = ReaderTime()) -> str:
-    """``10:32`` or ``10:32 AM``: a time of day the same reader wrote, for "thank you for the follow-up at 10:32"."""
+    """``10:32 UTC`` or ``5:32 AM your time (Manila, UTC+8)``: a time of day the reader wrote (for "thank you
+    for the follow-up at ..."), its zone named like every other time in the email."""
     from babel.dates import format_datetime
 
     local = moment.astimezone(ZoneInfo(reader.time_zone))
-    return format_datetime(local, _patterns(reader.locale)[1], locale="en").replace("\u202f", " ")
+    written = format_datetime(local, _patterns(reader.locale)[1], locale="en").replace("\u202f", " ")
+    return f"{written} {zone_label(moment, reader)}"
 
 
 def promise(stored: datetime, now: datetime, minimum: timedelta) -> datetime:

@@ -36,6 +36,11 @@ _ACKNOWLEDGED = {
     Status.RESOLVED: "We know about it, and it is fixed.",
 }
 
+def news_dated(moment: str, from_note: bool) -> str:
+    """When the team said what a holding update quotes: a shared note is new to the reader, a progress update is not."""
+    return f"The team wrote this on {moment}." if from_note else f"That was our last news, on {moment}."
+
+
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 
 
@@ -65,6 +70,17 @@ class For:
     @property
     def fix_in_place(self) -> bool:
         return Status(self.status) in (Status.MONITORING, Status.RESOLVED)
+
+    @property
+    def unless_sooner(self) -> str:
+        """What may bring the next email before the promised time: the fix, or (once a fix is in) nothing."""
+        return ", to tell you how the fix is holding up" if self.fix_in_place else \
+            ", or as soon as it is fixed if that comes first"
+
+    @property
+    def without_a_promise(self) -> str:
+        """When the next email comes if no time was promised."""
+        return "once we are sure the fix holds" if self.fix_in_place else "as soon as it is fixed"
 
     @property
     def taking_longer(self) -> bool:

@@ -10,6 +10,7 @@ from broadcaster.domain.events import (
     HoldingUpdateDue,
     IncidentDeclared,
     IncidentEvent,
+    IncidentNoted,
     IncidentReopened,
     IncidentResolved,
     IncidentUpdated,
@@ -18,7 +19,7 @@ from broadcaster.domain.incidents import holding_event_id, new_incident_id, next
 from broadcaster.services.desk import Desk
 from broadcaster.services.errors import CommandFailed
 from broadcaster.storage.database import transaction
-from broadcaster.storage.models import Incident, IncidentUpdate
+from broadcaster.storage.models import Incident, IncidentNote, IncidentUpdate
 
 E = TypeVar("E", bound=IncidentEvent)
 
@@ -119,6 +120,12 @@ def reopen_incident(
     return _publish_incident_event(desk, event)
 
 
+def add_note(desk: Desk, incident_id: str, message: str, *, shareable: bool) -> IncidentNoted:
+    """Keep an internal note with the incident; a ``shareable`` one is what the next holding update quotes."""
+    event = IncidentNoted(_event_id(), incident_id, desk.services.clock(), message, shareable)
+    return _publish_incident_event(desk, event)
+
+
 def close_report(desk: Desk, report_id: str) -> None:
     """Take a report out of triage: its reporter was answered directly, or it needs no answer."""
     from broadcaster.services import triage  # the matcher's modules: only for the commands that decide links
@@ -130,9 +137,10 @@ def close_report(desk: Desk, report_id: str) -> None:
         raise CommandFailed(str(error)) from None
 
 
-def wait_until_applied(desk: Desk, event_id: str, timeout: float) -> bool:
-    """True once the worker has stored the incident event with this id."""
+def wait_until_applied(desk: Desk, event_id: str, timeout: float,
+                       kept_in: type[IncidentUpdate | IncidentNote] = IncidentUpdate) -> bool:
+    """True once the worker has stored the incident event with this id (as an update, or ``kept_in`` a note)."""
     if timeout <= 0 or desk.broker_unreachable:  # not published yet: nothing to wait for
         return False
-    found = desk.wait_for(lambda s: s.query(IncidentUpdate.id).filter_by(event_id=event_id).first(), timeout)
+    found = desk.wait_for(lambda s: s.query(kept_in.id).filter_by(event_id=event_id).first(), timeout)
     return found is not None

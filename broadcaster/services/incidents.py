@@ -1,4 +1,4 @@
-"""Applying incident events: declare, update, resolve. Each returns the update to fan out."""
+"""Applying incident events: declare, update, resolve, reopen, notes. Each returns the update to fan out, if any."""
 
 from datetime import datetime, timedelta
 
@@ -10,6 +10,7 @@ from broadcaster.domain.events import (
     HoldingUpdateDue,
     IncidentDeclared,
     IncidentEvent,
+    IncidentNoted,
     IncidentReopened,
     IncidentResolved,
     IncidentUpdated,
@@ -24,6 +25,7 @@ from broadcaster.domain.incidents import (
     next_update_due,
 )
 from broadcaster.linking.matcher import Outcome, ReportText
+from broadcaster.services import notes
 from broadcaster.services.cadence import holding_in_a_row
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.subscriptions import Link, link_reports
@@ -53,6 +55,8 @@ def apply_incident_event(
             update = _holding(session, event, now, escalate_after=model.settings.holding_escalate_after)
         case CadenceChanged():
             _change_cadence(session, event)  # subscribers hear of the new promise with the next update
+        case IncidentNoted():
+            notes.keep(session, event, now)  # internal: a holding update may quote it, nothing else sends it
     return UpdatePublished(update.incident_id, update.id) if update else None
 
 

@@ -60,6 +60,7 @@ from broadcaster.messages.compose import (
     compose_receipt,
     content_key,
 )
+from broadcaster.services import notes
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
 from broadcaster.storage.upsert import insert_ignoring_duplicates
 
@@ -287,7 +288,7 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
 def _holding_context(session: Session, update_ids: set[int]) -> dict[int, dict[str, Any]]:
     """For each holding update: how many came in a row (with it), and the team's last news before it.
 
-    Holding updates are rare (one per incident and cadence period), so one small query each.
+    Holding updates are rare (one per incident and cadence period), so a few small queries each.
     """
     context: dict[int, dict[str, Any]] = {}
     for update_id in update_ids:
@@ -299,11 +300,22 @@ def _holding_context(session: Session, update_ids: set[int]) -> dict[int, dict[s
         since = IncidentUpdate.id > news.id if news else IncidentUpdate.id > 0
         in_a_row = session.scalar(select(func.count()).select_from(earlier.where(
             IncidentUpdate.kind == "holding", since).subquery())) or 0
-        message = news.message if news and news.message else ""
-        context[update_id] = {"holding_in_a_row": in_a_row + 1, "latest_news": message,
-                              "latest_news_at": news.created_at if message and news else None}
+        context[update_id] = {"holding_in_a_row": in_a_row + 1, **_last_word(session, holding, news)}
     return context
 
+
+def _last_word(session: Session, holding: IncidentUpdate, news: IncidentUpdate | None) -> dict[str, Any]:
+    """What a holding update quotes as what the team is doing now.
+
+    The newer of the last news (a progress message, or the declaration's description) and the
+    last shareable note kept by the time the holding update was written, so its recipients all
+    read the same words however late their email is composed. An unshared note is never quoted.
+    """
+    note = notes.latest_shared(session, holding.incident_id, until=holding.created_at)
+    said = news if news is not None and news.message else None
+    if note is not None and (said is None or note.created_at > said.created_at):
+        return {"latest_news": note.message, "latest_news_at": note.created_at, "latest_news_from_note": True}
+    return {"latest_news": said.message, "latest_news_at": said.created_at} if said else {}
 
 
 

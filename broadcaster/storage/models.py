@@ -104,6 +104,25 @@ class IncidentUpdate(Base):
     incident: Mapped[Incident] = relationship(back_populates="updates")
 
 
+class IncidentNote(Base):
+    """An engineer's note kept with an incident: internal, never emailed by itself.
+
+    Kept apart from ``incident_updates``, which every email, page and sweep reads: a note
+    there would be one forgotten filter away from reaching customers. A ``shareable`` note
+    is quoted by the next holding update as what the team is doing now.
+    """
+
+    __tablename__ = "incident_notes"
+    __table_args__ = (Index("ix_incident_notes_incident_id_created_at", "incident_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"))
+    message: Mapped[str] = mapped_column(Text)
+    shareable: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class OwnerReminder(Base):
     """An owner was reminded that a promised update falls due: once per promise."""
 

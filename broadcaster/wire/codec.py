@@ -18,6 +18,7 @@ from broadcaster.domain.events import (
     HoldingUpdateDue,
     IncidentDeclared,
     IncidentEvent,
+    IncidentNoted,
     IncidentReopened,
     IncidentResolved,
     IncidentUpdated,
@@ -181,6 +182,8 @@ def encode_incident_event(event: IncidentEvent) -> bytes:
             }
         case HoldingUpdateDue():
             body = {"type": "incident.holding_update_due", "missed_promise_at": _iso(event.missed_promise_at)}
+        case IncidentNoted():
+            body = {"type": "incident.noted", "message": event.message, "shareable": event.shareable}
     return _dump(common | body)
 
 
@@ -270,6 +273,11 @@ def _holding_due(doc: dict[str, Any]) -> HoldingUpdateDue:
     return HoldingUpdateDue(*_ids(doc), missed_promise_at=_promise(doc["missed_promise_at"], "missed_promise_at"))
 
 
+def _noted(doc: dict[str, Any]) -> IncidentNoted:
+    return IncidentNoted(*_ids(doc), message=_message(doc, "message", required=True),
+                         shareable=doc.get("shareable", False))
+
+
 _INCIDENT_DECODERS: dict[str, Callable[[dict[str, Any]], IncidentEvent]] = {
     "incident.declared": _declared,
     "incident.updated": _updated,
@@ -277,6 +285,7 @@ _INCIDENT_DECODERS: dict[str, Callable[[dict[str, Any]], IncidentEvent]] = {
     "incident.reopened": _reopened,
     "incident.cadence_changed": _cadence_changed,
     "incident.holding_update_due": _holding_due,
+    "incident.noted": _noted,
 }
 
 

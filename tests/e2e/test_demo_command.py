@@ -9,6 +9,7 @@ from email.parser import BytesParser
 from email.utils import parseaddr
 from pathlib import Path
 
+from broadcaster.demo import cast
 from tests.support.email_browser import PHONE, SCREENSHOTS, chromium, render
 
 
@@ -36,7 +37,18 @@ def test_the_demo_starts_its_own_system_plays_the_story_and_exits_zero(tmp_path:
     assert receipts["sonia@example.com"] == 1 and all(count == 1 for count in receipts.values())
     assert sum(receipts.values()) == len(headers) - 16
     assert not (tmp_path / ".broadcaster" / "runtime.json").exists()  # stopped and cleaned up
+    holding_update_quotes_the_shared_note_only(tmp_path / "outbox")
     keep_screenshots(tmp_path / "outbox")
+
+
+def holding_update_quotes_the_shared_note_only(outbox: Path) -> None:
+    """The engineer's shared note is what the holding update says the team is doing; the internal one goes nowhere."""
+    parser = BytesParser(policy=policy.default)
+    texts = {eml.name: (str(message["X-Broadcaster-Kind"]), message.get_body(("plain",)).get_content())
+             for eml in outbox.glob("*.eml") for message in [parser.parsebytes(eml.read_bytes())]}
+    holding = [text for kind, text in texts.values() if kind == "holding"]
+    assert len(holding) == 3 and all(f"What the team is doing now: {cast.SHARED_NOTE}" in text for text in holding)
+    assert not any(cast.INTERNAL_NOTE in text for _, text in texts.values())
 
 
 def keep_screenshots(outbox: Path) -> None:

@@ -3,7 +3,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from broadcaster.domain.events import BugReportReceived, IncidentDeclared, IncidentResolved, IncidentUpdated
+from broadcaster.domain.events import (
+    BugReportReceived,
+    IncidentDeclared,
+    IncidentNoted,
+    IncidentResolved,
+    IncidentUpdated,
+)
 from broadcaster.wire.codec import (
     decode_bug_report,
     decode_incident_event,
@@ -26,6 +32,8 @@ def test_a_bug_report_survives_the_round_trip() -> None:
         IncidentDeclared("e1", "INC-261124-ABCD", NOW, "CSV upload fails", "groups", "sev2", NOW, ("csv",)),
         IncidentUpdated("e2", "INC-261124-ABCD", NOW, "Fix in test", NOW, "identified"),
         IncidentResolved("e3", "INC-261124-ABCD", NOW, "Fixed", "Upload again"),
+        IncidentNoted("e4", "INC-261124-ABCD", NOW, "Suspect the new CSV parser; not for customers yet"),
+        IncidentNoted("e5", "INC-261124-ABCD", NOW, "Rolling the importer back on every server", shareable=True),
     ],
 )
 def test_incident_events_survive_the_round_trip(event: object) -> None:
@@ -55,6 +63,36 @@ def _report_document(**changes: object) -> bytes:
 def test_an_invalid_report_is_rejected_with_a_reason_a_person_can_act_on(raw: bytes | None, reason: str) -> None:
     with pytest.raises(InvalidMessage, match=reason):
         decode_bug_report(raw)
+
+
+def _note_document(**changes: object) -> bytes:
+    document = json.loads(encode_incident_event(IncidentNoted("n1", "INC-261124-ABCD", NOW, "Rolling back")))
+    document.update(changes)
+    return json.dumps({k: v for k, v in document.items() if v is not None}).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (_note_document(message=""), "message: is empty"),
+        (_note_document(message=None), "'message' is a required property"),
+        (_note_document(message="   "), "message"),
+        (_note_document(message="x" * 5001), "message: is longer than 5,000 characters"),
+        (_note_document(message="bell \x07 in it"), "message"),
+        (_note_document(shareable="yes"), "shareable: must be of type boolean"),
+        (_note_document(incident_id="inc 1"), "incident_id"),
+    ],
+)
+def test_an_invalid_note_is_rejected_with_a_reason_a_person_can_act_on(raw: bytes, reason: str) -> None:
+    with pytest.raises(InvalidMessage, match=reason):
+        decode_incident_event(raw)
+
+
+def test_a_note_without_the_share_flag_is_internal() -> None:
+    document = json.loads(_note_document())
+    del document["shareable"]
+    assert decode_incident_event(json.dumps(document).encode()) == IncidentNoted("n1", "INC-261124-ABCD", NOW,
+                                                                                 "Rolling back", shareable=False)
 
 
 def test_every_schema_file_is_a_valid_json_schema() -> None:

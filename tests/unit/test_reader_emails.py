@@ -105,8 +105,32 @@ def test_holding_updates_say_something_new_each_time_and_own_up_when_it_takes_lo
 
 def test_a_follow_up_is_recognised_in_the_readers_own_time() -> None:
     text = compose(replace(PROGRESS, followed_up_at=T0 + timedelta(minutes=17)), SENDER, T0).text
-    assert "Thank you for the follow-up at 5:32 AM; I'm sorry you had to write again." in text
+    assert ("Thank you for the follow-up at 5:32 AM your time (Manila, UTC+8); "
+            "I'm sorry you had to write again.") in text
     assert "follow-up" not in compose(PROGRESS, SENDER, T0).text
+
+
+def test_a_follow_up_time_names_the_zone_for_readers_in_the_default_zone_too() -> None:
+    in_default = replace(PROGRESS, followed_up_at=T0 + timedelta(minutes=17), time_zone=None, locale=None)
+    assert "Thank you for the follow-up at 21:32 UTC;" in compose(in_default, SENDER, T0).text
+    lisbon = replace(SENDER, default_time_zone="Europe/Lisbon")
+    email = compose(in_default, lisbon, T0)
+    assert "Thank you for the follow-up at 21:32 Lisbon time (UTC+0);" in email.text
+    assert "21:32 Lisbon time (UTC+0)" in email.html
+
+
+@pytest.mark.parametrize("facts", [replace(MONITORING, kind=kind) for kind in (Kind.PROGRESS, Kind.ACKNOWLEDGEMENT)],
+                         ids=["progress", "acknowledgement"])
+def test_once_a_fix_is_in_place_the_next_update_is_not_promised_for_when_it_is_fixed(facts: EmailFacts) -> None:
+    email = compose(facts, SENDER, T0)
+    for part in (email.text, email.html):
+        assert "as soon as it is fixed" not in part
+        assert "to tell you how the fix is holding up" in part
+    unpromised = compose(replace(facts, next_update_at=None), SENDER, T0)
+    assert "We will write to you again once we are sure the fix holds." in unpromised.text
+    still_broken = compose(replace(facts, status="identified"), SENDER, T0)
+    assert "or as soon as it is fixed if that comes first" in still_broken.text
+    assert "or as soon as it is fixed if that comes first" in still_broken.html
 
 
 def test_time_zones_and_locales_are_checked_like_every_other_input() -> None:
