@@ -1,8 +1,8 @@
 """incident notes: engineers' internal notes kept with an incident; a shareable one is quoted by holding updates
 
-Revision ID: 0018
-Revises: 0016 (becomes 0017 when merged after the revision that takes 0017)
-Create Date: 2026-11-27
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-11-26
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 
 import broadcaster.storage.models
 
-revision = '0018'
+revision = '0017'
 down_revision = '0016'
 branch_labels = None
 depends_on = None
