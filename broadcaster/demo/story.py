@@ -177,7 +177,7 @@ def outbox_counts(directory: Path, header: str, value: str) -> dict[str, Counter
 def _check(cli: Desk, incident_id: str, expected: dict[str, Counter]) -> None:
     if isinstance(cli.services.mailer, OutboxMailer):
         actual = outbox_counts(cli.settings.outbox_dir, "X-Broadcaster-Incident", incident_id)
-        where = f"the outbox {cli.settings.outbox_dir}"
+        where = f"the outbox folder ({cli.settings.outbox_dir})"
     else:
         actual, where = cli.read(lambda s: queries.sent_by_recipient(s, incident_id)), "the delivery ledger"
     click.echo(f"  counted in {where}:")
