@@ -219,22 +219,32 @@ _FACT_COLUMNS: dict[str, Any] = {  # EmailFacts field: where it is stored
 _UPDATE_KINDS_WITH_NEWS = ("declared", "progress")
 
 
-def _followed_up_at() -> Any:
-    """When the subscriber last wrote again about the incident, if no email to them was composed since.
+def _follow_ups(session: Session, subscriber_ids: set[int]) -> dict[int, datetime]:
+    """When each subscriber last wrote again about their incident, if no email to them was composed since.
 
-    A correlated subquery per row: the same address's other reports linked to the same
-    incident after their last sent email was claimed (and so composed), if any. Indexed by
-    ``reports.email``.
+    Their other reports linked to the same incident after their last sent email was claimed
+    (and so composed). One query for the page, which finds nothing for nearly everyone (a
+    correlated subquery per row cost the acknowledgements 0.8 s of p50 at 200 reports a
+    second on SQLite); the last composed email is read only for those who wrote again.
     """
-    later, sent = aliased(Report), aliased(Delivery)
-    last_composed = (select(func.max(sent.claimed_at))
-                     .where(sent.subscriber_id == Subscriber.id, sent.state == DeliveryState.SENT)
-                     .correlate(Subscriber).scalar_subquery())
-    return (select(func.max(later.received_at))
-            .where(later.email == Subscriber.email, later.incident_id == Subscriber.incident_id,
-                   later.id != Subscriber.first_report_id,
-                   or_(last_composed.is_(None), later.linked_at > last_composed))
-            .correlate(Subscriber).scalar_subquery())
+    later = aliased(Report)
+    wrote_again = session.execute(
+        select(Subscriber.id, later.received_at, later.linked_at)
+        .join(later, and_(later.email == Subscriber.email, later.incident_id == Subscriber.incident_id,
+                          later.id != Subscriber.first_report_id))
+        .where(Subscriber.id.in_(subscriber_ids))).all()
+    if not wrote_again:
+        return {}
+    last_composed = {subscriber_id: at for subscriber_id, at in session.execute(
+        select(Delivery.subscriber_id, func.max(Delivery.claimed_at))
+        .where(Delivery.subscriber_id.in_({i for i, _, _ in wrote_again}), Delivery.state == DeliveryState.SENT)
+        .group_by(Delivery.subscriber_id))}
+    found: dict[int, datetime] = {}
+    for subscriber_id, received_at, linked_at in wrote_again:
+        composed = last_composed.get(subscriber_id)
+        if composed is None or (linked_at is not None and linked_at > composed):
+            found[subscriber_id] = max(received_at, found.get(subscriber_id, received_at))
+    return found
 
 
 @dataclass
@@ -255,8 +265,7 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
     really cannot be composed are refused.
     """
     rows = session.execute(
-        select(*(column.label(name) for name, column in _FACT_COLUMNS.items()),
-               _followed_up_at().label("followed_up_at"))
+        select(*(column.label(name) for name, column in _FACT_COLUMNS.items()), Subscriber.id.label("subscriber_id"))
         .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
         .join(Incident, IncidentUpdate.incident_id == Incident.id)
         .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
@@ -264,13 +273,15 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
         .where(Delivery.id.in_(delivery_ids))
         .order_by(Delivery.id)
     )
-    found = list(rows.mappings())
+    found = [dict(row) for row in rows.mappings()]
     holding = _holding_context(session, {row["update_key"] for row in found if row["kind"] == NotificationKind.HOLDING})
+    follow_ups = _follow_ups(session, {row["subscriber_id"] for row in found})
     groups: dict[str, list[EmailFacts]] = {}
     for row in found:
+        subscriber_id = row.pop("subscriber_id")
         facts = EmailFacts(**{**row, "kind": NotificationKind(row["kind"]), "update_key": str(row["update_key"]),
                               "follower": bool(row["follower"]), "private": bool(row["private"]),
-                              **holding.get(row["update_key"], {})})
+                              "followed_up_at": follow_ups.get(subscriber_id), **holding.get(row["update_key"], {})})
         groups.setdefault(content_key(facts), []).append(facts)
     composed = Composed()
     for group in groups.values():

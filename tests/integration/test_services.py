@@ -308,3 +308,29 @@ def test_a_row_that_cannot_be_composed_is_refused_alone_and_the_rest_of_its_page
     assert sorted(e.delivery_id for e in composed.emails) == sorted(set(ids) - {ids[2]})
     [refused] = composed.refused
     assert refused.delivery_id == ids[2] and not refused.retryable and "cannot be composed" in (refused.error or "")
+
+
+def test_a_reporter_who_writes_again_is_thanked_for_it_once_in_the_next_email_composed(sessions, model) -> None:
+    """Eric's second report, after his acknowledgement went out, is recognised by the next email and only by it."""
+    sender = Sender("Example", "Example Support")
+
+    def send(delivery_ids: list[int], at: datetime) -> list[datetime | None]:
+        with sessions.begin() as session:
+            ledger.claim(session, delivery_ids, now=at, lease=LEASE, max_attempts=5)
+            composed = ledger.compose_claimed(session, delivery_ids, sender, at)
+            ledger.record(session, [SendResult(i, True) for i in delivery_ids], now=at,
+                          policy=ledger.RetryPolicy(max_attempts=5))
+        return ["Thank you for the follow-up" in email.text for email in composed.emails]
+
+    apply(sessions, model, declared(), T0)
+    acknowledgement = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
+    other = receive(sessions, model, report("r2", "ann@example.com", "CSV upload fails", T0), T0)
+    assert send(acknowledgement.delivery_ids + other.delivery_ids, T0) == [False, False]
+    again = T0 + timedelta(minutes=10)
+    receive(sessions, model, report("r3", "eric@example.com", "CSV upload still fails for me", again), again)
+    for minutes, update_id in ((20, "u1"), (30, "u2")):
+        at = T0 + timedelta(minutes=minutes)
+        job = apply(sessions, model, IncidentUpdated(update_id, "INC-1", at, "Fix in test", at + timedelta(hours=1)), at)
+        progress = sorted(fan_out_all(sessions, job, at))
+        thanked = send(progress, at)
+        assert thanked == ([True, False] if update_id == "u1" else [False, False])  # Eric once, Ann never
