@@ -125,7 +125,7 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
 
     @app.get("/v1/reports/{report_id}", responses={401: {}, 404: {}, 429: {}})
     async def report_status(report_id: str, key: Caller) -> dict[str, Any]:
-        """What became of a report: received (not processed yet), linked (to incident_id), suggested, unlinked."""
+        """What became of a report: received, linked, fixed_reply, suggested or unlinked (with reply_by), closed."""
         found = await run_in_threadpool(intake.status, services.sessions, report_id)
         if found is None:
             raise HTTPException(404, "no such report")

@@ -24,7 +24,7 @@ from broadcaster.domain import input_rules as rules
 from broadcaster.domain.events import BugReportReceived
 from broadcaster.services import outbox
 from broadcaster.storage.database import transaction
-from broadcaster.storage.models import IntakeRequest, Report
+from broadcaster.storage.models import Incident, IntakeRequest, Report
 
 UNSTORED = 1 << 62  # ranks a request of this batch after every stored one
 FIELDS = frozenset({"report_id", "reporter", "text", "component", "time_zone", "locale"})
@@ -203,14 +203,31 @@ def _first(earlier: dict[Ask, tuple[int, str]], asks: list[Ask]) -> str | None:
 
 
 def status(sessions: sessionmaker[Session], report_id: str) -> dict[str, Any] | None:
-    """What became of a report: received (not processed yet), linked, suggested or unlinked; None if unknown."""
+    """What became of a report, for a support agent's sidebar; None if unknown.
+
+    ``state``: received (not processed yet), linked (its reporter was acknowledged),
+    fixed_reply (it came after the fix, and was answered with how to check it), suggested
+    or unlinked (waiting for a person, who has until ``reply_by``), or closed (answered by hand).
+    """
     with sessions() as session:
         report = session.get(Report, report_id)
         if report is not None:
-            incident = report.incident_id if report.link_state == "linked" else report.candidate_incident_id
-            return {"report_id": report_id, "state": report.link_state, "incident_id": incident,
-                    "received_at": report.received_at.isoformat()}
+            return _what_became_of(session, report)
         accepted = session.scalars(select(IntakeRequest.accepted_at).where(IntakeRequest.report_id == report_id)).first()
     if accepted is None:
         return None
     return {"report_id": report_id, "state": "received", "incident_id": None, "received_at": accepted.isoformat()}
+
+
+def _what_became_of(session: Session, report: Report) -> dict[str, Any]:
+    state, incident_id = report.link_state, report.candidate_incident_id
+    if report.link_state == "linked" and report.incident_id is not None:
+        incident_id = report.incident_id
+        resolved_at = session.get_one(Incident, incident_id).resolved_at
+        if resolved_at is not None and report.linked_at is not None and report.linked_at >= resolved_at:
+            state = "fixed_reply"
+    found = {"report_id": report.id, "state": state, "incident_id": incident_id,
+             "received_at": report.received_at.isoformat()}
+    if state in ("suggested", "unlinked") and report.triage_due_at is not None:
+        found["reply_by"] = report.triage_due_at.isoformat()
+    return found

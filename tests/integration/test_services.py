@@ -334,3 +334,20 @@ def test_a_reporter_who_writes_again_is_thanked_for_it_once_in_the_next_email_co
         progress = sorted(fan_out_all(sessions, job, at))
         thanked = send(progress, at)
         assert thanked == ([True, False] if update_id == "u1" else [False, False])  # Eric once, Ann never
+
+
+def test_the_status_of_a_report_says_what_its_reporter_was_told(sessions, model) -> None:
+    """GET /v1/reports/{id}, for a support agent: linked, fixed_reply after the fix, waiting with its promise."""
+    from broadcaster.services import intake
+
+    apply(sessions, model, declared(), T0)
+    receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
+    receive(sessions, model, report("r2", "sonia@example.com", "I was charged twice for my plan", T0), T0)
+    fixed = T0 + timedelta(hours=1)
+    apply(sessions, model, IncidentResolved("resolve-1", "INC-1", fixed, "Fixed.", "Upload again."), fixed)
+    receive(sessions, model, report("r3", "tom@example.com", "CSV upload fails", fixed), fixed)
+    states = {r: intake.status(sessions, r) for r in ("r1", "r2", "r3")}
+    assert (states["r1"]["state"], states["r1"]["incident_id"]) == ("linked", "INC-1")
+    assert (states["r3"]["state"], states["r3"]["incident_id"]) == ("fixed_reply", "INC-1")
+    assert states["r2"]["state"] == "unlinked" and "reply_by" in states["r2"]
+    assert intake.status(sessions, "nobody") is None
