@@ -5,10 +5,12 @@ from datetime import datetime, timedelta
 import click
 from sqlalchemy.orm import Session
 
+from broadcaster.cli.affected import affected
 from broadcaster.cli.context import CliContext, pass_cli, refusing_bad_input
 from broadcaster.config import SEVERITIES
 from broadcaster.domain.durations import InvalidDuration, format_duration, parse_duration
 from broadcaster.domain.incidents import OPEN_STATUSES, Status
+from broadcaster.domain.notifications import SubscriberSource
 from broadcaster.services import commands, queries
 from broadcaster.services.cadence import open_with_promises
 from broadcaster.storage.models import Incident
@@ -33,6 +35,9 @@ def _at(moment: datetime | None) -> str:
 @click.group()
 def incident() -> None:
     """Declare, update, resolve and inspect incidents."""
+
+
+incident.add_command(affected)
 
 
 @incident.command()
@@ -159,7 +164,9 @@ def show(cli: CliContext, incident_id: str) -> None:
                f"{holding}; owner {i.owner_email or '(none)'}")
     broken = summary.missed_promises
     click.echo(f"  promises: {'never broken' if not broken else f'broken {broken} time(s): a holding update went out'}")
-    click.echo(f"  {summary.reports} report(s) linked, {summary.subscribers} subscriber(s)")
+    reporters = summary.subscribers - summary.affected
+    click.echo(f"  {summary.reports} report(s) linked, {summary.subscribers} subscriber(s): "
+               f"{reporters} who reported it, {summary.affected} affected (added by engineers)")
     click.echo("Timeline:")
     for entry in entries:
         u = entry.update
@@ -175,18 +182,22 @@ def show(cli: CliContext, incident_id: str) -> None:
 @click.argument("incident_id")
 @pass_cli
 def subscribers(cli: CliContext, incident_id: str) -> None:
-    """Who will hear about INCIDENT_ID, and since when; then who no longer will, since when and why."""
+    """Who will hear about INCIDENT_ID (reporter or affected), and since when; then who no longer will, and why."""
     known, rows = cli.read(lambda s: (s.get(Incident, incident_id) is not None, queries.subscribers(s, incident_id)))
     if not known:
         raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
     active, left = [r for r in rows if r.active], [r for r in rows if not r.active]
     for row in active:
-        click.echo(f"{row.subscriber.email:<40} {row.subscriber.name:<24} since {_at(row.subscriber.subscribed_at)}")
-    click.echo(f"{len(active)} subscriber(s)" if active else f"{incident_id} has no subscribers.")
+        s = row.subscriber
+        click.echo(f"{s.email:<40} {s.name:<24} {s.source:<9} since {_at(s.subscribed_at)}")
+    affected = sum(row.subscriber.source == SubscriberSource.AFFECTED for row in active)
+    click.echo(f"{len(active)} subscriber(s): {len(active) - affected} reporter(s), {affected} affected"
+               if active else f"{incident_id} has no subscribers.")
     if left:
         click.echo(f"{len(left)} no longer emailed about it:")
     for row in left:
-        click.echo(f"{row.subscriber.email:<40} {row.subscriber.name:<24} {row.why_left} on {_at(row.left_at)}")
+        s = row.subscriber
+        click.echo(f"{s.email:<40} {s.name:<24} {s.source:<9} {row.why_left} on {_at(row.left_at)}")
 
 
 @incident.command()

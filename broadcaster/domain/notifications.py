@@ -11,6 +11,14 @@ class NotificationKind(StrEnum):
     HOLDING = "holding"
     RESOLUTION = "resolution"
     FIXED_REPLY = "fixed_reply"
+    AFFECTED = "affected"  # the first email of a person the engineers know was affected, who did not write
+
+
+class SubscriberSource(StrEnum):
+    """How someone came to hear about an incident: they wrote to us, or the engineers know they were affected."""
+
+    REPORTER = "reporter"
+    AFFECTED = "affected"
 
 
 class DeliveryState(StrEnum):
@@ -40,3 +48,8 @@ def kind_for_update(update_kind: str) -> NotificationKind:
 def kind_for_new_subscriber(incident_is_open: bool) -> NotificationKind:
     """A reporter who joins an open incident is acknowledged; a late one hears it is fixed."""
     return NotificationKind.ACKNOWLEDGEMENT if incident_is_open else NotificationKind.FIXED_REPLY
+
+
+def kind_for_affected(incident_is_open: bool) -> NotificationKind:
+    """An affected person's first email: we noticed, while it is open; the resolution once it is fixed."""
+    return NotificationKind.AFFECTED if incident_is_open else NotificationKind.RESOLUTION

@@ -64,6 +64,12 @@ class EmailFacts:
     next_update_at: datetime | None
     how_to_verify: str
     update_key: str = ""  # the ledger's update id: emails with the same key share their content
+    affected: bool = False  # the person did not write: the engineers know the problem affected them
+
+    @property
+    def content_key(self) -> str:
+        """Emails with the same key share their content: one update, one kind, one audience."""
+        return f"{self.kind.value}:{self.update_key}" + (":affected" if self.affected else "")
 
 
 _SUBJECT_ENDINGS = {
@@ -72,6 +78,7 @@ _SUBJECT_ENDINGS = {
     NotificationKind.HOLDING: "still working on it",
     NotificationKind.RESOLUTION: "fixed",
     NotificationKind.FIXED_REPLY: "already fixed, please try again",
+    NotificationKind.AFFECTED: "it affected you, and we are on it",
 }
 
 
@@ -152,11 +159,11 @@ def _render_shared(facts: EmailFacts, sender: Sender) -> SharedContent:
     common = {"facts": facts, "sender": sender, "status": status_label(facts.status)}
     text = _render(f"{facts.kind.value}.txt", **common, **TEXT_TAGS._asdict())
     html = _render(f"{facts.kind.value}.html", **common, **HTML_TAGS._asdict())
-    return SharedContent(f"{facts.kind.value}:{facts.update_key}", subject(facts), text, html)
+    return SharedContent(facts.content_key, subject(facts), text, html)
 
 
 def compose_group(group: Sequence[EmailFacts], sender: Sender) -> list[OutgoingEmail]:
-    """One email per person for facts that share an update and kind: rendered once, filled per person."""
+    """One email per person for facts that share their content key: rendered once, filled per person."""
     if not group:
         return []
     shared = _render_shared(group[0], sender)

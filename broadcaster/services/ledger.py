@@ -39,12 +39,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, CursorResult, RowMapping, and_, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, joinedload
 
 from broadcaster.domain.email import OutgoingEmail, SendResult
 from broadcaster.domain.events import DeliveriesQueued
-from broadcaster.domain.notifications import DeliveryState, NotificationKind
+from broadcaster.domain.notifications import DeliveryState, NotificationKind, SubscriberSource
 from broadcaster.messages.compose import EmailFacts, Sender, compose_group
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
 from broadcaster.storage.upsert import insert_ignoring_duplicates
@@ -148,7 +148,7 @@ _FACT_COLUMNS = {  # EmailFacts field: where it is stored
     "incident_title": Incident.title, "status": IncidentUpdate.status, "description": Incident.description,
     "workaround": Incident.workaround, "update_message": IncidentUpdate.message, "update_at": IncidentUpdate.created_at,
     "next_update_at": IncidentUpdate.next_update_at, "how_to_verify": Incident.how_to_verify,
-    "update_key": IncidentUpdate.id,
+    "update_key": IncidentUpdate.id, "source": Subscriber.source, "subscribed_at": Subscriber.subscribed_at,
 }
 
 
@@ -173,14 +173,13 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
         .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
         .join(Incident, IncidentUpdate.incident_id == Incident.id)
         .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
-        .join(Report, Subscriber.first_report_id == Report.id)
+        .outerjoin(Report, Subscriber.first_report_id == Report.id)  # an affected person has no report
         .where(Delivery.id.in_(delivery_ids))
         .order_by(Delivery.id)
     )
-    groups: dict[tuple[str, str], list[EmailFacts]] = {}
+    groups: dict[str, list[EmailFacts]] = {}
     for row in rows.mappings():
-        facts = EmailFacts(**{**row, "kind": NotificationKind(row["kind"]), "update_key": str(row["update_key"])})
-        groups.setdefault((facts.update_key, facts.kind), []).append(facts)
+        groups.setdefault((facts := _facts(row)).content_key, []).append(facts)
     composed = Composed()
     for group in groups.values():
         try:
@@ -189,6 +188,16 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
             for facts in group:
                 compose_one(facts, sender, composed)
     return composed
+
+
+def _facts(row: RowMapping) -> EmailFacts:
+    """One row's facts; an affected person's "report" is empty and dated when they were added."""
+    values = {**row, "kind": NotificationKind(row["kind"]), "update_key": str(row["update_key"])}
+    affected = values.pop("source") == SubscriberSource.AFFECTED
+    subscribed_at = values.pop("subscribed_at")
+    if affected:
+        values["report_text"], values["reported_at"] = "", subscribed_at
+    return EmailFacts(**values, affected=affected)
 
 
 def compose_one(facts: EmailFacts, sender: Sender, composed: Composed) -> None:

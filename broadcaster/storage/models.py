@@ -177,7 +177,11 @@ class ProviderEventSeen(Base):
 
 
 class Subscriber(Base):
-    """A person who will hear about one incident until it is resolved."""
+    """A person who will hear about one incident until it is resolved.
+
+    Either a reporter (``source`` "reporter", subscribed by their first report) or a person
+    the engineers know was affected (``source`` "affected", imported; no report).
+    """
 
     __tablename__ = "subscribers"
     __table_args__ = (UniqueConstraint("incident_id", "email"),)
@@ -186,12 +190,15 @@ class Subscriber(Base):
     incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"))
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
-    first_report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"))
+    first_report_id: Mapped[str | None] = mapped_column(ForeignKey("reports.id"))
     subscribed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    source: Mapped[str] = mapped_column(String(16), default="reporter", server_default="reporter")
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # IANA name, from an import of affected people
+    locale: Mapped[str | None] = mapped_column(String(35))  # BCP 47 tag, from an import of affected people
     # Set when the person used an unsubscribe link for this incident: its later emails die unsent.
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
-    first_report: Mapped[Report] = relationship()
+    first_report: Mapped[Report | None] = relationship()
 
 
 class Delivery(Base):

@@ -23,9 +23,21 @@ def insert_ignoring_duplicates(
     if not rows:
         return 0
     table = cast(Table, model.__table__)
+    inserted = session.execute(_ignoring(session, table, unique).returning(*(table.c[name] for name in unique)), list(rows))
+    return len(inserted.all())
+
+
+def inserted_ids(session: Session, model: type[Base], rows: Sequence[dict[str, Any]], unique: Sequence[str]) -> list[int]:
+    """Like :func:`insert_ignoring_duplicates`; returns the ids of the rows that went in."""
+    if not rows:
+        return []
+    table = cast(Table, model.__table__)
+    return list(session.scalars(_ignoring(session, table, unique).returning(table.c.id), list(rows)))
+
+
+def _ignoring(session: Session, table: Table, unique: Sequence[str]) -> Any:
+    """INSERT ... ON CONFLICT (unique) DO NOTHING, in the engine's dialect."""
     # Only the dialect the engine uses, which it has imported already: commands on SQLite skip PostgreSQL's.
     dialect = import_module("sqlalchemy.dialects.postgresql" if session.get_bind().dialect.name == "postgresql"
                             else "sqlalchemy.dialects.sqlite")
-    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(unique))
-    inserted = session.execute(statement.returning(*(table.c[name] for name in unique)), list(rows))
-    return len(inserted.all())
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(unique))

@@ -14,13 +14,22 @@ def run_migrations() -> None:
         raise RuntimeError("alembic configuration has no sqlalchemy.url")
     engine = make_engine(url)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration on SQLite copies a table, drops it and renames the copy; with foreign
+            # keys enforced, dropping a table other rows point at fails. The pragma only takes effect
+            # outside a transaction, so it is set and committed before the migration's transaction.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=sqlite,
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                raise RuntimeError("the migration left rows pointing at rows that do not exist; nothing was changed")
     engine.dispose()
 
 
