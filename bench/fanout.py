@@ -1,7 +1,7 @@
 """Fan-out of a resolution to many subscribers through the SendGrid path, with 1, 2 ... workers.
 
     python bench/fanout.py [--subscribers 100000] [--api-delay-ms 100] [--workers 1 2]
-                           [--database postgresql] [--api-check-every 1] [--naive 200] [--json]
+                           [--database postgresql] [--api-check-every 1] [--naive 200] [--profile F] [--json]
 
 Targets (issue 17), PostgreSQL, 100 ms API round trip: 1,000,000 subscribers accepted by
 the mail API within 60 s, 100,000 within 8 s, no duplicates, each worker's peak memory
@@ -25,6 +25,8 @@ In the same run, a naive sender (one request per recipient, one at a time) sends
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -129,6 +131,7 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
             processes = [stack.enter_context(running_worker(
                 settings.model_copy(update={"worker_web_port": free_port(), "state_dir": settings.state_dir / f"w{n}"}),
                 broker)) for n in range(workers)]
+            profiler = _profile(processes[0].pid, args.profile) if args.profile else None
             started = time.perf_counter()
             resolve(settings, broker)
             while len(state.addresses) < args.subscribers:
@@ -137,6 +140,9 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
                 time.sleep(0.05)
             seconds = time.perf_counter() - started
             memory = [peak_memory_mb(p.pid) for p in processes]
+            if profiler:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(timeout=60)
         recipients = state.recipients()
     finally:
         sandbox.shutdown()
@@ -149,6 +155,12 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
         "server_checking_cpu_seconds": round(state.checking_seconds, 2),
         "load_average_before": load_before, "load_average_after": load_average(),
     }
+
+
+def _profile(pid: int, path: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling the first worker (all its threads, idle ones left out) into ``path`` (collapsed stacks)."""
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--output", path,
+                             "--rate", "50", "--threads"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def naive(count: int, delay: float) -> float:
@@ -176,6 +188,7 @@ def main() -> None:
     parser.add_argument("--api-check-every", type=int, default=1, help="check one request in N against SendGrid's rules")
     parser.add_argument("--naive", type=int, default=200, help="recipients the naive sender sends (0: skip)")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--profile", help="write py-spy's collapsed stacks of the first worker to this file")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     runs = []

@@ -182,7 +182,10 @@ def show(cli: CliContext, incident_id: str) -> None:
 @click.argument("incident_id")
 @pass_cli
 def subscribers(cli: CliContext, incident_id: str) -> None:
-    """Who will hear about INCIDENT_ID (reporter or affected), and since when; then who no longer will, and why."""
+    """Who will hear about INCIDENT_ID, and since when; then who no longer will, since when and why.
+
+    Each person is marked ``reporter`` (they wrote to us) or ``affected`` (added by the engineers).
+    """
     known, rows = cli.read(lambda s: (s.get(Incident, incident_id) is not None, queries.subscribers(s, incident_id)))
     if not known:
         raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")

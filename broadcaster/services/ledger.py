@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, CursorResult, RowMapping, and_, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, CursorResult, RowMapping, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from broadcaster.domain.email import OutgoingEmail, SendResult
@@ -47,7 +47,7 @@ from broadcaster.domain.events import DeliveriesQueued
 from broadcaster.domain.notifications import DeliveryState, NotificationKind, SubscriberSource
 from broadcaster.messages.compose import EmailFacts, Sender, compose_group
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
-from broadcaster.storage.upsert import insert_ignoring_duplicates
+from broadcaster.storage.upsert import among, insert_ignoring_duplicates, pairs_among
 
 ANNOUNCE_CHUNK = 1000
 TROUBLED_STATES = (DeliveryState.FAILED, DeliveryState.HELD, DeliveryState.DEAD)  # not skipped: nothing went wrong
@@ -73,7 +73,7 @@ def queue(session: Session, wanted: Sequence[Wanted], *, now: datetime) -> list[
     ids: list[int] = []
     for start in range(0, len(pairs), ANNOUNCE_CHUNK):
         ids += session.scalars(select(Delivery.id).where(
-            tuple_(Delivery.update_id, Delivery.subscriber_id).in_(pairs[start : start + ANNOUNCE_CHUNK]),
+            pairs_among(session, Delivery.update_id, Delivery.subscriber_id, pairs[start : start + ANNOUNCE_CHUNK]),
             Delivery.state == DeliveryState.QUEUED))
     return sorted(ids)
 
@@ -102,7 +102,7 @@ def claim(
     """
     expired = and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - lease)
     session.execute(
-        update(Delivery).where(Delivery.id.in_(delivery_ids), expired, Delivery.attempts >= max_attempts)
+        update(Delivery).where(among(session, Delivery.id, delivery_ids), expired, Delivery.attempts >= max_attempts)
         .values(state=DeliveryState.DEAD,
                 last_error=f"gave up after {max_attempts} attempts: each time the sender stopped before it finished")
     )
@@ -113,7 +113,7 @@ def claim(
     )
     claimed = session.scalars(
         update(Delivery)
-        .where(Delivery.id.in_(delivery_ids), sendable)
+        .where(among(session, Delivery.id, delivery_ids), sendable)
         .values(state=DeliveryState.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id)
     )
@@ -131,7 +131,7 @@ def _drop_suppressed(session: Session, delivery_ids: Sequence[int]) -> list[int]
         select(Delivery.id, Suppression.reason)
         .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
         .outerjoin(Suppression, Suppression.email == Subscriber.email)
-        .where(Delivery.id.in_(delivery_ids),
+        .where(among(session, Delivery.id, delivery_ids),
                or_(Suppression.email.is_not(None), Subscriber.unsubscribed_at.is_not(None)))
     )
     blocked = {i: f"suppressed: {reason}" if reason else "unsubscribed from this incident" for i, reason in rows}
@@ -174,7 +174,7 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
         .join(Incident, IncidentUpdate.incident_id == Incident.id)
         .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
         .outerjoin(Report, Subscriber.first_report_id == Report.id)  # an affected person has no report
-        .where(Delivery.id.in_(delivery_ids))
+        .where(among(session, Delivery.id, delivery_ids))
         .order_by(Delivery.id)
     )
     groups: dict[str, list[EmailFacts]] = {}
@@ -233,7 +233,7 @@ def record(
     sent = [result.delivery_id for result in results if result.accepted]
     outcomes["sent"] = len(sent)
     if sent:  # the common case, in one statement
-        session.execute(update(Delivery).where(Delivery.id.in_(sent))
+        session.execute(update(Delivery).where(among(session, Delivery.id, sent))
                         .values(state=DeliveryState.SENT, sent_at=now, last_error=None))
     for result in results:
         if result.accepted:

@@ -1,10 +1,18 @@
-"""INSERT ... ON CONFLICT DO NOTHING for SQLite and PostgreSQL, the two databases we run on."""
+"""Statements about many rows at once, for SQLite and PostgreSQL, the two databases we run on.
+
+INSERT ... ON CONFLICT DO NOTHING, and "this column is one of these values". On SQLite
+the rows travel as parameters of one cached executemany statement (SQLAlchemy's
+insertmanyvalues) and a list as an IN list. On PostgreSQL each column travels as one
+array parameter (``unnest`` for rows, ``= ANY`` for a list): a page of 1,000 rows
+written as a thousand placeholders made psycopg parse a statement of thousands of
+parameters afresh every time (it caches only short ones), which was the largest single
+cost of a fan-out (bench/fanout.py --profile).
+"""
 
 from collections.abc import Sequence
-from importlib import import_module
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, any_, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from broadcaster.storage.models import Base
@@ -17,27 +25,66 @@ def insert_ignoring_duplicates(
 
     Returns how many went in, counted from RETURNING: a driver's rowcount after an
     executemany is not a count on every database (psycopg reports 0 for a row it inserted).
-    The rows travel as parameters of one cached statement, batched by SQLAlchemy's
-    insertmanyvalues, not as literal VALUES compiled afresh for every page.
     """
-    if not rows:
-        return 0
     table = cast(Table, model.__table__)
-    inserted = session.execute(_ignoring(session, table, unique).returning(*(table.c[name] for name in unique)), list(rows))
-    return len(inserted.all())
+    return len(_insert(session, table, rows, unique, [table.c[name] for name in unique]))
 
 
 def inserted_ids(session: Session, model: type[Base], rows: Sequence[dict[str, Any]], unique: Sequence[str]) -> list[int]:
     """Like :func:`insert_ignoring_duplicates`; returns the ids of the rows that went in."""
+    table = cast(Table, model.__table__)
+    return [row[0] for row in _insert(session, table, rows, unique, [table.c.id])]
+
+
+Column = Any  # a mapped attribute (Delivery.id) or a table column: anything with a SQL type
+
+
+def among(session: Session, column: Column, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(:array)``, one parameter however many values."""
+    if not _postgresql(session):
+        return column.in_(list(values))
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type), unique=True))
+
+
+def pairs_among(
+    session: Session, first: Column, second: Column, pairs: Sequence[tuple[Any, Any]]
+) -> ColumnElement[bool]:
+    """``(first, second) IN pairs``; on PostgreSQL against two unnested arrays."""
+    if not _postgresql(session):
+        return tuple_(first, second).in_(list(pairs))
+    rows = _unnested([first, second], [dict(zip(("a", "b"), pair, strict=True)) for pair in pairs], ["a", "b"])
+    return tuple_(first, second).in_(select(rows.c.a, rows.c.b))
+
+
+def _insert(session: Session, table: Table, rows: Sequence[dict[str, Any]], unique: Sequence[str],
+            returning: list[Any]) -> list[Any]:
     if not rows:
         return []
-    table = cast(Table, model.__table__)
-    return list(session.scalars(_ignoring(session, table, unique).returning(table.c.id), list(rows)))
+    names = list(rows[0])
+    if _postgresql(session):
+        from sqlalchemy.dialects.postgresql import insert
+
+        source = _unnested([table.c[name] for name in names], rows, names)
+        statement = insert(table).from_select(names, select(*(source.c[name] for name in names)))
+        return list(session.execute(statement.on_conflict_do_nothing(index_elements=list(unique)).returning(*returning)))
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    ignoring = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    return list(session.execute(ignoring.returning(*returning), list(rows)))
 
 
-def _ignoring(session: Session, table: Table, unique: Sequence[str]) -> Any:
-    """INSERT ... ON CONFLICT (unique) DO NOTHING, in the engine's dialect."""
-    # Only the dialect the engine uses, which it has imported already: commands on SQLite skip PostgreSQL's.
-    dialect = import_module("sqlalchemy.dialects.postgresql" if session.get_bind().dialect.name == "postgresql"
-                            else "sqlalchemy.dialects.sqlite")
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+def _unnested(columns: Sequence[Any], rows: Sequence[dict[str, Any]], names: Sequence[str]) -> Any:
+    """``unnest(:a, :b, ...) AS t(names)``: one typed array per column (psycopg sends each with its type)."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    arrays = [bindparam(None, [row[name] for row in rows], type_=ARRAY(column.type), unique=True)
+              for column, name in zip(columns, names, strict=True)]
+    return func.unnest(*arrays).table_valued(*names).render_derived()
+
+
+def _postgresql(session: Session) -> bool:
+    """Whether the session's engine is PostgreSQL (the dialect module is imported only then)."""
+    return session.get_bind().dialect.name == "postgresql"
+
