@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from markupsafe import escape
@@ -86,6 +86,7 @@ def subject(facts: EmailFacts) -> str:
     return f"[{status_label(facts.status)}] {facts.incident_title}: {_SUBJECT_ENDINGS[facts.kind]}"
 
 
+@lru_cache(maxsize=4096)  # a page's people mostly share a few moments (an import's, an update's)
 def when(moment: datetime) -> str:
     """``Tuesday 24 November at 16:15 UTC``: unambiguous in every country."""
     return f"{moment:%A} {moment.day} {moment:%B} at {moment:%H:%M} UTC"
@@ -114,6 +115,7 @@ def _environment() -> "Environment":
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # the templates ship with the code: no stat() of each file per render
     )
     environment.filters["when"] = when
     return environment

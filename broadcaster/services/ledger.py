@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, CursorResult, RowMapping, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from broadcaster.domain.email import OutgoingEmail, SendResult
@@ -47,7 +47,7 @@ from broadcaster.domain.events import DeliveriesQueued
 from broadcaster.domain.notifications import DeliveryState, NotificationKind, SubscriberSource
 from broadcaster.messages.compose import EmailFacts, Sender, compose_group
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
-from broadcaster.storage.upsert import among, insert_ignoring_duplicates, pairs_among
+from broadcaster.storage.upsert import among, inserted_ids, pairs_among
 
 ANNOUNCE_CHUNK = 1000
 TROUBLED_STATES = (DeliveryState.FAILED, DeliveryState.HELD, DeliveryState.DEAD)  # not skipped: nothing went wrong
@@ -68,8 +68,10 @@ def queue(session: Session, wanted: Sequence[Wanted], *, now: datetime) -> list[
         return []
     rows = [{"update_id": w.update_id, "subscriber_id": w.subscriber_id, "kind": w.kind,
              "state": DeliveryState.QUEUED, "attempts": 0, "queued_at": now} for w in wanted]
-    insert_ignoring_duplicates(session, Delivery, rows, unique=("update_id", "subscriber_id"))
     pairs = list({(w.update_id, w.subscriber_id) for w in wanted})
+    new = inserted_ids(session, Delivery, rows, unique=("update_id", "subscriber_id"))
+    if len(new) == len(pairs):  # all new (a first fan-out): they are the queued ones, no need to read them back
+        return sorted(new)
     ids: list[int] = []
     for start in range(0, len(pairs), ANNOUNCE_CHUNK):
         ids += session.scalars(select(Delivery.id).where(
@@ -164,7 +166,8 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
     """Each claimed row's email; rows for the same update and kind are rendered once and filled per person.
 
     The facts are read as plain column tuples in one joined query: at 1,000 rows a page,
-    building ORM objects for five tables cost more than everything else in a send.
+    building ORM objects for five tables cost more than everything else in a send (and
+    reading them as mappings cost a fifth of composing).
     A group that fails to compose is composed person by person, so only the rows that
     really cannot be composed are refused.
     """
@@ -178,8 +181,8 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
         .order_by(Delivery.id)
     )
     groups: dict[str, list[EmailFacts]] = {}
-    for row in rows.mappings():
-        groups.setdefault((facts := _facts(row)).content_key, []).append(facts)
+    for row in rows:
+        groups.setdefault((facts := _facts(dict(zip(_FACT_COLUMNS, row, strict=True)))).content_key, []).append(facts)
     composed = Composed()
     for group in groups.values():
         try:
@@ -190,9 +193,9 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
     return composed
 
 
-def _facts(row: RowMapping) -> EmailFacts:
+def _facts(values: dict[str, Any]) -> EmailFacts:
     """One row's facts; an affected person's "report" is empty and dated when they were added."""
-    values = {**row, "kind": NotificationKind(row["kind"]), "update_key": str(row["update_key"])}
+    values |= {"kind": NotificationKind(values["kind"]), "update_key": str(values["update_key"])}
     affected = values.pop("source") == SubscriberSource.AFFECTED
     subscribed_at = values.pop("subscribed_at")
     if affected:
