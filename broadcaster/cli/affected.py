@@ -9,7 +9,7 @@ import click
 
 from broadcaster.cli.context import CliContext, pass_cli
 from broadcaster.domain.affected import BadHeader, RefusedRow
-from broadcaster.services import commands
+from broadcaster.services import importing
 
 
 def _size(stream: IO[str]) -> int | None:
@@ -32,7 +32,7 @@ def _refused(row: RefusedRow) -> None:
     click.echo(f"\nline {row.line}: {row.reason}; row skipped", err=True)
 
 
-def _lines_read(tally: commands.AffectedImport) -> None:
+def _lines_read(tally: importing.AffectedImport) -> None:
     click.echo(f"\r{tally.lines:,} lines read", err=True, nl=False)
 
 
@@ -58,7 +58,7 @@ def affected(ctx: click.Context, cli: CliContext, incident_id: str, csv_file: IO
     with bar as progress:
         lines = _counted(csv_file, progress.update) if progress else csv_file
         try:
-            tally = commands.add_affected(cli, incident_id, lines, batch_size=batch_size, on_refused=_refused,
+            tally = importing.add_affected(cli, incident_id, lines, batch_size=batch_size, on_refused=_refused,
                                           on_batch=(lambda _tally: None) if progress else _lines_read)
         except BadHeader as error:
             raise click.ClickException(f"nothing imported: {error}") from None

@@ -23,7 +23,7 @@ from broadcaster.domain.notifications import SubscriberSource, kind_for_affected
 from broadcaster.services import ledger, outbox
 from broadcaster.services.subscriptions import latest_update
 from broadcaster.storage.models import Incident, Subscriber, Suppression
-from broadcaster.storage.upsert import inserted_ids
+from broadcaster.storage.upsert import among, inserted_ids
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ def add_batch(
 ) -> BatchAdded:
     """Subscribe ``people`` to ``incident`` and queue each new one's first email (see the module docstring)."""
     unique = list({p.email: p for p in people}.values())  # a repeat within the batch is "already subscribed"
-    suppressed = set(session.scalars(select(Suppression.email).where(Suppression.email.in_([p.email for p in unique]))))
+    suppressed = set(session.scalars(select(Suppression.email).where(among(session, Suppression.email,
+                                                                            [p.email for p in unique]))))
     wanted = [p for p in unique if p.email not in suppressed]
     rows = [{"incident_id": incident.id, "email": p.email, "name": p.name, "first_report_id": None,
              "subscribed_at": now, "source": SubscriberSource.AFFECTED, "time_zone": p.time_zone, "locale": p.locale}

@@ -1,13 +1,9 @@
 """The engineers' commands, as functions the CLI, the demo and scripts all call (with a :class:`Desk`)."""
 
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar, cast
 
-from broadcaster.domain.affected import AffectedPerson, RefusedRow, read_people
 from broadcaster.domain.events import (
     BugReportReceived,
     CadenceChanged,
@@ -18,8 +14,7 @@ from broadcaster.domain.events import (
 )
 from broadcaster.domain.incidents import new_incident_id
 from broadcaster.services.desk import Desk
-from broadcaster.services.errors import CommandFailed
-from broadcaster.storage.models import Incident, IncidentUpdate
+from broadcaster.storage.models import IncidentUpdate
 
 E = TypeVar("E", bound=IncidentEvent)
 
@@ -102,69 +97,3 @@ def wait_until_applied(desk: Desk, event_id: str, timeout: float) -> bool:
         return False
     found = desk.wait_for(lambda s: s.query(IncidentUpdate.id).filter_by(event_id=event_id).first(), timeout)
     return found is not None
-
-
-@dataclass
-class AffectedImport:
-    """What `incident affected` did, for its summary."""
-
-    added: int = 0
-    already_subscribed: int = 0
-    suppressed: int = 0
-    refused: int = 0
-    lines: int = 0  # the last line read
-
-
-def add_affected(
-    desk: Desk, incident_id: str, lines: Iterable[str], *, batch_size: int = 1000,
-    on_refused: Callable[[RefusedRow], None], on_batch: Callable[[AffectedImport], None] = lambda _tally: None,
-) -> AffectedImport:
-    """Add the people of a CSV (``lines``) to ``incident_id``, a committed batch at a time (services/affected.py).
-
-    Raises BadHeader before anything is written when the header is wrong, CommandFailed for an
-    unknown incident. The first emails' announcements are published at most once a second
-    while the import runs, and at the end; what the broker does not take, the relay publishes.
-    """
-    from broadcaster.services import accepting
-    from broadcaster.services.affected import add_batch
-
-    incident = desk.read(lambda s: s.get(Incident, incident_id))
-    if incident is None:
-        raise CommandFailed(f"no incident {incident_id}; `broadcaster incident list` shows them")
-    tally, owed, published_at = AffectedImport(), None, time.monotonic()
-    def refused(row: RefusedRow) -> None:
-        tally.refused += 1
-        on_refused(row)
-
-    for batch in _batches(read_people(lines), batch_size, refused):
-        added = accepting.commit(desk.services, lambda s, b=batch: add_batch(  # type: ignore[misc]
-            s, s.get_one(Incident, incident_id), b, deliveries_topic=desk.topics.deliveries, now=desk.services.clock()))
-        tally.added += added.added
-        tally.already_subscribed += added.already_subscribed
-        tally.suppressed += added.suppressed
-        tally.lines = batch[-1].line
-        owed = added.last_message_id or owed
-        if owed is not None and time.monotonic() - published_at >= 1.0:
-            desk.publish_owed(owed)
-            owed, published_at = None, time.monotonic()
-        on_batch(tally)
-    if owed is not None:
-        desk.publish_owed(owed)
-    return tally
-
-
-def _batches(
-    rows: Iterable[AffectedPerson | RefusedRow], size: int, refused: Callable[[RefusedRow], None]
-) -> Iterator[list[AffectedPerson]]:
-    """The valid people in lists of ``size``; each refused row is handed to ``refused`` as it comes."""
-    batch: list[AffectedPerson] = []
-    for row in rows:
-        if isinstance(row, RefusedRow):
-            refused(row)
-            continue
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
