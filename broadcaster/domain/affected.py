@@ -10,9 +10,13 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 from broadcaster.domain import input_rules
 from broadcaster.domain.input_rules import InvalidInput
+
+if TYPE_CHECKING:
+    import _csv
 
 REQUIRED_COLUMNS = ("email", "name")
 OPTIONAL_COLUMNS = ("time_zone", "locale")
@@ -93,8 +97,14 @@ def person(line: int, row: list[str], at: dict[str, int]) -> AffectedPerson:
                           time_zone(cell("time_zone")), locale(cell("locale")))
 
 
-def read_people(lines: Iterable[str]) -> Iterator[AffectedPerson | RefusedRow]:
-    """Every data row of the CSV text ``lines``, in order; blank lines are skipped. Raises BadHeader first if need be."""
+RawRow = tuple[int, list[str]]  # a data row's line number and its cells, not yet checked
+
+
+def read_rows(lines: Iterable[str]) -> tuple[dict[str, int], Iterator[RawRow | RefusedRow]]:
+    """The header's columns, and every non-blank data row of the CSV text ``lines`` (unchecked).
+
+    Raises BadHeader at once if the header is wrong; a row that is not CSV comes out refused.
+    """
     reader = csv.reader(lines, strict=True)
     try:
         header = next(reader)
@@ -102,7 +112,10 @@ def read_people(lines: Iterable[str]) -> Iterator[AffectedPerson | RefusedRow]:
         raise BadHeader("the file is empty; the first row must name the columns (email, name)") from None
     except csv.Error as error:
         raise BadHeader(f"the header row is not CSV ({error})") from None
-    at = columns(header)
+    return columns(header), _data_rows(reader)
+
+
+def _data_rows(reader: "_csv.Reader") -> Iterator[RawRow | RefusedRow]:
     while True:
         try:
             row = next(reader)
@@ -111,9 +124,26 @@ def read_people(lines: Iterable[str]) -> Iterator[AffectedPerson | RefusedRow]:
         except csv.Error as error:
             yield RefusedRow(reader.line_num, f"not CSV ({error})")
             continue
-        if not any(cell.strip() for cell in row):
+        if any(cell.strip() for cell in row):
+            yield reader.line_num, row
+
+
+def check(rows: Iterable[RawRow | RefusedRow], at: dict[str, int]) -> list[AffectedPerson | RefusedRow]:
+    """Each row as a person, or refused with its line and why (runs in a worker process for big files)."""
+    checked: list[AffectedPerson | RefusedRow] = []
+    for row in rows:
+        if isinstance(row, RefusedRow):
+            checked.append(row)
             continue
         try:
-            yield person(reader.line_num, row, at)
+            checked.append(person(row[0], row[1], at))
         except InvalidInput as error:
-            yield RefusedRow(reader.line_num, str(error))
+            checked.append(RefusedRow(row[0], str(error)))
+    return checked
+
+
+def read_people(lines: Iterable[str]) -> Iterator[AffectedPerson | RefusedRow]:
+    """Every data row of the CSV text ``lines``, checked, in order. Raises BadHeader first if need be."""
+    at, rows = read_rows(lines)
+    for row in rows:
+        yield from check([row], at)
