@@ -12,7 +12,9 @@ local server) or SQLite file, fresh topics on the embedded broker, and the local
 stand-in in this process answering every request after ``--api-delay-ms``. The incident
 and its subscribers are written straight to SQL (1,000 reporters with their reports, the
 rest affected people); the clock runs from publishing the resolution event to the API
-having accepted every recipient. Peak memory is each worker's VmHWM (/proc/<pid>/status).
+having accepted every recipient. Peak memory is each worker's VmHWM (/proc/<pid>/status);
+the CPU each worker and the stand-in (this process) used meanwhile is reported too, which
+says whether the machine's two cores, not waiting, set the pace.
 
 The stand-in checks requests as strictly as SendGrid (schema and rules, about 70 ms of CPU
 per 1,000 recipients) on the same two cores as the workers; ``--api-check-every N`` checks
@@ -107,6 +109,12 @@ def peak_memory_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -132,6 +140,7 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
                 settings.model_copy(update={"worker_web_port": free_port(), "state_dir": settings.state_dir / f"w{n}"}),
                 broker)) for n in range(workers)]
             profiler = _profile(processes[0].pid, args.profile) if args.profile else None
+            cpu_before = [cpu_seconds(p.pid) for p in processes], time.process_time()
             started = time.perf_counter()
             resolve(settings, broker)
             while len(state.addresses) < args.subscribers:
@@ -140,6 +149,8 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
                 time.sleep(0.05)
             seconds = time.perf_counter() - started
             memory = [peak_memory_mb(p.pid) for p in processes]
+            worker_cpu = [round(cpu_seconds(p.pid) - before, 1) for p, before in zip(processes, cpu_before[0], strict=True)]
+            api_cpu = round(time.process_time() - cpu_before[1], 1)
             if profiler:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(timeout=60)
@@ -152,6 +163,7 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
         "accepted": len(recipients), "distinct_recipients": len(set(recipients)),
         "duplicates": len(recipients) - len(set(recipients)), "requests": state.requests,
         "most_requests_in_flight": state.most_in_flight, "peak_worker_memory_mb": memory,
+        "worker_cpu_seconds": worker_cpu, "api_stand_in_cpu_seconds": api_cpu,
         "server_checking_cpu_seconds": round(state.checking_seconds, 2),
         "load_average_before": load_before, "load_average_after": load_average(),
     }
