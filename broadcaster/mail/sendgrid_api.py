@@ -116,7 +116,7 @@ def batches(emails: Sequence[OutgoingEmail]) -> Iterator[list[OutgoingEmail]]:
         yield from (chunk for chunk, _ in chunks)
 
 
-_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')  # a regex: a set intersection per recipient was 8% of a page
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')  # one search per recipient, in C
 
 
 def display_name(name: str) -> str:
