@@ -22,6 +22,7 @@ one request in N, so that a million-recipient run measures our side and not Send
 work, which SendGrid does on its own machines. The CPU it spent checking is reported.
 In the same run, a naive sender (one request per recipient, one at a time) sends
 ``--naive`` recipients at the same delay, and its time is projected to all subscribers.
+``--profile F`` records the first worker with py-spy (``pip install py-spy``) as collapsed stacks.
 """
 
 import argparse
