@@ -2,8 +2,8 @@
 
 INSERT ... ON CONFLICT DO NOTHING, and "this column is one of these values". On SQLite
 the rows travel as parameters of one cached executemany statement (SQLAlchemy's
-insertmanyvalues) and a list as an IN list. On PostgreSQL rows travel as one JSON
-parameter (``json_to_recordset``) and a list as one array (``= ANY``): a page of 1,000 rows
+insertmanyvalues) and a list as an IN list. On PostgreSQL several rows travel as one
+JSON parameter (``json_to_recordset``) and a list as one array (``= ANY``): a page of 1,000 rows
 written as a thousand placeholders made psycopg parse a statement of thousands of
 parameters afresh every time (it caches only short ones), which was the largest single
 cost of a fan-out (bench/fanout.py --profile).
@@ -12,6 +12,7 @@ cost of a fan-out (bench/fanout.py --profile).
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from importlib import import_module
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, Text, any_, bindparam, func, select, tuple_
@@ -67,15 +68,14 @@ def _insert(session: Session, table: Table, rows: Sequence[dict[str, Any]], uniq
     if not rows:
         return []
     names = list(rows[0])
-    if _postgresql(session):
+    if len(rows) > 1 and _postgresql(session):  # one row is one set of parameters anyway
         from sqlalchemy.dialects.postgresql import insert
 
         source = _unnested([table.c[name] for name in names], rows, names)
         statement = insert(table).from_select(names, select(*(source.c[name] for name in names)))
         return list(session.execute(statement.on_conflict_do_nothing(index_elements=list(unique)).returning(*returning)))
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    ignoring = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    dialect = import_module(f"sqlalchemy.dialects.{session.get_bind().dialect.name}")  # the one the engine loaded
+    ignoring = dialect.insert(table).on_conflict_do_nothing(index_elements=list(unique))
     return list(session.execute(ignoring.returning(*returning), list(rows)))
 
 
@@ -95,9 +95,11 @@ def _unnested(columns: Sequence[Any], rows: Sequence[dict[str, Any]], names: Seq
 
 
 def _iso(value: Any) -> str:
-    """What JSON cannot carry and PostgreSQL casts back: aware datetimes, as ISO 8601 (naive ones refused)."""
+    """What JSON cannot carry, as text PostgreSQL reads back: aware datetimes as ISO 8601, bytes as hex bytea."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "\\x" + bytes(value).hex()
     raise TypeError(f"cannot send a {type(value).__name__} as a row value (naive datetimes are refused)")
 
 
