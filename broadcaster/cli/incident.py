@@ -190,17 +190,17 @@ def subscribers(cli: CliContext, incident_id: str) -> None:
     if not known:
         raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
     active, left = [r for r in rows if r.active], [r for r in rows if not r.active]
+    affected = sum(row.subscriber.source == SubscriberSource.AFFECTED for row in rows)
+    click.echo(f"{len(rows) - affected} reported it, {affected} affected (added with `broadcaster incident affected`)")
     for row in active:
         s = row.subscriber
-        click.echo(f"{s.email:<40} {s.name:<24} {s.source:<9} since {_at(s.subscribed_at)}")
-    affected = sum(row.subscriber.source == SubscriberSource.AFFECTED for row in active)
-    click.echo(f"{len(active)} subscriber(s): {len(active) - affected} reporter(s), {affected} affected"
-               if active else f"{incident_id} has no subscribers.")
+        click.echo(f"{s.email:<40} {s.name:<24} since {_at(s.subscribed_at)}  {s.source}")
+    click.echo(f"{len(active)} subscriber(s)" if active else f"{incident_id} has no subscribers.")
     if left:
         click.echo(f"{len(left)} no longer emailed about it:")
     for row in left:
         s = row.subscriber
-        click.echo(f"{s.email:<40} {s.name:<24} {s.source:<9} {row.why_left} on {_at(row.left_at)}")
+        click.echo(f"{s.email:<40} {s.name:<24} {row.why_left} on {_at(row.left_at)}  {s.source}")
 
 
 @incident.command()

@@ -143,8 +143,9 @@ def test_affected_people_are_told_they_need_not_write_and_updates_are_worded_for
     shown = run(database_url, tmp_path, "incident", "show", "INC-1")
     assert "5 subscriber(s): 1 who reported it, 4 affected" in shown
     listed = run(database_url, tmp_path, "subscribers", "INC-1")
-    assert "5 subscriber(s): 1 reporter(s), 4 affected" in listed
-    assert any(line.startswith("ana@example.com") and " affected " in line for line in listed.splitlines())
+    assert listed.startswith("1 reported it, 4 affected") and "5 subscriber(s)" in listed
+    assert any(line.startswith("ana@example.com") and line.endswith("  affected") for line in listed.splitlines())
+    assert any(line.startswith("reporter@example.com") and line.endswith("  reporter") for line in listed.splitlines())
 
 
 def test_a_file_without_the_columns_or_for_an_unknown_incident_imports_nothing(
