@@ -3,13 +3,15 @@
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from broadcaster.cli.context import CliContext, pass_cli
 from broadcaster.domain.affected import BadHeader, RefusedRow
-from broadcaster.services import importing
+
+if TYPE_CHECKING:  # the import itself loads the Kafka client: only when the command runs
+    from broadcaster.services.importing import AffectedImport
 
 
 def _size(stream: IO[str]) -> int | None:
@@ -32,7 +34,7 @@ def _refused(row: RefusedRow) -> None:
     click.echo(f"\nline {row.line}: {row.reason}; row skipped", err=True)
 
 
-def _lines_read(tally: importing.AffectedImport) -> None:
+def _lines_read(tally: "AffectedImport") -> None:
     click.echo(f"\r{tally.lines:,} lines read", err=True, nl=False)
 
 
@@ -52,6 +54,8 @@ def affected(ctx: click.Context, cli: CliContext, incident_id: str, csv_file: IO
     suppressed ones (they asked for no email, or bounced) are counted and left alone.
     Exit status 1 when a row was refused (every other row is imported all the same).
     """
+    from broadcaster.services import importing
+
     size = _size(csv_file)
     bar: AbstractContextManager[Any] = (click.progressbar(length=size, label="Importing", file=sys.stderr)
                                         if size else nullcontext())
