@@ -89,7 +89,7 @@ def main() -> None:
                          delivery_backoff="1s", delivery_backoff_cap="8s",
                          sendgrid_webhook_public_key=state.webhook_public_key) as bench:
         started = time.perf_counter()
-        seed(bench.settings, args.subscribers)
+        seed(bench.settings.database_url, bench.settings, args.subscribers)
         resolve(bench.settings, bench.bootstrap)
         kill_and_restart(bench, args.subscribers, args.kills, started, not args.no_events)
         elapsed = time.perf_counter() - started

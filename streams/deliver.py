@@ -54,11 +54,11 @@ def register(ctx: ProcessorContext) -> None:
             ctx.metrics.emails.labels(state).inc(count)
 
     async def send(event: EventT, job: DeliveriesQueued) -> None:
-        claimed = await handle(event, NAME, ctx.dead_letters, lambda: claim(job.delivery_ids))
+        claimed = await handle(event, NAME, ctx.dead_letters, lambda: claim(job.delivery_ids), in_thread=True)
         if not claimed:
             return
         # Composing is retried on its own: the rows are ours now, and claiming again would find none.
-        composed = await handle(event, NAME, ctx.dead_letters, lambda: compose(claimed))
+        composed = await handle(event, NAME, ctx.dead_letters, lambda: compose(claimed), in_thread=True)
         if composed is None or not (composed.emails or composed.refused):
             return
         try:
@@ -69,13 +69,16 @@ def register(ctx: ProcessorContext) -> None:
         results += composed.refused
         if not results:
             return
-        await handle(event, NAME, ctx.dead_letters, lambda: record(results))
+        await handle(event, NAME, ctx.dead_letters, lambda: record(results), in_thread=True)
         sent = sum(result.accepted for result in results)
         log.info("delivered %d of %d emails", sent, len(results))
         for failed in (r for r in results if not r.accepted):
             log.warning("delivery %d failed: %s", failed.delivery_id, failed.error)
 
-    @ctx.app.agent(ctx.topics.deliveries, name=NAME)
+    # Several copies of the agent take messages from the same partitions, so this many pages are
+    # claimed, composed and sent at once (database and mail API work in threads); Faust commits
+    # an offset only once every message before it is done.
+    @ctx.app.agent(ctx.topics.deliveries, name=NAME, concurrency=settings.mail_concurrency)
     async def deliver(stream):  # noqa: ANN001, ANN202
         async for event, job in valid_messages(stream, NAME, ctx.dead_letters, decode_deliveries_queued):
             await send(event, job)

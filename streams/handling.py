@@ -118,8 +118,10 @@ async def handle(
     work: Callable[[], T],
     *,
     counted: bool = True,
+    in_thread: bool = False,
 ) -> T | None:
-    """Run ``work`` for one event. Returns None when the event was dead-lettered.
+    """Run ``work`` for one event (in a thread with ``in_thread``, so that the event loop and the other
+    messages in flight go on meanwhile). Returns None when the event was dead-lettered.
 
     - the message is wrong (invalid, or an impossible request): dead-letter at once;
     - the database is unreachable: wait and retry for as long as it takes, since
@@ -130,7 +132,7 @@ async def handle(
     while True:
         attempt += 1
         try:
-            result = work()
+            result = await asyncio.to_thread(work) if in_thread else work()
         except REJECTIONS as error:
             await dead_letters.send(event, str(error), processor)
             return None

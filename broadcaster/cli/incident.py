@@ -5,10 +5,12 @@ from datetime import datetime, timedelta
 import click
 from sqlalchemy.orm import Session
 
+from broadcaster.cli.affected import affected
 from broadcaster.cli.context import CliContext, pass_cli, refusing_bad_input
 from broadcaster.config import SEVERITIES
 from broadcaster.domain.durations import InvalidDuration, format_duration, parse_duration
 from broadcaster.domain.incidents import OPEN_STATUSES, REOPEN_MESSAGE, REOPEN_STATUSES, Status
+from broadcaster.domain.notifications import SubscriberSource
 from broadcaster.messages.compose import excerpt
 from broadcaster.services import commands, notes, queries, replies
 from broadcaster.services.cadence import open_with_promises
@@ -34,6 +36,9 @@ def _at(moment: datetime | None) -> str:
 @click.group()
 def incident() -> None:
     """Declare, update, resolve, reopen and inspect incidents."""
+
+
+incident.add_command(affected)
 
 
 @incident.command()
@@ -220,7 +225,9 @@ def show(cli: CliContext, incident_id: str) -> None:
                f"{holding}; owner {i.owner_email or '(none)'}")
     broken = summary.missed_promises
     click.echo(f"  promises: {'never broken' if not broken else f'broken {broken} time(s): a holding update went out'}")
-    click.echo(f"  {summary.reports} report(s) linked, {summary.subscribers} subscriber(s)")
+    reporters = summary.subscribers - summary.affected
+    click.echo(f"  {summary.reports} report(s) linked, {summary.subscribers} subscriber(s): "
+               f"{reporters} who reported it or followed it, {summary.affected} affected (added by engineers)")
     _show_replies(answers)
     click.echo("Timeline:")
     for entry in entries:
@@ -260,18 +267,25 @@ def _show_replies(answers: replies.IncidentReplies) -> None:
 @click.argument("incident_id")
 @pass_cli
 def subscribers(cli: CliContext, incident_id: str) -> None:
-    """Who will hear about INCIDENT_ID, and since when; then who no longer will, since when and why."""
+    """Who will hear about INCIDENT_ID, and since when; then who no longer will, since when and why.
+
+    Each person is marked ``reporter`` (they wrote to us) or ``affected`` (added by the engineers).
+    """
     known, rows = cli.read(lambda s: (s.get(Incident, incident_id) is not None, queries.subscribers(s, incident_id)))
     if not known:
         raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
     active, left = [r for r in rows if r.active], [r for r in rows if not r.active]
+    affected = sum(row.subscriber.source == SubscriberSource.AFFECTED for row in rows)
+    click.echo(f"{len(rows) - affected} reported it, {affected} affected (added with `broadcaster incident affected`)")
     for row in active:
-        click.echo(f"{row.subscriber.email:<40} {row.subscriber.name:<24} since {_at(row.subscriber.subscribed_at)}")
+        s = row.subscriber
+        click.echo(f"{s.email:<40} {s.name:<24} since {_at(s.subscribed_at)}  {s.source}")
     click.echo(f"{len(active)} subscriber(s)" if active else f"{incident_id} has no subscribers.")
     if left:
         click.echo(f"{len(left)} no longer emailed about it:")
     for row in left:
-        click.echo(f"{row.subscriber.email:<40} {row.subscriber.name:<24} {row.why_left} on {_at(row.left_at)}")
+        s = row.subscriber
+        click.echo(f"{s.email:<40} {s.name:<24} {row.why_left} on {_at(row.left_at)}  {s.source}")
 
 
 @incident.command()

@@ -122,6 +122,23 @@ class UpdatePublished:
 
 
 @dataclass(frozen=True)
+class FanOutPage:
+    """One page of an update's fan-out: the subscribers with ids in (``after``, ``through``]; all the rest if None.
+
+    Pages are keyed apart on the notifications topic, so every worker of the group queues some.
+    """
+
+    incident_id: str
+    update_id: int
+    page: int
+    after_subscriber_id: int
+    through_subscriber_id: int | None
+
+
+FanOutJob = UpdatePublished | FanOutPage
+
+
+@dataclass(frozen=True)
 class DeliveriesQueued:
     """Ledger rows that are ready to be sent, by id."""
 

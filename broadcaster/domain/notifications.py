@@ -15,6 +15,16 @@ class NotificationKind(StrEnum):
     FOLLOW_CONFIRMATION = "follow_confirm"
     REOPENED = "reopened"  # we said it was fixed; it is not
     TRIAGE_RECEIPT = "triage_receipt"  # to a reporter whose report waits for a person: when they will hear back
+    AFFECTED = "affected"  # the first email of a person the engineers know was affected, who did not write
+
+
+class SubscriberSource(StrEnum):
+    """How someone came to hear about an incident: they wrote to us, the engineers know they were affected,
+    or they followed it from its page."""
+
+    REPORTER = "reporter"
+    AFFECTED = "affected"
+    FOLLOWER = "follower"
 
 
 class DeliveryState(StrEnum):
@@ -45,3 +55,8 @@ def kind_for_update(update_kind: str) -> NotificationKind:
 def kind_for_new_subscriber(incident_is_open: bool) -> NotificationKind:
     """A reporter who joins an open incident is acknowledged; a late one hears it is fixed."""
     return NotificationKind.ACKNOWLEDGEMENT if incident_is_open else NotificationKind.FIXED_REPLY
+
+
+def kind_for_affected(incident_is_open: bool) -> NotificationKind:
+    """An affected person's first email: we noticed, while it is open; the resolution once it is fixed."""
+    return NotificationKind.AFFECTED if incident_is_open else NotificationKind.RESOLUTION

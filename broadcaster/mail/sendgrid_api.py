@@ -116,7 +116,7 @@ def batches(emails: Sequence[OutgoingEmail]) -> Iterator[list[OutgoingEmail]]:
         yield from (chunk for chunk, _ in chunks)
 
 
-_SPECIALS = frozenset('()<>[]:;@\\,."')
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')  # one search per recipient, in C
 
 
 def display_name(name: str) -> str:
@@ -125,7 +125,7 @@ def display_name(name: str) -> str:
     SendGrid puts ``to.name`` into the To header as given; an unquoted comma there has
     been read as a second address, and the message dropped while the API said 202.
     """
-    if not _SPECIALS.intersection(name):
+    if not _SPECIALS.search(name):
         return name
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from markupsafe import escape
@@ -106,6 +106,7 @@ class EmailFacts:
     update_key: str = ""  # the ledger's update id: emails with the same key share their content
     private: bool = False  # the incident's page needs the token in the reader's email
     follower: bool = False  # the person followed the incident from its page: they reported nothing
+    affected: bool = False  # the person did not write: the engineers know the problem affected them
     severity: str = "sev3"
     communicator: str | None = None
     declared_at: datetime | None = None
@@ -145,6 +146,7 @@ _SUBJECT_ENDINGS = {
     NotificationKind.FIXED_REPLY: "already fixed, please try again",
     NotificationKind.FOLLOW_CONFIRMATION: "please confirm you want updates",
     NotificationKind.REOPENED: "not fixed after all, we are on it again",
+    NotificationKind.AFFECTED: "it affected you, and we are on it",
 }
 
 
@@ -152,6 +154,7 @@ def subject(facts: EmailFacts) -> str:
     return f"[{status_label(facts.status)}] {facts.incident_title}: {_SUBJECT_ENDINGS[facts.kind]}"
 
 
+@lru_cache(maxsize=4096)  # a page's people mostly share a few moments (an import's, an update's)
 def when(moment: datetime) -> str:
     """``Tuesday 24 November at 16:15 UTC``: for engineers (owner reminders), who work in UTC."""
     return local_when(moment)
@@ -180,6 +183,7 @@ def _environment() -> "Environment":
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # the templates ship with the code: no stat() of each file per render
     )
     environment.filters["when"] = when
     return environment
@@ -220,11 +224,11 @@ def personal(facts: EmailFacts, sender: Sender) -> Personal:
 
 def content_key(facts: EmailFacts) -> str:
     """Emails with the same key are rendered once: the same update, kind, reader's zone and locale, follow-up or
-    not, follower or reporter. A follow confirmation carries its own link, so it shares nothing."""
+    not, and audience (reporter, follower, affected). A follow confirmation carries its own link, so it shares nothing."""
     reader = f"{facts.time_zone or ''}:{facts.locale or ''}"
     own = f":{facts.delivery_id}" if facts.kind is NotificationKind.FOLLOW_CONFIRMATION else ""
-    return (f"{facts.kind.value}:{facts.update_key}:{reader}:{'follow-up' if facts.followed_up_at else ''}:"
-            f"{'follower' if facts.follower else 'reporter'}{own}")
+    audience = "affected" if facts.affected else "follower" if facts.follower else "reporter"
+    return f"{facts.kind.value}:{facts.update_key}:{reader}:{'follow-up' if facts.followed_up_at else ''}:{audience}{own}"
 
 
 def substitutions(values: Personal) -> dict[str, str]:
@@ -252,7 +256,8 @@ def _context(facts: EmailFacts, sender: Sender, now: datetime) -> dict[str, obje
         "news_dated": wording.news_dated(local_when(facts.latest_news_at, reader), facts.latest_news_from_note)
         if facts.latest_news_at else None,
         "working_for": spoken_duration(now - facts.declared_at) if facts.declared_at else None,
-        "say": wording.For(facts.kind, facts.status, facts.severity, facts.holding_in_a_row, sender.escalate_after),
+        "say": wording.For(facts.kind, facts.status, facts.severity, facts.holding_in_a_row, sender.escalate_after,
+                           wrote=not (facts.follower or facts.affected)),
     }
 
 

@@ -53,6 +53,7 @@ class For:
     severity: str = "sev3"
     holding_in_a_row: int = 0
     escalate_after: int = 2
+    wrote: bool = True  # the reader wrote to us (not an affected person the engineers added, nor a follower)
 
     @property
     def fault(self) -> str:
@@ -76,6 +77,10 @@ class For:
         """What may bring the next email before the promised time: the fix, or (once a fix is in) nothing."""
         return ", to tell you how the fix is holding up" if self.fix_in_place else \
             ", or as soon as it is fixed if that comes first"
+
+    @property
+    def no_need_to_write(self) -> str:
+        return f"You don't need to write{' again' if self.wrote else ''} to hear from us."
 
     @property
     def without_a_promise(self) -> str:

@@ -8,6 +8,7 @@ take the message makes the command fail.
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -19,13 +20,14 @@ from broadcaster.services.relay import Relay
 from broadcaster.storage.database import shown_url, transaction
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PUBLISH_TIMEOUT_SECONDS = 3.0
 """How long a command waits for the broker at each step before leaving the message to the relay."""
 
 
-def commit(services: Services, write: Callable[[Session], int]) -> int:
-    """Run ``write`` (which adds one message to the outbox and returns its id) and commit it, or fail the command."""
+def commit(services: Services, write: Callable[[Session], T]) -> T:
+    """Run ``write`` (which adds messages to the outbox) and commit it, or fail the command."""
     try:
         with transaction(services.sessions) as session:
             return write(session)

@@ -61,9 +61,15 @@ class Desk:
         from broadcaster.services import accepting  # the Kafka client, only for commands that publish
 
         message_id = accepting.commit(self.services, write)
+        self.publish_owed(message_id)
+        return message_id
+
+    def publish_owed(self, message_id: int) -> None:
+        """Publish the outbox up to ``message_id`` unless the broker already failed this command."""
+        from broadcaster.services import accepting
+
         if not self.broker_unreachable:
             self.broker_unreachable = not accepting.publish_now(self.services, message_id, self.notify)
-        return message_id
 
     def read(self, query: Callable[..., T]) -> T:
         """Run a read-only query in a session, with a clear message if the schema is missing."""

@@ -1,12 +1,17 @@
-"""Fan-out: turn one published update into one queued ledger row per subscriber, page by page."""
+"""Fan-out: turn one published update into one queued ledger row per subscriber, page by page.
+
+An update is first split into pages (:func:`page_bounds`, one query), each published as
+its own job keyed by incident and page number, so the workers of the group queue (and
+then send) one big incident's pages side by side; :func:`queue_page` does one page.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
-from broadcaster.domain.events import UpdatePublished
+from broadcaster.domain.events import FanOutPage, UpdatePublished
 from broadcaster.domain.notifications import kind_for_update
 from broadcaster.services import ledger
 from broadcaster.storage.models import Delivery, IncidentUpdate, Subscriber
@@ -18,28 +23,37 @@ class Page:
     last_subscriber_id: int | None  # None when there are no more subscribers
 
 
-def queue_page(
-    session: Session, job: UpdatePublished, *, after_subscriber_id: int, size: int, now: datetime
-) -> Page:
-    """Queue the update for the next ``size`` subscribers; the unique key absorbs repeats.
+def _told_of(update: IncidentUpdate) -> ColumnElement[bool]:
+    """The subscribers an update goes to: its incident's, who had subscribed when it was written.
 
-    Subscribers who joined after the update was written are skipped: their own
-    acknowledgement already told them everything up to it.
+    Those who joined later are skipped: their own first email already told them everything up to it.
+    A follower who has not confirmed gets nothing but the confirmation.
     """
+    return and_(Subscriber.incident_id == update.incident_id, Subscriber.subscribed_at <= update.created_at,
+                Subscriber.confirmed)
+
+
+def page_bounds(session: Session, job: UpdatePublished, *, size: int) -> list[FanOutPage]:
+    """The update's pages of ``size`` subscribers: every ``size``-th subscriber id ends one; the last is open."""
     update = session.get_one(IncidentUpdate, job.update_id)
-    subscriber_ids = list(
-        session.scalars(
-            select(Subscriber.id)
-            .where(
-                Subscriber.incident_id == update.incident_id,
-                Subscriber.id > after_subscriber_id,
-                Subscriber.subscribed_at <= update.created_at,
-                Subscriber.confirmed,  # a follower who has not confirmed gets nothing but the confirmation
-            )
-            .order_by(Subscriber.id)
-            .limit(size)
-        )
-    )
+    numbered = select(Subscriber.id, func.row_number().over(order_by=Subscriber.id).label("n")).where(
+        _told_of(update)).subquery()
+    ends = list(session.scalars(select(numbered.c.id).where(numbered.c.n % size == 0).order_by(numbered.c.id)))
+    starts = [0, *ends]
+    return [FanOutPage(job.incident_id, job.update_id, page, after, ends[page] if page < len(ends) else None)
+            for page, after in enumerate(starts)]
+
+
+def queue_page(
+    session: Session, job: UpdatePublished | FanOutPage, *, after_subscriber_id: int, size: int, now: datetime,
+    through_subscriber_id: int | None = None,
+) -> Page:
+    """Queue the update for the next ``size`` subscribers (up to ``through_subscriber_id``); repeats are no-ops."""
+    update = session.get_one(IncidentUpdate, job.update_id)
+    query = select(Subscriber.id).where(_told_of(update), Subscriber.id > after_subscriber_id)
+    if through_subscriber_id is not None:
+        query = query.where(Subscriber.id <= through_subscriber_id)
+    subscriber_ids = list(session.scalars(query.order_by(Subscriber.id).limit(size)))
     if not subscriber_ids:
         return Page([], None)
     kind = kind_for_update(update.kind)

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.incidents import OPEN_STATUSES, Status
-from broadcaster.domain.notifications import NotificationKind
+from broadcaster.domain.notifications import NotificationKind, SubscriberSource
 from broadcaster.services import ledger
 from broadcaster.services.subscriptions import latest_update
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Subscriber
@@ -121,7 +121,7 @@ def follow(session: Session, incident_id: str, email: str, name: str, now: datet
     if exists:
         return []
     subscriber = Subscriber(incident_id=incident_id, email=email, name=name, first_report_id=None,
-                            confirmed=False, subscribed_at=now)
+                            source=SubscriberSource.FOLLOWER, confirmed=False, subscribed_at=now)
     session.add(subscriber)
     session.flush()
     wanted = ledger.Wanted(latest_update(session, incident_id).id, subscriber.id, NotificationKind.FOLLOW_CONFIRMATION)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from broadcaster.domain.notifications import SubscriberSource
 from broadcaster.services.cadence import missed_promises
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
 
@@ -17,6 +18,7 @@ class IncidentSummary:
     subscribers: int
     reports: int
     missed_promises: int
+    affected: int = 0  # subscribers the engineers added as affected (the others wrote to us)
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,14 @@ def summaries(session: Session, *, include_resolved: bool) -> list[IncidentSumma
 
 
 def summary(session: Session, incident: Incident) -> IncidentSummary:
+    affected = session.scalar(select(func.count()).where(
+        Subscriber.incident_id == incident.id, Subscriber.source == SubscriberSource.AFFECTED)) or 0
     return IncidentSummary(
         incident,
         _count(session, Subscriber.incident_id, incident.id),
         _count(session, Report.incident_id, incident.id),
         missed_promises(session, incident.id),
+        affected,
     )
 
 

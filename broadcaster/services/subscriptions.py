@@ -12,7 +12,7 @@ from typing import cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcaster.domain.notifications import DeliveryState, NotificationKind
+from broadcaster.domain.notifications import DeliveryState, NotificationKind, SubscriberSource
 from broadcaster.services import ledger
 from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber
 
@@ -42,8 +42,9 @@ def link_reports(session: Session, links: Sequence[Link], now: datetime) -> list
     found = {(s.incident_id, s.email): s for s in existing if (s.incident_id, s.email) in wanted}
     for link in links:
         key = (link.incident_id, link.report.email)
-        if key in found and found[key].first_report_id is None:  # a follower who now reports it too
+        if key in found and found[key].first_report_id is None:  # a follower or affected person who now reports it
             found[key].first_report_id, found[key].confirmed = link.report.id, True
+            found[key].source = SubscriberSource.REPORTER
         if key not in found:
             found[key] = Subscriber(incident_id=link.incident_id, email=link.report.email, name=link.report.name,
                                     first_report_id=link.report.id, subscribed_at=now)

@@ -221,9 +221,11 @@ class ProviderEventSeen(Base):
 class Subscriber(Base):
     """A person who will hear about one incident until it is resolved.
 
-    A reporter subscribes through their report (``first_report_id``); a person who follows the
-    incident from its page has no report and is ``confirmed`` only once they used the link in
-    the confirmation email: until then nothing but that email is sent to them.
+    A reporter subscribes through their report (``first_report_id``, ``source`` "reporter"); a person
+    the engineers know was affected is imported (``source`` "affected", no report); a person who
+    follows the incident from its page has no report either (``source`` "follower") and is
+    ``confirmed`` only once they used the link in the confirmation email: until then nothing but
+    that email is sent to them.
     """
 
     __tablename__ = "subscribers"
@@ -236,9 +238,10 @@ class Subscriber(Base):
     first_report_id: Mapped[str | None] = mapped_column(ForeignKey("reports.id"))
     confirmed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     subscribed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    source: Mapped[str] = mapped_column(String(16), default="reporter", server_default="reporter")
     # Set when the person used an unsubscribe link for this incident: its later emails die unsent.
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    # Where and how they read times (from their reports); None: the configured defaults.
+    # Where and how they read times (from their reports, or an import of affected people); None: the defaults.
     time_zone: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(35))
 

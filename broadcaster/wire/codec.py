@@ -15,6 +15,8 @@ from broadcaster.domain.events import (
     BugReportReceived,
     CadenceChanged,
     DeliveriesQueued,
+    FanOutJob,
+    FanOutPage,
     HoldingUpdateDue,
     IncidentDeclared,
     IncidentEvent,
@@ -309,9 +311,19 @@ def encode_update_published(job: UpdatePublished) -> bytes:
     )
 
 
-def decode_update_published(raw: bytes | None) -> UpdatePublished:
-    doc = _load(raw, frozenset({"notification.update_published"}))
-    return UpdatePublished(incident_id=doc["incident_id"], update_id=doc["update_id"])
+def encode_fan_out_page(job: FanOutPage) -> bytes:
+    return _dump({"type": "notification.fan_out_page", "version": 1, "incident_id": job.incident_id,
+                  "update_id": job.update_id, "page": job.page, "after_subscriber_id": job.after_subscriber_id,
+                  "through_subscriber_id": job.through_subscriber_id})
+
+
+def decode_fan_out_job(raw: bytes | None) -> FanOutJob:
+    """What the fan-out processor reads: a whole update to split into pages, or one page of it."""
+    doc = _load(raw, frozenset({"notification.update_published", "notification.fan_out_page"}))
+    if doc["type"] == "notification.update_published":
+        return UpdatePublished(incident_id=doc["incident_id"], update_id=doc["update_id"])
+    return FanOutPage(doc["incident_id"], doc["update_id"], doc["page"], doc["after_subscriber_id"],
+                      doc["through_subscriber_id"])
 
 
 def encode_deliveries_queued(job: DeliveriesQueued) -> bytes:

@@ -23,6 +23,7 @@ SCHEMA_FILES = {
     ("incident.holding_update_due", 1): "incident-holding-update-due.v1.json",
     ("incident.noted", 1): "incident-noted.v1.json",
     ("notification.update_published", 1): "update-published.v1.json",
+    ("notification.fan_out_page", 1): "fan-out-page.v1.json",
     ("delivery.queued", 1): "deliveries-queued.v1.json",
     ("dead_letter", 1): "dead-letter.v1.json",
     ("dead_letter", 2): "dead-letter.v2.json",

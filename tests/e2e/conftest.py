@@ -39,14 +39,14 @@ class System:
     def topics(self) -> Topics:
         return Topics.from_prefix(self.settings.topic_prefix)
 
-    def invoke(self, *args: str) -> Result:
+    def invoke(self, *args: str, input: str | None = None) -> Result:
         """Run a ``broadcaster`` command as a user would, against this system, whatever its exit status."""
         env = settings_environment(self.settings) | {"BROADCASTER_KAFKA_BOOTSTRAP": self.bootstrap}
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        return CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
 
-    def run(self, *args: str) -> Result:
-        """Run a ``broadcaster`` command that must succeed."""
-        result = self.invoke(*args)
+    def run(self, *args: str, input: str | None = None) -> Result:
+        """Run a ``broadcaster`` command that must succeed (``input``: its standard input)."""
+        result = self.invoke(*args, input=input)
         assert result.exit_code == 0, result.output
         return result
 

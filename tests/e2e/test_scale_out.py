@@ -15,7 +15,8 @@ from broadcaster.embedded.broker import free_port
 from broadcaster.kafka.topics import ensure_topics
 from broadcaster.storage.database import make_engine
 from broadcaster.storage.models import Report
-from tests.e2e.conftest import System
+from tests.e2e.conftest import PRODUCTION_UNSUBSCRIBE, System
+from tests.support.sendgrid_server import SandboxServer, SandboxState
 from tests.support.waiting import wait_for
 from tests.support.worker import running_worker
 
@@ -39,10 +40,17 @@ def seed_unlinked_reports(database_url: str, count: int) -> None:
 def test_two_workers_share_the_partitions_and_both_link_to_an_incident_declared_through_one(
     broker: str, settings_factory, postgres_url: str
 ) -> None:
-    settings = settings_factory(postgres_url)
+    """Then both queue and send pages of one update, several requests in flight each, everyone told once.
+
+    The mail API answers after 0.2 s, as a real round trip; pages are 40 people, so the
+    update to 24 reporters and 300 affected people makes 9 pages for the two workers.
+    """
+    sandbox = SandboxServer(SandboxState("e2e-key", response_delay=0.2)).start_in_background()
+    settings = settings_factory(postgres_url, **PRODUCTION_UNSUBSCRIBE, sendgrid_api_key="e2e-key",
+                                sendgrid_api_host=sandbox.url, fan_out_page_size=40, mail_concurrency=4)
     ensure_topics(settings, broker)
     first, second = worker_settings(settings, "w1"), worker_settings(settings, "w2")
-    system = System(settings, broker, None)
+    system = System(settings, broker, sandbox)
     with running_worker(first, broker), running_worker(second, broker):
         for worker in (first, second):
             with urlopen(f"http://127.0.0.1:{worker.worker_web_port}/health/ready", timeout=5) as answer:
@@ -56,6 +64,22 @@ def test_two_workers_share_the_partitions_and_both_link_to_an_incident_declared_
                  timeout=90, what="every reporter acknowledged")
         scraped = [urlopen(f"http://127.0.0.1:{w.worker_web_port}/metrics", timeout=5).read().decode()
                    for w in (first, second)]
+        affected = [f"a{n}-{uuid.uuid4().hex[:6]}@example.com" for n in range(300)]
+        incident_id = system.emails()[0]["incident"]
+        system.run("incident", "affected", incident_id, "--csv", "-",
+                   input="email,name\n" + "".join(f"{email},Alex {n}\n" for n, email in enumerate(affected)))
+        system.run("incident", "update", incident_id, "A fix is being tested.")
+        everyone = set(people) | set(affected)
+        wait_for(lambda: all(system.counts().get(p, {}).get("progress") == 1 for p in everyone),
+                 timeout=120, what="every subscriber told of the update")
+        pages_per_worker = [_metric(urlopen(f"http://127.0.0.1:{w.worker_web_port}/metrics", timeout=5).read().decode(),
+                                    'broadcaster_events_processed_total{processor="fan-out"}') for w in (first, second)]
+    sandbox.shutdown()
+    sandbox.server_close()
+    assert {p: system.counts()[p] for p in affected} == {p: Counter(affected=1, progress=1) for p in affected}
+    assert {p: system.counts()[p] for p in people} == {p: Counter(acknowledgement=1, progress=1) for p in people}
+    assert all(n > 0 for n in pages_per_worker), f"fan-out work per worker: {pages_per_worker}"
+    assert sandbox.state.most_in_flight > 2, "two workers with one request in flight each would make 2 at most"
     handled = [_metric(text, 'broadcaster_events_processed_total{processor="link-reports"}') for text in scraped]
     sent = sum(_metric(text, 'broadcaster_emails_total{outcome="sent"}') for text in scraped)
     assert sent == len(people)  # every acknowledgement counted once, across the two workers

@@ -19,7 +19,9 @@ calls invalid (``refused_addresses``), missing scope (``key_scopes``), sender id
 (``verified_senders``), and the Event Webhook (``webhook_url``, per-address ``outcomes``,
 ``duplicate_posts``, ``events_per_post``; see :mod:`tests.support.sendgrid_events`).
 It records every accepted request (``accepted``, ``accepted_at``) and counts calls
-(``requests``) and 400 answers (``rejected``).
+(``requests``) and 400 answers (``rejected``). ``response_delay`` makes every answer take
+that long, as a real round trip does; ``most_in_flight`` says how many requests it was
+answering at the same time.
 """
 
 import json
@@ -62,8 +64,14 @@ class SandboxState:
     duplicate_posts: bool = False  # post every batch of events twice, as SendGrid's retries may
     events_per_post: int = 1000  # at most this many events in one post
     after_accept: Callable[[], None] | None = None  # fault injection: runs after accepting, before the 202
+    response_delay: float = 0.0  # seconds each answer takes, as a real round trip to SendGrid does
+    in_flight: int = 0  # requests being answered now
+    most_in_flight: int = 0  # the most requests answered at the same time
+    keep_bodies: bool = True  # False: keep only the recipients of accepted requests (a million bodies fill memory)
+    check_every: int = 1  # check every request against the schema and rules; N: one in N (benchmarks only)
     requests: int = 0  # calls to mail/send, answered however
     accepted: list[dict[str, Any]] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)  # every accepted recipient, once per acceptance
     accepted_at: list[float] = field(default_factory=list)  # time.time() of each accepted request
     rejected: int = 0  # requests answered 400
     checking_seconds: float = 0.0  # CPU this server spent checking requests (benchmarks report it apart)
@@ -79,7 +87,9 @@ class SandboxState:
     def accept(self, body: dict[str, Any]) -> str:
         """Record an accepted request (caller holds the lock), queue its events; returns its X-Message-Id."""
         message_id = sendgrid_id()
-        self.accepted.append(body)
+        if self.keep_bodies:
+            self.accepted.append(body)
+        self.addresses.extend(_to_addresses(body))
         self.accepted_at.append(time.time())
         if self.webhook_url:
             self.webhook.add(events_of(body, message_id, self.outcomes, int(time.time())))
@@ -88,7 +98,7 @@ class SandboxState:
     def recipients(self) -> list[str]:
         """Every ``to`` address accepted so far, once per acceptance (duplicates stay visible)."""
         with self.lock:
-            return [address for body in self.accepted for address in _to_addresses(body)]
+            return list(self.addresses)
 
     def first_acceptances(self) -> dict[str, float]:
         """When each ``to`` address was first accepted (time.time()), for latency measurements."""
@@ -113,6 +123,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         state = self.server.state
+        with state.lock:
+            state.in_flight += 1
+            state.most_in_flight = max(state.most_in_flight, state.in_flight)
+        try:
+            if state.response_delay:
+                time.sleep(state.response_delay)  # the round trip a real API takes: other requests go on meanwhile
+            self._answer_mail_send(state)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def _answer_mail_send(self, state: SandboxState) -> None:
         raw = self._read_body()  # before any answer: closing on unread bytes resets the connection
         if self.path.rstrip("/") != "/v3/mail/send":
             return self._refuse(404, "not found")
@@ -131,7 +153,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._refuse(400, "Bad Request")
         started = time.thread_time()
-        errors = request_errors(body, state.refused_addresses)
+        checked = state.check_every <= 1 or state.requests % state.check_every == 0
+        errors = request_errors(body, state.refused_addresses) if checked else []
         with state.lock:
             state.checking_seconds += time.thread_time() - started
             state.rejected += bool(errors)
@@ -198,6 +221,7 @@ def _verified(body: dict[str, Any], senders: set[str]) -> bool:
 
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # several workers, each with several requests in flight
 
     def __init__(self, state: SandboxState, host: str = "127.0.0.1", port: int = 0) -> None:
         request_schema()  # a missing ../shared/sendgrid fails here, loudly, not inside a request

@@ -1,0 +1,149 @@
+"""Reading a CSV of people the engineers know were affected: one row at a time, each checked by the input rules.
+
+The file is read as a stream (a million rows never sit in memory); each row becomes an
+:class:`AffectedPerson` or a :class:`RefusedRow` naming its line and what is wrong,
+never quoting the value (the refusal is printed and may end up in a terminal log).
+"""
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from broadcaster.domain import input_rules
+from broadcaster.domain.input_rules import InvalidInput
+
+if TYPE_CHECKING:
+    import _csv
+
+REQUIRED_COLUMNS = ("email", "name")
+OPTIONAL_COLUMNS = ("time_zone", "locale")
+_COLUMN_ALIASES = {"timezone": "time_zone", "time zone": "time_zone", "tz": "time_zone"}
+MAX_LOCALE = 35
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")  # a BCP 47 tag: en, en-GB, pt_BR, zh-Hant-TW
+
+
+class BadHeader(ValueError):
+    """The header row does not name the columns we need: nothing was read."""
+
+
+@dataclass(frozen=True)
+class AffectedPerson:
+    line: int
+    email: str
+    name: str
+    time_zone: str | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    line: int
+    reason: str
+
+
+def columns(header: list[str]) -> dict[str, int]:
+    """Column name: position, from the header row; raises :class:`BadHeader` for missing or unknown columns."""
+    found: dict[str, int] = {}
+    for position, raw in enumerate(header):
+        column = " ".join(raw.strip().lstrip("\ufeff").lower().split())
+        column = _COLUMN_ALIASES.get(column, column)
+        if column not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
+            raise BadHeader(f"column {position + 1} of the header is not one we know; "
+                            f"the columns are {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}")
+        if column in found:
+            raise BadHeader(f"the header names the column {column} twice")
+        found[column] = position
+    missing = [column for column in REQUIRED_COLUMNS if column not in found]
+    if missing:
+        raise BadHeader(f"the header row has no {' and no '.join(missing)} column; "
+                        f"the first row must name the columns ({', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)})")
+    return found
+
+
+@cache
+def _zones() -> frozenset[str]:
+    from zoneinfo import available_timezones
+
+    return frozenset(available_timezones())
+
+
+def time_zone(value: str) -> str | None:
+    cleaned = input_rules.optional_line(value, "time_zone", max_length=64)
+    if cleaned is not None and cleaned not in _zones():
+        raise InvalidInput("time_zone", "is not an IANA time zone name such as Europe/Paris")
+    return cleaned
+
+
+def locale(value: str) -> str | None:
+    cleaned = input_rules.optional_line(value, "locale", max_length=MAX_LOCALE)
+    if cleaned is not None and not _LOCALE.match(cleaned):
+        raise InvalidInput("locale", "is not a language tag such as en or pt-BR")
+    return cleaned
+
+
+def person(line: int, row: list[str], at: dict[str, int]) -> AffectedPerson:
+    """One row, checked by the same rules as a report's reporter; raises InvalidInput."""
+    if len(row) > len(at):
+        raise InvalidInput("row", f"has {len(row)} fields; the header has {len(at)}")
+
+    def cell(column: str) -> str:
+        position = at.get(column)
+        return row[position] if position is not None and position < len(row) else ""
+
+    return AffectedPerson(line, input_rules.email(cell("email")), input_rules.name(cell("name")),
+                          time_zone(cell("time_zone")), locale(cell("locale")))
+
+
+RawRow = tuple[int, list[str]]  # a data row's line number and its cells, not yet checked
+
+
+def read_rows(lines: Iterable[str]) -> tuple[dict[str, int], Iterator[RawRow | RefusedRow]]:
+    """The header's columns, and every non-blank data row of the CSV text ``lines`` (unchecked).
+
+    Raises BadHeader at once if the header is wrong; a row that is not CSV comes out refused.
+    """
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise BadHeader("the file is empty; the first row must name the columns (email, name)") from None
+    except csv.Error as error:
+        raise BadHeader(f"the header row is not CSV ({error})") from None
+    return columns(header), _data_rows(reader)
+
+
+def _data_rows(reader: "_csv.Reader") -> Iterator[RawRow | RefusedRow]:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield RefusedRow(reader.line_num, f"not CSV ({error})")
+            continue
+        if any(cell.strip() for cell in row):
+            yield reader.line_num, row
+
+
+def check(rows: Iterable[RawRow | RefusedRow], at: dict[str, int]) -> list[AffectedPerson | RefusedRow]:
+    """Each row as a person, or refused with its line and why (runs in a worker process for big files)."""
+    checked: list[AffectedPerson | RefusedRow] = []
+    for row in rows:
+        if isinstance(row, RefusedRow):
+            checked.append(row)
+            continue
+        try:
+            checked.append(person(row[0], row[1], at))
+        except InvalidInput as error:
+            checked.append(RefusedRow(row[0], str(error)))
+    return checked
+
+
+def read_people(lines: Iterable[str]) -> Iterator[AffectedPerson | RefusedRow]:
+    """Every data row of the CSV text ``lines``, checked, in order. Raises BadHeader first if need be."""
+    at, rows = read_rows(lines)
+    for row in rows:
+        yield from check([row], at)

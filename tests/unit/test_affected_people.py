@@ -1,0 +1,81 @@
+"""Affected people (issue 17), the pure parts: reading their CSV, what their emails say, the fan-out page jobs."""
+
+from dataclasses import replace
+
+import pytest
+
+from broadcaster.domain.affected import AffectedPerson, BadHeader, RefusedRow, read_people
+from broadcaster.domain.events import FanOutPage, UpdatePublished
+from broadcaster.domain.notifications import NotificationKind as Kind
+from broadcaster.messages.compose import compose
+from broadcaster.wire.codec import decode_fan_out_job, encode_fan_out_page, encode_update_published
+from broadcaster.wire.errors import InvalidMessage
+from tests.unit.test_compose import FACTS, RESOLVED, SENDER
+
+
+def people(text: str) -> list[AffectedPerson | RefusedRow]:
+    return list(read_people(text.splitlines(keepends=True)))
+
+
+def test_rows_are_read_by_header_name_with_aliases_a_bom_and_blank_lines_skipped() -> None:
+    rows = people("\ufeffName,email,Time Zone,LOCALE\n"
+                  + "Ana Lima,ANA@Example.COM,Europe/Lisbon,pt-PT\n\n"
+                  + '"Doe, Jane",jane@example.com,,\n')
+    assert rows == [AffectedPerson(2, "ana@example.com", "Ana Lima", "Europe/Lisbon", "pt-PT"),
+                    AffectedPerson(4, "jane@example.com", "Doe, Jane", None, None)]
+
+
+def test_a_bad_row_is_named_by_its_line_and_why_without_its_value_and_the_rest_is_read() -> None:
+    rows = people('email,name,locale\n'
+                  'ok@example.com,Ok,en\n'
+                  'secret-value,Someone,en\n'
+                  '"multi\nline@example.com",Two lines,en\n'
+                  'x@example.com,X,not a locale!\n'
+                  'y@example.com,"Bad\x07Name",en\n'
+                  'last@example.com,Last,en-GB\n')
+    refused = [r for r in rows if isinstance(r, RefusedRow)]
+    assert [r.line for r in refused] == [3, 5, 6, 7]
+    assert refused[0].reason.startswith("email: is not a deliverable email address")
+    assert refused[2].reason.startswith("locale: is not a language tag")
+    assert "control character" in refused[3].reason
+    assert all("secret-value" not in r.reason for r in refused)
+    assert [r.email for r in rows if isinstance(r, AffectedPerson)] == ["ok@example.com", "last@example.com"]
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("", "the file is empty"),
+    ("email\nana@example.com\n", "has no name column"),
+    ("email,name,phone\n", "column 3 of the header is not one we know"),
+    ("email,name,email\n", "names the column email twice"),
+])
+def test_a_header_without_the_columns_refuses_the_whole_file(text: str, reason: str) -> None:
+    with pytest.raises(BadHeader, match=reason):
+        people(text)
+
+
+def test_the_first_email_of_someone_affected_says_they_need_not_write_and_quotes_no_report() -> None:
+    facts = replace(FACTS, kind=Kind.AFFECTED, affected=True, report_text="", to_name="<b>Ana</b> Lima")
+    email = compose(facts, SENDER)
+    assert email.subject == "[Investigating] CSV upload to pre-approved members fails: it affected you, and we are on it"
+    assert "You didn't need to write to us" in email.text and "You didn't need to write to us" in email.html
+    assert "What you can do meanwhile: Add members one by one." in email.text
+    assert "Thank you for writing" not in email.text and "<blockquote" not in email.html
+    assert "&lt;b&gt;Ana&lt;/b&gt;" in email.html and "<b>Ana</b>" not in email.html
+    assert "our records show this problem affected you" in email.html
+
+
+def test_reporters_and_affected_people_of_one_update_never_share_content() -> None:
+    reporter = compose(RESOLVED, SENDER)
+    affected = compose(replace(RESOLVED, affected=True, report_text=""), SENDER)
+    assert reporter.shared and affected.shared and reporter.shared.key != affected.shared.key
+    assert "Good news: the problem that affected you is fixed." in affected.text
+    assert "Thank you for reporting it" in reporter.text and "Thank you for reporting it" not in affected.text
+
+
+def test_fan_out_jobs_survive_the_round_trip_and_a_bad_page_is_refused() -> None:
+    page = FanOutPage("INC-1", 7, 3, 3000, 4000)
+    assert decode_fan_out_job(encode_fan_out_page(page)) == page
+    assert decode_fan_out_job(encode_fan_out_page(replace(page, through_subscriber_id=None))).through_subscriber_id is None
+    assert decode_fan_out_job(encode_update_published(UpdatePublished("INC-1", 7))) == UpdatePublished("INC-1", 7)
+    with pytest.raises(InvalidMessage):
+        decode_fan_out_job(encode_fan_out_page(replace(page, after_subscriber_id=-1)))
