@@ -6,10 +6,8 @@ never quoting the value (the refusal is printed and may end up in a terminal log
 """
 
 import csv
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING
 
 from broadcaster.domain import input_rules
@@ -21,8 +19,6 @@ if TYPE_CHECKING:
 REQUIRED_COLUMNS = ("email", "name")
 OPTIONAL_COLUMNS = ("time_zone", "locale")
 _COLUMN_ALIASES = {"timezone": "time_zone", "time zone": "time_zone", "tz": "time_zone"}
-MAX_LOCALE = 35
-_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")  # a BCP 47 tag: en, en-GB, pt_BR, zh-Hant-TW
 
 
 class BadHeader(ValueError):
@@ -63,25 +59,14 @@ def columns(header: list[str]) -> dict[str, int]:
     return found
 
 
-@cache
-def _zones() -> frozenset[str]:
-    from zoneinfo import available_timezones
-
-    return frozenset(available_timezones())
-
-
 def time_zone(value: str) -> str | None:
-    cleaned = input_rules.optional_line(value, "time_zone", max_length=64)
-    if cleaned is not None and cleaned not in _zones():
-        raise InvalidInput("time_zone", "is not an IANA time zone name such as Europe/Paris")
-    return cleaned
+    """An empty cell is no zone; anything else is checked as a report's ``time_zone`` is."""
+    return input_rules.time_zone(input_rules.optional_line(value, "time_zone"))
 
 
 def locale(value: str) -> str | None:
-    cleaned = input_rules.optional_line(value, "locale", max_length=MAX_LOCALE)
-    if cleaned is not None and not _LOCALE.match(cleaned):
-        raise InvalidInput("locale", "is not a language tag such as en or pt-BR")
-    return cleaned
+    """An empty cell is no locale; anything else is checked as a report's ``locale`` is (``pt-BR`` becomes ``pt_BR``)."""
+    return input_rules.locale(input_rules.optional_line(value, "locale"))
 
 
 def person(line: int, row: list[str], at: dict[str, int]) -> AffectedPerson:

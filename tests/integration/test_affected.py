@@ -141,7 +141,7 @@ def test_affected_people_are_told_they_need_not_write_and_updates_are_worded_for
     assert "Good news: the problem that affected you is fixed." in fixed and "Thank you for reporting" not in fixed
 
     shown = run(database_url, tmp_path, "incident", "show", "INC-1")
-    assert "5 subscriber(s): 1 who reported it, 4 affected" in shown
+    assert "5 subscriber(s): 1 who reported it or followed it, 4 affected" in shown
     listed = run(database_url, tmp_path, "subscribers", "INC-1")
     assert listed.startswith("1 reported it, 4 affected") and "5 subscriber(s)" in listed
     assert any(line.startswith("ana@example.com") and line.endswith("  affected") for line in listed.splitlines())
