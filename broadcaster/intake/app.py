@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from broadcaster.bootstrap import Services
 from broadcaster.domain.input_rules import MAX_MESSAGE_BYTES
 from broadcaster.intake import desks, inbound
+from broadcaster.intake.bodies import read_within
 from broadcaster.intake.committing import GroupCommit
 from broadcaster.intake.keys import RecentKeys
 from broadcaster.intake.limits import RateLimiter
@@ -207,15 +208,7 @@ def _idempotency_key(request: Request) -> str | None:
 
 async def _body(request: Request) -> bytes:
     """The body, refused with 413 as soon as it passes the limit every topic has."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_MESSAGE_BYTES:
-        raise _too_large()
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_MESSAGE_BYTES:
-            raise _too_large()
-    return bytes(body)
+    return await read_within(request, MAX_MESSAGE_BYTES, _too_large)
 
 
 def _too_large() -> Refused:

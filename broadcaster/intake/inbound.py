@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from broadcaster.bootstrap import Services
 from broadcaster.domain import input_rules as rules
 from broadcaster.domain.replies import InvalidReplyToken, tag_of, verify
+from broadcaster.intake.bodies import read_within
 from broadcaster.intake.desks import Ticket, report_text
 from broadcaster.intake.publishing import PublishingThread
 from broadcaster.mail.inbound_parse import InboundEmail, UnreadablePost, read_post
@@ -56,7 +57,8 @@ def router(services: Services, publisher: PublishingThread, topic: str) -> APIRo
     ) -> JSONResponse:
         """An email to support, as SendGrid Inbound Parse posts it: a reply to one of ours, or a new report."""
         _authorise(settings.inbound_parse_secret, authorization)
-        body = await read_within(request, settings.inbound_parse_max_bytes)
+        limit = settings.inbound_parse_max_bytes
+        body = await read_within(request, limit, lambda: HTTPException(413, f"the email is over {limit:,} bytes"))
         try:
             email = await run_in_threadpool(read_post, request.headers.get("content-type", ""), body)  # up to 30 MB
         except UnreadablePost as error:
@@ -131,17 +133,3 @@ def _password_matches(secret: str, authorization: str | None) -> bool:
         return False
     password = decoded.partition(b":")[2]
     return hmac.compare_digest(password, secret.encode())
-
-
-async def read_within(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes ``limit`` (declared or read)."""
-    too_large = HTTPException(413, f"the email is over {limit:,} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
