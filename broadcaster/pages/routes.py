@@ -62,6 +62,11 @@ class Refusal(Exception):
         self.status, self.heading, self.paragraphs, self.headers = status, heading, paragraphs, headers or {}
 
 
+def invalid_link(why: str = "Please open the link from the email exactly as it is.") -> Refusal:
+    """A link from an email that does not verify (altered, cut short, or not ours)."""
+    return Refusal(400, "This link is not valid", why)
+
+
 def pages_router(services: Services, kick: Callable[[], None], cache_seconds: float = 1.0) -> APIRouter:
     settings, sender = services.settings, services.sender
     secrets = verifying_secrets(settings)
@@ -202,7 +207,7 @@ def pages_router(services: Services, kick: Callable[[], None], cache_seconds: fl
         try:
             return unseal_delivery(token, Purpose.FOLLOW, secrets)
         except InvalidToken:
-            raise Refusal(400, "This link is not valid", "Please open the link from the email exactly as it is.") from None
+            raise invalid_link() from None
 
     @router.get("/follow/confirm")
     @answered
@@ -210,7 +215,7 @@ def pages_router(services: Services, kick: Callable[[], None], cache_seconds: fl
         delivery_id = confirmation_of(token)
         found = await run_in_threadpool(_confirmation, delivery_id)
         if found is None:
-            raise Refusal(400, "This link is not valid", "Please open the link from the email exactly as it is.")
+            raise invalid_link()
         return message(200, "Confirm your email updates",
                        f"Press the button to get an email with every update about “{found.incident_title}”.",
                        form={"action": "/follow/confirm", "token": token, "button": "Yes, email me updates"})
@@ -226,7 +231,7 @@ def pages_router(services: Services, kick: Callable[[], None], cache_seconds: fl
         delivery_id = confirmation_of(fields.get("token", ""))
         found = await run_in_threadpool(_confirm, delivery_id)
         if found is None:
-            raise Refusal(400, "This link is not valid", "Please open the link from the email exactly as it is.")
+            raise invalid_link()
         view = seal(Purpose.VIEW, str(delivery_id), sender.unsubscribe_secret)
         return message(200, "You will get every update",
                        f"We will email you about “{found.incident_title}” each time there is news, until it is "
@@ -241,7 +246,7 @@ def pages_router(services: Services, kick: Callable[[], None], cache_seconds: fl
         try:
             return verify(token, secrets)
         except InvalidToken:
-            raise Refusal(400, "This link is not valid", "Please open the link from the email exactly as it is.") from None
+            raise invalid_link() from None
 
     @router.get("/manage")
     @answered
@@ -251,7 +256,7 @@ def pages_router(services: Services, kick: Callable[[], None], cache_seconds: fl
     async def manage_page(token: str, claim: Claim, done: str | None) -> Response:
         standing = await run_in_threadpool(_standing, claim)
         if standing is None:
-            raise Refusal(400, "This link is not valid", "It names no email we sent from here.")
+            raise invalid_link("It names no email we sent from here.")
         return page("manage.html", token=token, standing=standing, done=done,
                     choices=choices(standing, claim), headers={"Cache-Control": "no-store"})
 
