@@ -11,7 +11,7 @@ from faust.types import EventT
 
 from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import DeliveriesQueued
-from broadcaster.services import ledger
+from broadcaster.services import composing, ledger
 from broadcaster.services.fanout import catch_up
 from broadcaster.storage.database import transaction
 from broadcaster.wire.codec import decode_deliveries_queued
@@ -37,9 +37,9 @@ def register(ctx: ProcessorContext) -> None:
                                 max_attempts=settings.delivery_max_attempts, quiet=settings.quiet,
                                 default_time_zone=settings.default_time_zone)
 
-    def compose(claimed: list[int]) -> ledger.Composed:
+    def compose(claimed: list[int]) -> composing.Composed:
         with services.sessions() as session:
-            return ledger.compose_claimed(session, claimed, services.sender, services.clock())
+            return composing.compose_claimed(session, claimed, services.sender, services.clock())
 
     def record(results: list[SendResult]) -> None:
         with transaction(services.sessions) as session:

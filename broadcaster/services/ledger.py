@@ -37,31 +37,20 @@ The exactly-once argument, in full:
 
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm import Session, joinedload
 
-from broadcaster.domain.email import OutgoingEmail, SendResult
+from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import DeliveriesQueued
-from broadcaster.domain.notifications import DeliveryState, NotificationKind, SubscriberSource
+from broadcaster.domain.notifications import DeliveryState, NotificationKind
 from broadcaster.domain.quiet_hours import QuietHours
 from broadcaster.domain.triage import WAITING_STATES as TRIAGE_STATES
-from broadcaster.messages.compose import (
-    EmailFacts,
-    ReceiptFacts,
-    Sender,
-    compose,
-    compose_group,
-    compose_receipt,
-    content_key,
-)
-from broadcaster.services import notes
-from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber, Suppression
+from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber, Suppression
 from broadcaster.storage.upsert import among, insert_ignoring_duplicates, inserted_ids, pairs_among
 
 ANNOUNCE_CHUNK = 1000
@@ -204,158 +193,6 @@ def _why_skipped(suppressed_because: str | None, left_at: datetime | None, link_
     if left_at is not None:
         return "unsubscribed from this incident"
     return f"not needed: the report was {link_state} before its receipt went out"
-
-
-_FACT_COLUMNS: dict[str, Any] = {  # EmailFacts field: where it is stored
-    "delivery_id": Delivery.id, "kind": Delivery.kind, "to_email": Subscriber.email, "to_name": Subscriber.name,
-    "report_text": func.coalesce(Report.text, ""),  # a follower has no report
-    "reported_at": func.coalesce(Report.received_at, Subscriber.subscribed_at), "incident_id": Incident.id,
-    "incident_title": Incident.title, "status": IncidentUpdate.status, "description": Incident.description,
-    "workaround": Incident.workaround, "update_message": IncidentUpdate.message, "update_at": IncidentUpdate.created_at,
-    "next_update_at": IncidentUpdate.next_update_at, "how_to_verify": Incident.how_to_verify,
-    "update_key": IncidentUpdate.id, "private": Incident.private,
-    "follower": Subscriber.source == SubscriberSource.FOLLOWER, "affected": Subscriber.source == SubscriberSource.AFFECTED,
-    "severity": Incident.severity, "communicator": Incident.communicator,
-    "declared_at": Incident.declared_at, "time_zone": Subscriber.time_zone, "locale": Subscriber.locale,
-}
-_UPDATE_KINDS_WITH_NEWS = ("declared", "progress")
-
-
-def _follow_ups(session: Session, subscriber_ids: set[int]) -> dict[int, datetime]:
-    """When each subscriber last wrote again about their incident, if no email to them was composed since.
-
-    Their other reports linked to the same incident after their last sent email was claimed
-    (and so composed). One query for the page, which finds nothing for nearly everyone (a
-    correlated subquery per row cost the acknowledgements 0.8 s of p50 at 200 reports a
-    second on SQLite); the last composed email is read only for those who wrote again.
-    """
-    later = aliased(Report)
-    wrote_again = session.execute(
-        select(Subscriber.id, later.received_at, later.linked_at)
-        .join(later, and_(later.email == Subscriber.email, later.incident_id == Subscriber.incident_id,
-                          later.id != Subscriber.first_report_id))
-        .where(Subscriber.id.in_(subscriber_ids))).all()
-    if not wrote_again:
-        return {}
-    last_composed = {subscriber_id: at for subscriber_id, at in session.execute(
-        select(Delivery.subscriber_id, func.max(Delivery.claimed_at))
-        .where(Delivery.subscriber_id.in_({i for i, _, _ in wrote_again}), Delivery.state == DeliveryState.SENT)
-        .group_by(Delivery.subscriber_id))}
-    found: dict[int, datetime] = {}
-    for subscriber_id, received_at, linked_at in wrote_again:
-        composed = last_composed.get(subscriber_id)
-        if composed is None or (linked_at is not None and linked_at > composed):
-            found[subscriber_id] = max(received_at, found.get(subscriber_id, received_at))
-    return found
-
-
-@dataclass
-class Composed:
-    """A claimed page: the emails to send, and the rows that cannot become an email (dead at once)."""
-
-    emails: list[OutgoingEmail] = field(default_factory=list)
-    refused: list[SendResult] = field(default_factory=list)
-
-
-def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sender,
-                    now: datetime | None = None) -> Composed:
-    """Each claimed row's email; rows with the same content key are rendered once and filled per person.
-
-    The facts are read as plain column tuples in one joined query: at 1,000 rows a page,
-    building ORM objects for five tables cost more than everything else in a send (and
-    reading them as mappings cost a fifth of composing).
-    A group that fails to compose is composed person by person, so only the rows that
-    really cannot be composed are refused.
-    """
-    rows = session.execute(
-        select(*(column.label(name) for name, column in _FACT_COLUMNS.items()), Subscriber.id.label("subscriber_id"))
-        .join(IncidentUpdate, Delivery.update_id == IncidentUpdate.id)
-        .join(Incident, IncidentUpdate.incident_id == Incident.id)
-        .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
-        .outerjoin(Report, Subscriber.first_report_id == Report.id)  # none for a follower or an affected person
-        .where(among(session, Delivery.id, delivery_ids))
-        .order_by(Delivery.id)
-    )
-    found = [dict(row) for row in rows.mappings()]
-    holding = _holding_context(session, {row["update_key"] for row in found if row["kind"] == NotificationKind.HOLDING})
-    follow_ups = _follow_ups(session, {row["subscriber_id"] for row in found})
-    groups: dict[str, list[EmailFacts]] = {}
-    for row in found:
-        subscriber_id = row.pop("subscriber_id")
-        facts = EmailFacts(**{**row, "kind": NotificationKind(row["kind"]), "update_key": str(row["update_key"]),
-                              "follower": bool(row["follower"]), "affected": bool(row["affected"]),
-                              "private": bool(row["private"]),
-                              "followed_up_at": follow_ups.get(subscriber_id), **holding.get(row["update_key"], {})})
-        groups.setdefault(content_key(facts), []).append(facts)
-    composed = Composed()
-    for group in groups.values():
-        try:
-            composed.emails += compose_group(group, sender, now)
-        except Exception:  # noqa: BLE001 - find the rows that cannot be composed; send the others
-            for facts in group:
-                compose_one(facts, sender, composed, now)
-    if sum(map(len, groups.values())) < len(delivery_ids):  # some are about a report, not an update
-        for receipt in _receipt_facts(session, delivery_ids):
-            _compose_or_refuse(receipt.delivery_id, partial(compose_receipt, receipt, sender), composed)
-    return composed
-
-
-def _holding_context(session: Session, update_ids: set[int]) -> dict[int, dict[str, Any]]:
-    """For each holding update: how many came in a row (with it), and the team's last news before it.
-
-    Holding updates are rare (one per incident and cadence period), so a few small queries each.
-    """
-    context: dict[int, dict[str, Any]] = {}
-    for update_id in update_ids:
-        holding = session.get_one(IncidentUpdate, update_id)
-        earlier = select(IncidentUpdate).where(IncidentUpdate.incident_id == holding.incident_id,
-                                               IncidentUpdate.id < update_id)
-        news = session.scalars(earlier.where(IncidentUpdate.kind.in_(_UPDATE_KINDS_WITH_NEWS))
-                               .order_by(IncidentUpdate.id.desc()).limit(1)).first()
-        since = IncidentUpdate.id > news.id if news else IncidentUpdate.id > 0
-        in_a_row = session.scalar(select(func.count()).select_from(earlier.where(
-            IncidentUpdate.kind == "holding", since).subquery())) or 0
-        context[update_id] = {"holding_in_a_row": in_a_row + 1, **_last_word(session, holding, news)}
-    return context
-
-
-def _last_word(session: Session, holding: IncidentUpdate, news: IncidentUpdate | None) -> dict[str, Any]:
-    """What a holding update quotes as what the team is doing now.
-
-    The newer of the last news (a progress message, or the declaration's description) and the
-    last shareable note kept by the time the holding update was written, so its recipients all
-    read the same words however late their email is composed. An unshared note is never quoted.
-    """
-    note = notes.latest_shared(session, holding.incident_id, until=holding.created_at)
-    said = news if news is not None and news.message else None
-    if note is not None and (said is None or note.created_at > said.created_at):
-        return {"latest_news": note.message, "latest_news_at": note.created_at, "latest_news_from_note": True}
-    return {"latest_news": said.message, "latest_news_at": said.created_at} if said else {}
-
-
-
-def _receipt_facts(session: Session, delivery_ids: Sequence[int]) -> list[ReceiptFacts]:
-    """What each claimed receipt says: to whom, their words, and the promise of their report."""
-    rows = session.execute(
-        select(Delivery.id, Report.id, Report.email, Report.name, Report.text, Report.received_at, Report.triage_due_at,
-               Report.time_zone, Report.locale)
-        .join(Report, Delivery.report_id == Report.id)
-        .where(Delivery.id.in_(delivery_ids), Delivery.kind == NotificationKind.TRIAGE_RECEIPT)
-        .order_by(Delivery.id)
-    )
-    return [ReceiptFacts(*row) for row in rows]
-
-
-def compose_one(facts: EmailFacts, sender: Sender, composed: Composed, now: datetime | None = None) -> None:
-    """Add one row's email to ``composed``, or its refusal if it cannot be composed."""
-    _compose_or_refuse(facts.delivery_id, partial(compose, facts, sender, now), composed)
-
-
-def _compose_or_refuse(delivery_id: int, make: Callable[[], OutgoingEmail], composed: Composed) -> None:
-    try:
-        composed.emails.append(make())
-    except Exception as error:  # noqa: BLE001 - recorded as this row's reason
-        composed.refused.append(SendResult(delivery_id, False, f"cannot be composed: {type(error).__name__}"))
 
 
 _JITTER = random.Random()

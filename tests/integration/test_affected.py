@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadcaster.cli.main import cli
 from broadcaster.domain.events import IncidentResolved, IncidentUpdated, UpdatePublished
 from broadcaster.messages.compose import Sender
-from broadcaster.services import ledger
+from broadcaster.services import composing
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.suppression import suppress
 from broadcaster.storage.models import Delivery, IncidentUpdate, OutboxMessage, Subscriber
@@ -59,7 +59,7 @@ def compose_for(sessions: sessionmaker[Session], emails: set[str]) -> dict[tuple
     """(address, kind): the text of each queued email to these people."""
     with sessions() as session:
         ids = list(session.scalars(select(Delivery.id).join(Subscriber).where(Subscriber.email.in_(emails))))
-        composed = ledger.compose_claimed(session, ids, SENDER)
+        composed = composing.compose_claimed(session, ids, SENDER)
     assert not composed.refused
     return {(e.to_email, e.headers["X-Broadcaster-Kind"]): e.text for e in composed.emails}
 

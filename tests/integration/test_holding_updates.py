@@ -33,7 +33,7 @@ from broadcaster.domain.notifications import DeliveryState
 from broadcaster.domain.quiet_hours import QuietHours
 from broadcaster.messages.compose import Sender
 from broadcaster.messages.times import when
-from broadcaster.services import ledger
+from broadcaster.services import composing, ledger
 from broadcaster.services.cadence import Reminder, due_work
 from broadcaster.services.fanout import queue_page
 from broadcaster.services.incidents import apply_incident_event
@@ -120,7 +120,7 @@ def emails_of(sessions: sessionmaker[Session], update: UpdatePublished | Inciden
         page = queue_page(session, job, after_subscriber_id=0, size=100, now=now)
     with sessions.begin() as session:
         claimed = ledger.claim(session, page.delivery_ids, now=now, lease=LEASE, max_attempts=5, quiet=quiet)
-        return ledger.compose_claimed(session, claimed, SENDER, now).emails
+        return composing.compose_claimed(session, claimed, SENDER, now).emails
 
 
 def text_of(sessions: sessionmaker[Session], update: UpdatePublished, now: datetime) -> str:

@@ -16,7 +16,7 @@ from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import BugReportReceived, IncidentDeclared, IncidentResolved, IncidentUpdated
 from broadcaster.domain.incidents import IncidentError
 from broadcaster.messages.compose import Sender
-from broadcaster.services import ledger
+from broadcaster.services import composing, ledger
 from broadcaster.services.fanout import catch_up, queue_page
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
@@ -170,7 +170,7 @@ def test_sent_rows_are_never_claimed_again_and_failures_end_dead(sessions, model
     bad = receive(sessions, model, report("r2", "bad@example.com", "CSV upload fails", T0), T0).delivery_ids
     with sessions.begin() as session:
         ledger.claim(session, sent + bad, now=T0, lease=LEASE, max_attempts=5)
-        emails = ledger.compose_claimed(session, sent + bad, Sender("Example", "Example Support")).emails
+        emails = composing.compose_claimed(session, sent + bad, Sender("Example", "Example Support")).emails
         assert [e.to_email for e in emails] == ["eric@example.com", "bad@example.com"]
         ledger.record(session, [SendResult(sent[0], True), SendResult(bad[0], False, "400 bad address")],
                         now=T0, policy=ledger.RetryPolicy(max_attempts=5))
@@ -303,7 +303,7 @@ def test_a_row_that_cannot_be_composed_is_refused_alone_and_the_rest_of_its_page
            for n in range(5)]
     with sessions.begin() as session:
         ledger.claim(session, ids, now=T0, lease=LEASE, max_attempts=5)
-        composed = ledger.compose_claimed(session, ids, SenderFailingFor("Example", "Example Support",
+        composed = composing.compose_claimed(session, ids, SenderFailingFor("Example", "Example Support",
                                                                          failing_delivery_id=ids[2]))
     assert sorted(e.delivery_id for e in composed.emails) == sorted(set(ids) - {ids[2]})
     [refused] = composed.refused
@@ -317,7 +317,7 @@ def test_a_reporter_who_writes_again_is_thanked_for_it_once_in_the_next_email_co
     def send(delivery_ids: list[int], at: datetime) -> list[datetime | None]:
         with sessions.begin() as session:
             ledger.claim(session, delivery_ids, now=at, lease=LEASE, max_attempts=5)
-            composed = ledger.compose_claimed(session, delivery_ids, sender, at)
+            composed = composing.compose_claimed(session, delivery_ids, sender, at)
             ledger.record(session, [SendResult(i, True) for i in delivery_ids], now=at,
                           policy=ledger.RetryPolicy(max_attempts=5))
         return ["Thank you for the follow-up" in email.text for email in composed.emails]

@@ -14,7 +14,7 @@ from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import BugReportReceived, IncidentDeclared
 from broadcaster.messages.compose import Sender
 from broadcaster.ops.health import triage_check
-from broadcaster.services import ledger, triage
+from broadcaster.services import composing, ledger, triage
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.reports import Outcome, ReportResult, receive_report
@@ -51,12 +51,12 @@ def declare_csv(sessions: sessionmaker[Session], model: LinkingModel) -> None:
         apply_incident_event(session, declared, now=T0, model=model)
 
 
-def send(sessions: sessionmaker[Session], ids: list[int], now: datetime = T0) -> ledger.Composed:
+def send(sessions: sessionmaker[Session], ids: list[int], now: datetime = T0) -> composing.Composed:
     """What the deliver processor does: claim, compose, and record the emails as sent."""
     with sessions.begin() as session:
         claimed = ledger.claim(session, ids, now=now, lease=LEASE, max_attempts=5)
     with sessions() as session:
-        composed = ledger.compose_claimed(session, claimed, Sender("Example", "Example Support"))
+        composed = composing.compose_claimed(session, claimed, Sender("Example", "Example Support"))
     with sessions.begin() as session:
         ledger.record(session, [SendResult(e.delivery_id, True) for e in composed.emails], now=now,
                       policy=ledger.RetryPolicy())

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from broadcaster.bootstrap import Services
 from broadcaster.domain.events import BugReportReceived, IncidentDeclared, IncidentResolved, IncidentUpdated
 from broadcaster.domain.notifications import NotificationKind
-from broadcaster.services import ledger
+from broadcaster.services import composing
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.reports import receive_report
@@ -66,7 +66,7 @@ class Desk:
     def email_text(self, delivery_id: int) -> str:
         """The plain-text part of the email the ledger row would send."""
         with self.services.sessions() as session:
-            [email] = ledger.compose_claimed(session, [delivery_id], self.services.sender).emails
+            [email] = composing.compose_claimed(session, [delivery_id], self.services.sender).emails
         return email.text
 
     def deliveries(self, kind: NotificationKind) -> list[int]:

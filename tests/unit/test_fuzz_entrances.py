@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from broadcaster.mail.outbox import OutboxMailer
 from broadcaster.messages.compose import compose
-from broadcaster.services import ledger
+from broadcaster.services import composing
 from broadcaster.wire.codec import decode_bug_report
 from broadcaster.wire.errors import InvalidMessage
 from tests.unit.test_compose import FACTS, SENDER
@@ -88,10 +88,10 @@ EXPECTED_HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version
 def test_a_composed_email_has_exactly_our_headers_and_one_recipient_or_is_refused_alone(
     name: str, to_email: str, title: str, report_text: str, tmp_path_factory
 ) -> None:
-    """The deliver path: compose one row (ledger.compose_one), then the outbox writes it or refuses it."""
+    """The deliver path: compose one row (composing.compose_one), then the outbox writes it or refuses it."""
     facts = replace(FACTS, to_name=name, to_email=to_email, incident_title=title or "x", report_text=report_text)
-    composed = ledger.Composed()
-    ledger.compose_one(facts, SENDER, composed)
+    composed = composing.Composed()
+    composing.compose_one(facts, SENDER, composed)
     outbox = tmp_path_factory.mktemp("outbox")
     results = composed.refused + OutboxMailer(outbox, "support@example.com", "Support").send(composed.emails)
     [result] = results
