@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import text
@@ -28,6 +28,7 @@ from broadcaster.intake.committing import GroupCommit
 from broadcaster.intake.keys import RecentKeys
 from broadcaster.intake.limits import RateLimiter
 from broadcaster.intake.publishing import PublishingThread
+from broadcaster.intake.shortcut import Shortcut
 from broadcaster.kafka.topics import Topics
 from broadcaster.pages.routes import pages_router
 from broadcaster.services import api_keys, intake
@@ -58,7 +59,28 @@ class Refused(Exception):
         self.response = response
 
 
-def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
+def answer(error: Exception) -> Response | None:
+    """The answer to an exception that refuses a request, else None (a fault: uvicorn answers 500)."""
+    if isinstance(error, Refused):
+        return error.response
+    if isinstance(error, intake.InvalidReport):
+        return refuse(422, "the report breaks the input rules",
+                      errors=[{"field": field, "problem": problem} for field, problem in error.problems])
+    if isinstance(error, desks.BadSignature):
+        return refuse(401, str(error))
+    if isinstance(error, SQLAlchemyError):
+        return refuse(503, "the database is not answering; nothing was accepted, try again", {"Retry-After": "5"})
+    return None
+
+
+async def _answer(_: Request, error: Exception) -> Response:
+    response = answer(error)
+    assert response is not None, "registered only for the exceptions answer() answers"
+    return response
+
+
+def create_app(services: Services, publisher: PublishingThread) -> Shortcut:
+    """The intake's ASGI app: FastAPI's, with POST /v1/reports answered ahead of it (intake/shortcut.py)."""
     settings = services.settings
     limiter = RateLimiter(settings.intake_rate_per_key, settings.intake_burst_per_key)
     topic = Topics.from_prefix(settings.topic_prefix).bug_reports
@@ -73,15 +95,8 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
 
     app = FastAPI(title="Broadcaster intake", version="1", lifespan=lifespan)
 
-    app.include_router(pages_router(services, publisher.kick))
-
-    @app.exception_handler(Refused)
-    async def _refused(_: Request, error: Refused) -> JSONResponse:
-        return error.response
-
-    @app.exception_handler(SQLAlchemyError)
-    async def _database_down(_: Request, __: SQLAlchemyError) -> JSONResponse:
-        return refuse(503, "the database is not answering; nothing was accepted, try again", {"Retry-After": "5"})
+    for refusal in (Refused, intake.InvalidReport, desks.BadSignature, SQLAlchemyError):
+        app.add_exception_handler(refusal, _answer)
 
     async def let_in(request: Request) -> api_keys.KeyInfo:
         """The live API key of the request, within its rate: else 401 or 429.
@@ -92,8 +107,8 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
         scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
         key = await keys.find(token) if scheme.lower() == "bearer" and token else None
         if key is None:
-            raise HTTPException(401, "a live API key is needed: Authorization: Bearer <key>",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise Refused(refuse(401, "a live API key is needed: Authorization: Bearer <key>",
+                                 {"WWW-Authenticate": "Bearer"}))
         wait = limiter.take(key.id)
         if wait:
             raise Refused(refuse(429, "too many requests for this API key", {"Retry-After": str(max(1, round(wait)))}))
@@ -174,17 +189,8 @@ def create_app(services: Services, publisher: PublishingThread) -> FastAPI:
         return JSONResponse({"report_id": accepted.report_id, "status": "accepted"}, status_code=202)
 
     app.include_router(inbound.router(services, publisher, topic))
-
-    @app.exception_handler(desks.BadSignature)
-    async def _unsigned(_: Request, error: desks.BadSignature) -> JSONResponse:
-        return refuse(401, str(error))
-
-    @app.exception_handler(intake.InvalidReport)
-    async def _invalid(_: Request, error: intake.InvalidReport) -> JSONResponse:
-        return refuse(422, "the report breaks the input rules",
-                      errors=[{"field": field, "problem": problem} for field, problem in error.problems])
-
-    return app
+    app.include_router(pages_router(services, publisher.kick))
+    return Shortcut(app, "POST", "/v1/reports", post_report, answer)
 
 
 def _database_answers(services: Services) -> None:

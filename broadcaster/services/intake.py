@@ -11,7 +11,8 @@ and the intake row's unique keys turn a repeated request into a look-up of the f
 one's report.
 """
 
-import uuid
+import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -29,6 +30,30 @@ from broadcaster.storage.models import Incident, IntakeRequest, Report
 UNSTORED = 1 << 62  # ranks a request of this batch after every stored one
 FIELDS = frozenset({"report_id", "reporter", "text", "component", "time_zone", "locale"})
 SOURCE = "api"
+
+
+class _ReportIds:
+    """Random report ids (128 bits from the system's randomness), drawn 256 at a time.
+
+    Each ``os.urandom`` call lets go of the GIL, and the event loop then waits behind the
+    intake's writer and publishing threads to get it back: one call per request
+    (``uuid4``) was the top line of the serve process's wall-clock profile.
+    """
+
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._lock, self._pool, self._at = threading.Lock(), b"", 0
+
+    def next(self) -> str:
+        with self._lock:
+            if self._at == len(self._pool):
+                self._pool, self._at = os.urandom(16 * self.BATCH), 0
+            chunk, self._at = self._pool[self._at : self._at + 16], self._at + 16
+        return f"r-{chunk.hex()}"
+
+
+new_report_id = _ReportIds().next
 
 
 class InvalidReport(ValueError):
@@ -55,9 +80,9 @@ def check_report(document: Any, now: datetime, source: str = SOURCE) -> BugRepor
     if not isinstance(reporter, dict):
         reporter = {}
         problems.append(("reporter", "must be an object with email and name"))
+    report_id = document["report_id"] if "report_id" in document else new_report_id()
     checked = {
-        "report_id": _field(problems, rules.line, document.get("report_id", f"r-{uuid.uuid4().hex}"), "report_id",
-                            max_length=64),
+        "report_id": _field(problems, rules.line, report_id, "report_id", max_length=64),
         "email": _field(problems, rules.email, reporter.get("email"), "reporter/email"),
         "name": _field(problems, rules.name, reporter.get("name"), "reporter/name"),
         "text": _field(problems, rules.text, document.get("text"), "text", max_length=rules.MAX_TEXT, multiline=True),

@@ -114,3 +114,24 @@ def test_a_revoked_key_is_refused_once_its_recheck_time_has_passed(sessions: ses
     assert asyncio.run(after(4.9)) is not None  # remembered: within the bound the documentation states
     assert asyncio.run(after(5.0)) is None
     assert asyncio.run(after(5.1)) is None and asyncio.run(keys.find("bk_not-a-key")) is None
+
+
+def test_a_burst_of_requests_with_one_token_looks_it_up_once(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        token = api_keys.create(session, "busy-desk", utc_now())
+
+    class CountingKeys(RecentKeys):
+        look_ups = 0
+
+        def _look_up(self, token: str) -> api_keys.KeyInfo | None:
+            CountingKeys.look_ups += 1
+            return super()._look_up(token)
+
+    keys = CountingKeys(sessions)
+
+    async def burst(token: str) -> list[api_keys.KeyInfo | None]:
+        return await asyncio.gather(*(keys.find(token) for _ in range(50)))
+
+    assert {key.name if key else None for key in asyncio.run(burst(token))} == {"busy-desk"}
+    assert CountingKeys.look_ups == 1
+    assert asyncio.run(burst("bk_not-a-key")) == [None] * 50 and CountingKeys.look_ups == 2

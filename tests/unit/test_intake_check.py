@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broadcaster.services.intake import InvalidReport, check_report
+from broadcaster.services.intake import InvalidReport, check_report, new_report_id
 from broadcaster.wire.codec import decode_bug_report, encode_bug_report
 from tests.unit.test_fuzz_entrances import FUZZ, hostile_text
 
@@ -40,3 +40,10 @@ def test_a_report_the_api_accepts_decodes_downstream_to_the_same_report(body: di
     except InvalidReport:
         return
     assert decode_bug_report(encode_bug_report(accepted)) == accepted
+
+
+def test_report_ids_the_server_chooses_are_distinct_and_random() -> None:
+    ids = [new_report_id() for _ in range(3 * 256 + 5)]  # across several draws of the pool
+    assert len(set(ids)) == len(ids)
+    assert all(len(report_id) == 2 + 32 and report_id.startswith("r-") for report_id in ids)
+    assert len({report_id[2:4] for report_id in ids}) > 200  # a counter or a constant would not spread
