@@ -28,6 +28,7 @@ In the same run, a naive sender (one request per recipient, one at a time) sends
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -171,8 +172,13 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
 
 
 def _profile(pid: int, path: str) -> subprocess.Popen[bytes]:
-    """py-spy sampling the first worker (all its threads, idle ones left out) into ``path`` (collapsed stacks)."""
-    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--output", path,
+    """py-spy sampling the first worker (all its threads, idle ones left out) into ``path`` (collapsed stacks).
+
+    Only the samples that hold the GIL: a thread waiting for it is not idle to the OS, and
+    counting those would blame whatever released it last (a socket call, a random read).
+    """
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))  # the venv's, not on PATH
+    return subprocess.Popen([spy, "record", "--gil", "--pid", str(pid), "--format", "raw", "--output", path,
                              "--rate", "50", "--threads"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

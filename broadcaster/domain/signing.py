@@ -6,7 +6,6 @@ current secret; checks accept any configured one, so rotating a secret leaves th
 and addresses in emails already sent working.
 """
 
-import hashlib
 import hmac
 from collections.abc import Callable
 
@@ -14,7 +13,7 @@ Encoding = Callable[[bytes], str]
 
 
 def signature(message: bytes, secret: str, *, size: int, encode: Encoding) -> str:
-    return encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()[:size])
+    return encode(hmac.digest(secret.encode(), message, "sha256")[:size])  # one C call: a page signs thousands
 
 
 def signed_by_one_of(message: bytes, given: str, secrets: tuple[str, ...], *, size: int, encode: Encoding) -> bool:

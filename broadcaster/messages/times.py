@@ -9,7 +9,7 @@ come from the IANA database through ``zoneinfo``.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from broadcaster.domain.incidents import round_up
@@ -67,8 +67,13 @@ def zone_label(moment: datetime, reader: ReaderTime) -> str:
     return f"{city} time ({offset})" if city else offset
 
 
+@lru_cache(maxsize=4096)
 def when(moment: datetime, reader: ReaderTime = ReaderTime()) -> str:
-    """``Thursday 26 November at 05:15 your time (Manila, UTC+8)``: the day, the time and whose time it is."""
+    """``Thursday 26 November at 05:15 your time (Manila, UTC+8)``: the day, the time and whose time it is.
+
+    Remembered: the readers of one fan-out share a few zones and locales, and Babel's
+    formatting was the largest part of composing a page of a thousand emails.
+    """
     from babel.dates import format_datetime
 
     date, clock = _patterns(reader.locale)

@@ -56,8 +56,7 @@ def queue_page(
     subscriber_ids = list(session.scalars(query.order_by(Subscriber.id).limit(size)))
     if not subscriber_ids:
         return Page([], None)
-    kind = kind_for_update(update.kind)
-    queued = ledger.queue(session, [ledger.Wanted(update.id, s, kind) for s in subscriber_ids], now=now)
+    queued = ledger.queue_update(session, update.id, kind_for_update(update.kind), subscriber_ids, now=now)
     return Page(queued, subscriber_ids[-1])
 
 

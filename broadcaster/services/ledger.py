@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, literal, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from broadcaster.domain.email import SendResult
@@ -51,7 +51,7 @@ from broadcaster.domain.notifications import DeliveryState, NotificationKind
 from broadcaster.domain.quiet_hours import QuietHours
 from broadcaster.domain.triage import WAITING_STATES as TRIAGE_STATES
 from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber, Suppression
-from broadcaster.storage.upsert import among, insert_ignoring_duplicates, inserted_ids, pairs_among
+from broadcaster.storage.upsert import among, insert_ignoring_duplicates, inserted_ids, inserted_ids_from, pairs_among
 
 ANNOUNCE_CHUNK = 1000
 TROUBLED_STATES = (DeliveryState.FAILED, DeliveryState.HELD, DeliveryState.DEAD)  # not skipped: nothing went wrong
@@ -82,6 +82,22 @@ def queue(session: Session, wanted: Sequence[Wanted], *, now: datetime) -> list[
             pairs_among(session, Delivery.update_id, Delivery.subscriber_id, pairs[start : start + ANNOUNCE_CHUNK]),
             Delivery.state == DeliveryState.QUEUED))
     return sorted(ids)
+
+
+def queue_update(session: Session, update_id: int, kind: NotificationKind, subscriber_ids: Sequence[int], *,
+                 now: datetime) -> list[int]:
+    """:func:`queue` for one update and these subscribers, the rows made by the database from their ids."""
+    if not subscriber_ids:
+        return []
+    values = {"update_id": update_id, "kind": kind, "state": DeliveryState.QUEUED, "attempts": 0, "queued_at": now}
+    rows = select(*(literal(value, Delivery.__table__.c[name].type) for name, value in values.items()), Subscriber.id)
+    new = inserted_ids_from(session, Delivery, [*values, "subscriber_id"],
+                            rows.where(among(session, Subscriber.id, subscriber_ids)), unique=("update_id", "subscriber_id"))
+    if len(new) == len(set(subscriber_ids)):  # all new (a first fan-out): they are the queued ones
+        return sorted(new)
+    return sorted(session.scalars(select(Delivery.id).where(
+        Delivery.update_id == update_id, among(session, Delivery.subscriber_id, subscriber_ids),
+        Delivery.state == DeliveryState.QUEUED)))
 
 
 def queue_about_reports(session: Session, report_ids: Sequence[str], kind: NotificationKind, *,
@@ -157,7 +173,8 @@ def _drop_quiet(session: Session, delivery_ids: Sequence[int], now: datetime, qu
     if asleep:
         session.execute(update(Delivery).where(Delivery.id.in_(asleep)).values(
             state=DeliveryState.SKIPPED, last_error="quiet hours: a holding update at night in the reader's time zone"))
-    return [i for i in delivery_ids if i not in set(asleep)]
+    skipped = set(asleep)
+    return [i for i in delivery_ids if i not in skipped]
 
 
 def _drop_unwanted(session: Session, delivery_ids: Sequence[int]) -> list[int]:
@@ -274,7 +291,7 @@ def report_times(session: Session, delivery_ids: Sequence[int]) -> dict[int, dat
         select(Delivery.id, Report.received_at)
         .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
         .join(Report, Subscriber.first_report_id == Report.id)
-        .where(Delivery.id.in_(delivery_ids), Delivery.kind == NotificationKind.ACKNOWLEDGEMENT)
+        .where(among(session, Delivery.id, delivery_ids), Delivery.kind == NotificationKind.ACKNOWLEDGEMENT)
     )
     return dict(rows.all())
 
