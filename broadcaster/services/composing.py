@@ -58,12 +58,12 @@ def _follow_ups(session: Session, subscriber_ids: set[int]) -> dict[int, datetim
         select(Subscriber.id, later.received_at, later.linked_at)
         .join(later, and_(later.email == Subscriber.email, later.incident_id == Subscriber.incident_id,
                           later.id != Subscriber.first_report_id))
-        .where(Subscriber.id.in_(subscriber_ids))).all()
+        .where(among(session, Subscriber.id, list(subscriber_ids)))).all()
     if not wrote_again:
         return {}
     last_composed = {subscriber_id: at for subscriber_id, at in session.execute(
         select(Delivery.subscriber_id, func.max(Delivery.claimed_at))
-        .where(Delivery.subscriber_id.in_({i for i, _, _ in wrote_again}), Delivery.state == DeliveryState.SENT)
+        .where(among(session, Delivery.subscriber_id, list({i for i, _, _ in wrote_again})), Delivery.state == DeliveryState.SENT)
         .group_by(Delivery.subscriber_id))}
     found: dict[int, datetime] = {}
     for subscriber_id, received_at, linked_at in wrote_again:
@@ -164,7 +164,7 @@ def _receipt_facts(session: Session, delivery_ids: Sequence[int]) -> list[Receip
         select(Delivery.id, Report.id, Report.email, Report.name, Report.text, Report.received_at, Report.triage_due_at,
                Report.time_zone, Report.locale)
         .join(Report, Delivery.report_id == Report.id)
-        .where(Delivery.id.in_(delivery_ids), Delivery.kind == NotificationKind.TRIAGE_RECEIPT)
+        .where(among(session, Delivery.id, delivery_ids), Delivery.kind == NotificationKind.TRIAGE_RECEIPT)
         .order_by(Delivery.id)
     )
     return [ReceiptFacts(*row) for row in rows]

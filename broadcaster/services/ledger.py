@@ -168,7 +168,7 @@ def _drop_quiet(session: Session, delivery_ids: Sequence[int], now: datetime, qu
     """
     rows = session.execute(
         select(Delivery.id, Subscriber.time_zone).join(Subscriber, Delivery.subscriber_id == Subscriber.id)
-        .where(Delivery.id.in_(delivery_ids), Delivery.kind == NotificationKind.HOLDING))
+        .where(among(session, Delivery.id, delivery_ids), Delivery.kind == NotificationKind.HOLDING))
     asleep = [i for i, zone in rows if quiet.contains(now, zone or default_time_zone)]
     if asleep:
         session.execute(update(Delivery).where(Delivery.id.in_(asleep)).values(
@@ -261,7 +261,7 @@ def confirm_accepted(session: Session, delivery_ids: Sequence[int], *, now: date
     if not delivery_ids:
         return 0
     pending = [DeliveryState.QUEUED, DeliveryState.SENDING, *WAITING_STATES]
-    result = session.execute(update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.state.in_(pending))
+    result = session.execute(update(Delivery).where(among(session, Delivery.id, delivery_ids), Delivery.state.in_(pending))
                              .values(state=DeliveryState.SENT, sent_at=now, last_error=None))
     return cast(CursorResult[Any], result).rowcount
 
