@@ -210,6 +210,7 @@ TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-", "-bc_unsubscr
 HTML_TAGS = Personal("-bc_name_html-", "-bc_excerpt_html-", "-bc_reported_html-", "-bc_unsubscribe_html-",
                      "-bc_page_html-", "-bc_manage_html-", "-bc_followup_html-")
 _TAG = re.compile("|".join(re.escape(tag) for tags in (TEXT_TAGS, HTML_TAGS) for tag in tags))
+_HTML_SPECIAL = re.compile(r"[&<>\"']")  # what markupsafe's escape replaces
 REPLY_TAG = "-bc_reply-"  # the reply token in the shared Reply-To (SendGrid substitutes in reply-to too)
 
 
@@ -234,7 +235,8 @@ def content_key(facts: EmailFacts) -> str:
 def substitutions(values: Personal) -> dict[str, str]:
     """Tag -> value for both parts; HTML values escaped, since substitution happens after rendering."""
     text = dict(zip(TEXT_TAGS, values, strict=True))
-    html = {tag: str(escape(value)) for tag, value in zip(HTML_TAGS, values, strict=True)}
+    html = {tag: str(escape(value)) if _HTML_SPECIAL.search(value) else value
+            for tag, value in zip(HTML_TAGS, values, strict=True)}  # most values have nothing to escape: no Markup
     return text | html
 
 
