@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 _BREAKS_A_HEADER = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
@@ -20,17 +21,39 @@ class SharedContent:
 
 @dataclass(frozen=True)
 class OutgoingEmail:
+    """One person's email. With ``shared`` content its bodies are the shared ones with this person's
+    ``substitutions`` filled in, made only when a mailer asks (:attr:`text`, :attr:`html`): SendGrid
+    fills them itself, so its path never does."""
+
     delivery_id: int
     to_email: str
     to_name: str
     subject: str
-    text: str
-    html: str
+    own_text: str  # the bodies of an email written for one person; empty with ``shared``
+    own_html: str
     headers: dict[str, str] = field(default_factory=dict)
     shared: SharedContent | None = None
     substitutions: dict[str, str] = field(default_factory=dict)
     from_name: str = ""  # From's display name ("Angela B. at Example Support"); empty: the mailer's default
     reply_to: str | None = None  # the address replies go to, shown with the sender's name
+
+    @cached_property
+    def text(self) -> str:
+        return fill(self.shared.text, self.substitutions) if self.shared else self.own_text
+
+    @cached_property
+    def html(self) -> str:
+        return fill(self.shared.html, self.substitutions) if self.shared else self.own_html
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Replace every tag (a key of ``values``) in one pass, so a value that happens to contain a tag stays as written."""
+    return _tags(frozenset(values)).sub(lambda match: values[match.group(0)], template) if values else template
+
+
+@lru_cache(maxsize=64)
+def _tags(tags: frozenset[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(tag) for tag in sorted(tags, key=len, reverse=True)))
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,6 @@ TEXT_TAGS = Personal("-bc_name-", "-bc_excerpt-", "-bc_reported-", "-bc_unsubscr
                      "-bc_followup-")
 HTML_TAGS = Personal("-bc_name_html-", "-bc_excerpt_html-", "-bc_reported_html-", "-bc_unsubscribe_html-",
                      "-bc_page_html-", "-bc_manage_html-", "-bc_followup_html-")
-_TAG = re.compile("|".join(re.escape(tag) for tags in (TEXT_TAGS, HTML_TAGS) for tag in tags))
 _HTML_SPECIAL = re.compile(r"[&<>\"']")  # what markupsafe's escape replaces
 REPLY_TAG = "-bc_reply-"  # the reply token in the shared Reply-To (SendGrid substitutes in reply-to too)
 
@@ -238,11 +237,6 @@ def substitutions(values: Personal) -> dict[str, str]:
     html = {tag: str(escape(value)) if _HTML_SPECIAL.search(value) else value
             for tag, value in zip(HTML_TAGS, values, strict=True)}  # most values have nothing to escape: no Markup
     return text | html
-
-
-def fill(template: str, values: dict[str, str]) -> str:
-    """Replace every tag in one pass, so a value that happens to contain a tag stays as written."""
-    return _TAG.sub(lambda match: values[match.group(0)], template)
 
 
 def _context(facts: EmailFacts, sender: Sender, now: datetime) -> dict[str, object]:
@@ -292,7 +286,7 @@ def compose_group(group: Sequence[EmailFacts], sender: Sender, now: datetime | N
         emails.append(OutgoingEmail(
             delivery_id=facts.delivery_id, to_email=facts.to_email, to_name=facts.to_name, subject=shared.subject,
             from_name=from_name,
-            text=fill(shared.text, values), html=fill(shared.html, values),
+            own_text="", own_html="",  # filled from shared and substitutions if a mailer asks
             reply_to=replies.reply_address(sender.support_email, token),
             headers={"X-Broadcaster-Incident": facts.incident_id, "X-Broadcaster-Kind": facts.kind.value,
                      "X-Broadcaster-Delivery": str(facts.delivery_id),
@@ -323,7 +317,7 @@ def compose_receipt(facts: ReceiptFacts, sender: Sender) -> OutgoingEmail:
     return OutgoingEmail(
         delivery_id=facts.delivery_id, to_email=facts.to_email, to_name=facts.to_name,
         subject=f"We have your message and will reply by {reply_by}",
-        text=_render("triage_receipt.txt", **context), html=_render("triage_receipt.html", **context),
+        own_text=_render("triage_receipt.txt", **context), own_html=_render("triage_receipt.html", **context),
         headers={"X-Broadcaster-Report": facts.report_id, "X-Broadcaster-Kind": NotificationKind.TRIAGE_RECEIPT.value,
                  "X-Broadcaster-Delivery": str(facts.delivery_id)},
     )
@@ -354,7 +348,7 @@ def _owner_note(incident_id: str, kind: str, owner_email: str, subject: str, tex
     """An email to an engineer: plain text, its HTML part the same text, not a ledger delivery."""
     return OutgoingEmail(
         delivery_id=0, to_email=owner_email, to_name=owner_email, subject=subject,
-        text=text, html=f"<pre>{escape(text)}</pre>",
+        own_text=text, own_html=f"<pre>{escape(text)}</pre>",
         headers={"X-Broadcaster-Incident": incident_id, "X-Broadcaster-Kind": kind},
     )
 
@@ -371,5 +365,5 @@ def compose_triage_reminder(owner_email: str, overdue: Sequence[WaitingReport], 
     return OutgoingEmail(
         delivery_id=0, to_email=owner_email, to_name=owner_email,
         subject=f"Reports waiting for a person: {', '.join(c for c in counts if c)}",
-        text=text, html=f"<pre>{escape(text)}</pre>", headers={"X-Broadcaster-Kind": "triage_reminder"},
+        own_text=text, own_html=f"<pre>{escape(text)}</pre>", headers={"X-Broadcaster-Kind": "triage_reminder"},
     )

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from broadcaster.cli.main import cli
 from broadcaster.config import Settings
+from broadcaster.domain.email import fill
 from broadcaster.kafka.topics import Topics, ensure_topics
-from broadcaster.messages.compose import fill
 from broadcaster.storage.database import make_engine
 from broadcaster.storage.models import Report
 from tests.support.sendgrid_server import SandboxServer, SandboxState
