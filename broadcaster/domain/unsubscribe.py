@@ -19,6 +19,7 @@ import base64
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from broadcaster.domain.signing import signature, signed_by_one_of
 
@@ -69,6 +70,7 @@ def _message(delivery_id: int, scope: Scope) -> bytes:
     return _DOMAIN + f"{delivery_id}\x00{scope.value}".encode()
 
 
+@lru_cache(maxsize=256)  # an email's unsubscribe and manage links carry the same token: signed once
 def sign(delivery_id: int, scope: Scope, secret: str) -> str:
     return f"{delivery_id}.{scope.value}.{_mac(_message(delivery_id, scope), secret)}"
 
