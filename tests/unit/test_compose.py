@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from broadcaster.domain.notifications import NotificationKind as Kind
-from broadcaster.messages.compose import EmailFacts, Sender, compose, excerpt
+from broadcaster.messages.compose import EmailFacts, Sender, compose, compose_group, excerpt
 
 REPORTED = datetime(2026, 2, 1, 16, 15, tzinfo=UTC)
 SENDER = Sender("Example", "Example Support")
@@ -66,6 +66,18 @@ def test_user_text_is_escaped_in_html_and_left_alone_in_text() -> None:
     assert "&lt;b&gt;pre-approved&lt;/b&gt;" in email.html
     assert "<b>pre-approved</b>" not in email.html
     assert "<b>pre-approved</b>" in email.text
+
+
+def test_a_page_escapes_in_html_only_what_needs_it_and_shares_one_value_for_the_rest() -> None:
+    tom = replace(RESOLVED, delivery_id=8, to_name="T&J's Bakery", report_text="upload fails")
+    ana = replace(RESOLVED, delivery_id=9, to_name="Ana", report_text="upload fails")
+    emails = compose_group([tom, ana], SENDER)
+    assert "Hi T&amp;J&#39;s," in emails[0].html and "Hi T&J's," in emails[0].text
+    assert "Hi Ana," in emails[1].html and "-bc_" not in emails[1].html + emails[1].text
+    assert "-bc_name_html-" in emails[1].substitutions and "-bc_excerpt_html-" not in emails[1].substitutions
+    calm = compose_group([ana, replace(ana, delivery_id=10, to_name="Bo")], SENDER)
+    assert not any(tag.endswith("_html-") for email in calm for tag in email.substitutions)
+    assert "Hi Bo," in calm[1].html and calm[0].html == compose(ana, SENDER).html
 
 
 def test_long_reports_are_quoted_as_an_excerpt_on_a_word_boundary() -> None:
