@@ -210,12 +210,11 @@ def find_capacity(start: float, seconds: float, bisect_steps: int, profile: str 
     def attempt(rate: float) -> bool:
         step = run_step(rate, seconds, SEARCH_SETTLE_SECONDS, f"{profile}.{round(rate)}" if profile else None)
         steps.append(step)
-        if show:
-            f = step.figures()
-            print(f"{rate:>8.0f}/s: p50 {f['p50_seconds']} s, p99 {f['p99_seconds']} s, "
-                  f"{f['acknowledged']}/{f['reports']} acknowledged, worker CPU {f['worker_cpu_seconds']} s, "
-                  f"bare consumer {f['bare_consumer_messages_per_second']}/s, load {f['load_average']}: "
-                  f"{'holds' if step.holds else 'fails'}", flush=True)
+        f = step.figures()
+        print(f"{rate:>8.0f}/s: p50 {f['p50_seconds']} s, p99 {f['p99_seconds']} s, "
+            f"{f['acknowledged']}/{f['reports']} acknowledged, worker CPU {f['worker_cpu_seconds']} s, "
+            f"bare consumer {f['bare_consumer_messages_per_second']}/s, load {f['load_average']}: "
+            f"{'holds' if step.holds else 'fails'}", file=sys.stdout if show else sys.stderr, flush=True)
         return step.holds
 
     held, failed, rate = 0.0, None, start
