@@ -118,8 +118,18 @@ class _Memory:
     blocks: dict[str, sparse.csr_matrix] = field(default_factory=dict)
 
     def add(self, incident_id: str, texts: Texts, row: int, idf: tuple[np.ndarray, np.ndarray]) -> None:
-        self.raw.setdefault(incident_id, deque(maxlen=LEARNED_PER_INCIDENT)).append(texts.words[row])
-        self._weigh(incident_id, idf)
+        self.add_many([(incident_id, row)], texts, idf)
+
+    def add_many(self, items: Sequence[tuple[str, int]], texts: Texts, idf: tuple[np.ndarray, np.ndarray]) -> None:
+        """Remember these rows of ``texts``, in order: the same as adding them one by one, but each incident
+        is weighed once, and rows that newer ones of the same batch would push out are never taken."""
+        rows: dict[str, list[int]] = {}
+        for incident_id, row in items:
+            rows.setdefault(incident_id, []).append(row)
+        for incident_id, numbers in rows.items():
+            kept = self.raw.setdefault(incident_id, deque(maxlen=LEARNED_PER_INCIDENT))
+            kept.extend(texts.words[row] for row in numbers[-LEARNED_PER_INCIDENT:])
+            self._weigh(incident_id, idf)
 
     def reweigh(self, idf: tuple[np.ndarray, np.ndarray]) -> None:
         for incident_id in self.raw:
@@ -197,8 +207,7 @@ class Matcher:
 
     def _remember(self, memory: _Memory, items: Sequence[tuple[str, str]]) -> None:
         texts = Texts.of([text for _, text in items])
-        for row, (incident_id, _) in enumerate(items):
-            memory.add(incident_id, texts, row, self._idf)
+        memory.add_many([(incident_id, row) for row, (incident_id, _) in enumerate(items)], texts, self._idf)
         self._memory_changed = True
 
     # -- deciding ----------------------------------------------------------
@@ -232,8 +241,7 @@ class Matcher:
         linked = [(row, d.incident_id) for row, d in enumerate(decisions) if d.outcome is Outcome.LINKED and d.incident_id]
 
         def learn_linked() -> None:  # the vectors already made, not made again
-            for row, incident_id in linked:
-                self._learned.add(incident_id, texts, row, self._idf)
+            self._learned.add_many([(incident_id, row) for row, incident_id in linked], texts, self._idf)
             self._memory_changed |= bool(linked)
 
         return decisions, learn_linked
