@@ -54,6 +54,7 @@ class LinkingModel:
             return
         session.info[_SYNCED] = (id(self), now)
         if not self._observed_history:
+            session.flush()  # the reports being received count among the recent ones (receive_reports defers writing them)
             self.matcher.observe(_recent_texts(session))
             self._observed_history = True
         incidents = candidates(session, now, self.settings.resolved_reply_window)
