@@ -19,7 +19,7 @@ def register(ctx: ProcessorContext) -> None:
 
     def process(event: IncidentEvent) -> UpdatePublished | None:
         """Apply the event; the update its subscribers must get, or None (a cadence change, a stale request)."""
-        with transaction(services.sessions) as session:
+        with ctx.linking.lock, transaction(services.sessions) as session:  # link-reports decides in a thread
             published = apply_incident_event(session, event, now=services.clock(), model=ctx.linking)
         if published is None:
             log.info("%s %s: applied, nothing to tell subscribers", type(event).__name__, event.incident_id)

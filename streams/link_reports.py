@@ -2,11 +2,15 @@
 
 Reports are taken in small batches (up to 200, or whatever arrived within 50 ms) and
 decided in one transaction, so a burst costs one commit per batch, not per report.
+A batch is decided in a thread, holding the matcher's lock: meanwhile the event loop goes
+on fetching, and the deliver processors send the acknowledgements of the batch before
+(with the batch in the loop, each of their four steps waited for it to finish).
 If a batch fails it is split in halves until the bad report is alone (and retried or
 dead-lettered), so one bad report cannot hold back the others, and nothing escapes
 the loop: every report of a batch is stored or dead-lettered before its offset counts.
 """
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -37,7 +41,7 @@ def register(ctx: ProcessorContext) -> None:
     services = ctx.services
 
     def process(reports: list[BugReportReceived]) -> list[ReportResult]:
-        with transaction(services.sessions) as session:
+        with ctx.linking.lock, transaction(services.sessions) as session:
             outcomes = receive_reports(session, reports, now=services.clock(), model=ctx.linking)
         results = [outcomes[report.report_id] for report in reports]
         for report, result in zip(reports, results, strict=True):
@@ -47,11 +51,11 @@ def register(ctx: ProcessorContext) -> None:
         return results
 
     async def process_batch(valid: Sequence[tuple[EventT, BugReportReceived]]) -> list[ReportResult]:
-        return process([report for _, report in valid])
+        return await asyncio.to_thread(process, [report for _, report in valid])
 
     async def process_alone(item: tuple[EventT, BugReportReceived]) -> ReportResult | None:
         event, report = item
-        return await handle(event, NAME, ctx.dead_letters, lambda: process([report])[0], counted=False)
+        return await handle(event, NAME, ctx.dead_letters, lambda: process([report])[0], counted=False, in_thread=True)
 
     async def take(events: Sequence[EventT]) -> None:
         valid = []

@@ -92,12 +92,30 @@ class DocumentFrequencies:
 
     def add(self, chars: sparse.csr_matrix, words: sparse.csr_matrix) -> None:
         self.documents += chars.shape[0]
-        self.chars += np.bincount(chars.indices, minlength=N_FEATURES)
-        self.words += np.bincount(words.indices, minlength=N_FEATURES)
+        count_into(self.chars, chars.indices)
+        count_into(self.words, words.indices)
 
     def idf(self) -> tuple[np.ndarray, np.ndarray]:
-        n = self.documents + 1
-        return np.log(n / (self.chars + 1)) + 1.0, np.log(n / (self.words + 1)) + 1.0
+        return idf_of(self.documents, self.chars), idf_of(self.documents, self.words)
+
+
+def count_into(totals: np.ndarray, indices: np.ndarray) -> None:
+    """Add how often each feature occurs in ``indices`` to ``totals``, touching only those features.
+
+    The same numbers as adding a full ``bincount`` (whole counts, exact in float64), without making
+    and adding two arrays of 2^18 every batch.
+    """
+    features, counts = np.unique(indices, return_counts=True)
+    totals[features] += counts
+
+
+def idf_of(documents: int, counts: np.ndarray) -> np.ndarray:
+    """``log((documents + 1) / (counts + 1)) + 1``, computed in one new array instead of four."""
+    idf = counts + 1
+    np.divide(documents + 1, idf, out=idf)
+    np.log(idf, out=idf)
+    idf += 1.0
+    return idf
 
 
 @dataclass(frozen=True)
@@ -118,11 +136,24 @@ class Texts:
             empty = sparse.csr_matrix((0, N_FEATURES))
             return cls(empty, empty, empty, [], [], [], np.zeros(0))
         prepared = [normalise(t) for t in texts]
-        return cls(CHARS.transform(prepared), WORDS.transform(prepared),
-                   CHARS.transform([normalise(first_line(t)) for t in texts]),
+        chars = CHARS.transform(prepared)
+        return cls(chars, WORDS.transform(prepared), _title_chars(chars, prepared, [normalise(first_line(t)) for t in texts]),
                    [signatures(t) for t in texts], [versions(t) for t in texts],
                    [frozenset(significant_words(p)) for p in prepared],
                    np.array([tone(t) is Tone.QUESTION for t in texts], dtype=float))
+
+
+def _title_chars(chars: sparse.csr_matrix, prepared: Sequence[str], titles: Sequence[str]) -> sparse.csr_matrix:
+    """The titles' character counts; a text of one line is its own title, and its row of ``chars`` is taken as it is
+    (the hasher counts each text alone, so the row is the same), saving a third of making the counts."""
+    own = [row for row, (title, text) in enumerate(zip(titles, prepared, strict=True)) if title != text]
+    if not own:
+        return chars.copy()
+    if len(own) == len(titles):
+        return CHARS.transform(titles)
+    rows = np.arange(len(titles))
+    rows[own] = len(titles) + np.arange(len(own))
+    return sparse.vstack([chars, CHARS.transform([titles[row] for row in own])], format="csr")[rows]
 
 
 def weighted(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:

@@ -27,11 +27,13 @@ from scipy import sparse
 from broadcaster.linking.features import (
     FEATURES,
     LEARNED_PER_INCIDENT,
+    N_FEATURES,
     Candidates,
     DocumentFrequencies,
     Evidence,
     Learned,
     Texts,
+    idf_of,
     pair_features,
     weighted,
 )
@@ -118,8 +120,18 @@ class _Memory:
     blocks: dict[str, sparse.csr_matrix] = field(default_factory=dict)
 
     def add(self, incident_id: str, texts: Texts, row: int, idf: tuple[np.ndarray, np.ndarray]) -> None:
-        self.raw.setdefault(incident_id, deque(maxlen=LEARNED_PER_INCIDENT)).append(texts.words[row])
-        self._weigh(incident_id, idf)
+        self.add_many([(incident_id, row)], texts, idf)
+
+    def add_many(self, items: Sequence[tuple[str, int]], texts: Texts, idf: tuple[np.ndarray, np.ndarray]) -> None:
+        """Remember these rows of ``texts``, in order: the same as adding them one by one, but each incident
+        is weighed once, and rows that newer ones of the same batch would push out are never taken."""
+        rows: dict[str, list[int]] = {}
+        for incident_id, row in items:
+            rows.setdefault(incident_id, []).append(row)
+        for incident_id, numbers in rows.items():
+            kept = self.raw.setdefault(incident_id, deque(maxlen=LEARNED_PER_INCIDENT))
+            kept.extend(texts.words[row] for row in numbers[-LEARNED_PER_INCIDENT:])
+            self._weigh(incident_id, idf)
 
     def reweigh(self, idf: tuple[np.ndarray, np.ndarray]) -> None:
         for incident_id in self.raw:
@@ -155,6 +167,7 @@ class Matcher:
         self._weighed_at_documents = self._idf_documents = 0
         self._memory_changed = False
         self._idf = self.frequencies.idf()
+        self._with_incidents = (np.zeros(N_FEATURES), np.zeros(N_FEATURES))
         self.set_incidents([])
 
     # -- what it knows -----------------------------------------------------
@@ -162,6 +175,8 @@ class Matcher:
     def set_incidents(self, profiles: Sequence[IncidentProfile]) -> None:
         self._profiles = list(profiles)
         self._incident_texts = Texts.of([p.text for p in self._profiles])
+        self._incident_counts = tuple(np.unique(m.indices, return_counts=True)
+                                      for m in (self._incident_texts.chars, self._incident_texts.words))
         self._evidence = Evidence.of(self._incident_texts)
         self._open = np.array([p.is_open for p in self._profiles], dtype=bool)
         self._dirty = True
@@ -197,8 +212,7 @@ class Matcher:
 
     def _remember(self, memory: _Memory, items: Sequence[tuple[str, str]]) -> None:
         texts = Texts.of([text for _, text in items])
-        for row, (incident_id, _) in enumerate(items):
-            memory.add(incident_id, texts, row, self._idf)
+        memory.add_many([(incident_id, row) for row, (incident_id, _) in enumerate(items)], texts, self._idf)
         self._memory_changed = True
 
     # -- deciding ----------------------------------------------------------
@@ -232,8 +246,7 @@ class Matcher:
         linked = [(row, d.incident_id) for row, d in enumerate(decisions) if d.outcome is Outcome.LINKED and d.incident_id]
 
         def learn_linked() -> None:  # the vectors already made, not made again
-            for row, incident_id in linked:
-                self._learned.add(incident_id, texts, row, self._idf)
+            self._learned.add_many([(incident_id, row) for row, incident_id in linked], texts, self._idf)
             self._memory_changed |= bool(linked)
 
         return decisions, learn_linked
@@ -322,14 +335,18 @@ class Matcher:
                 self._rejected_reports = self._rejected.learned(order)
                 self._memory_changed = False
             return
-        frequencies = DocumentFrequencies(self.frequencies.documents)
-        frequencies.chars, frequencies.words = self.frequencies.chars.copy(), self.frequencies.words.copy()
-        frequencies.add(self._incident_texts.chars, self._incident_texts.words)
-        self._idf = idf = frequencies.idf()
-        if frequencies.documents >= REWEIGH_GROWTH * self._weighed_at_documents:
+        # The statistics with the incidents' own texts counted in, in buffers kept from one refresh to the next
+        # (fresh arrays of 2^18 cost more in page faults than in arithmetic).
+        documents = self.frequencies.documents + self._incident_texts.chars.shape[0]
+        for totals, seen, (features, counts) in zip(self._with_incidents, (self.frequencies.chars, self.frequencies.words),
+                                                    self._incident_counts, strict=True):
+            np.copyto(totals, seen)
+            totals[features] += counts
+        self._idf = idf = idf_of(documents, self._with_incidents[0]), idf_of(documents, self._with_incidents[1])
+        if documents >= REWEIGH_GROWTH * self._weighed_at_documents:
             self._learned.reweigh(idf)
             self._rejected.reweigh(idf)
-            self._weighed_at_documents = frequencies.documents
+            self._weighed_at_documents = documents
         order = self.incident_ids
         self._candidates = Candidates(
             weighted(self._incident_texts.chars, idf[0]).T.tocsr(), weighted(self._incident_texts.words, idf[1]).T.tocsr(),

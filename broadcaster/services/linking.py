@@ -7,6 +7,7 @@ suggestion confirmed or rejected), so every worker sees a new incident before it
 the next report.
 """
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -32,6 +33,9 @@ class LinkingModel:
         )
         self._fingerprint: tuple | None = None
         self._observed_history = False
+        # Held by whoever uses the matcher, through to the commit that teaches it: the link-reports
+        # processor decides in a thread of its own, an incident event links its backlog in the event loop.
+        self.lock = threading.RLock()
 
     def decide_and_learn(self, session: Session, reports: Sequence[Report], now: datetime) -> list[Decision]:
         """Decide each report, and learn from the ones linked once the transaction commits.
@@ -54,6 +58,7 @@ class LinkingModel:
             return
         session.info[_SYNCED] = (id(self), now)
         if not self._observed_history:
+            session.flush()  # the reports being received count among the recent ones (receive_reports defers writing them)
             self.matcher.observe(_recent_texts(session))
             self._observed_history = True
         incidents = candidates(session, now, self.settings.resolved_reply_window)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from broadcaster.storage.models import OutboxMessage
@@ -67,7 +67,11 @@ def unpublish_sent_before(session: Session, epoch_started: datetime) -> int:
     """Hand back to the relay every kept message published before the broker's epoch began.
 
     Those went to an earlier broker, or may have: on a memory-only broker they are gone.
+    Looked for first: an UPDATE takes SQLite's one write lock even when it changes nothing,
+    and the relay asks every second, mostly for nothing.
     """
+    if not _any(session, OutboxMessage.published_at < epoch_started):
+        return 0
     result = session.execute(
         update(OutboxMessage).where(OutboxMessage.published_at < epoch_started).values(published_at=None)
     )
@@ -76,9 +80,10 @@ def unpublish_sent_before(session: Session, epoch_started: datetime) -> int:
 
 def prune(session: Session, now: datetime, retention: timedelta) -> int:
     """Forget messages published longer ago than ``retention``: a broker restart after that cannot bring them back."""
+    if not _any(session, OutboxMessage.published_at < now - retention):  # as above: no write lock for nothing
+        return 0
     result = session.execute(delete(OutboxMessage).where(OutboxMessage.published_at < now - retention))
     return cast(CursorResult[Any], result).rowcount
-
 
 
 def backlog(session: Session) -> tuple[int, datetime | None]:
@@ -87,3 +92,7 @@ def backlog(session: Session) -> tuple[int, datetime | None]:
         select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.published_at.is_(None))
     ).one()
     return count, oldest
+
+
+def _any(session: Session, condition: ColumnElement[bool]) -> bool:
+    return session.scalar(select(OutboxMessage.id).where(condition).limit(1)) is not None

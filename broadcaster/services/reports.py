@@ -42,7 +42,11 @@ class ReportResult:
 
 
 def _store(session: Session, events: Sequence[BugReportReceived]) -> list[Report]:
-    """The distinct reports of ``events``, each new or (after a redelivery) already stored."""
+    """The distinct reports of ``events``, each new or (after a redelivery) already stored.
+
+    New ones are added, not yet written: :func:`receive_reports` writes them once decided,
+    in one INSERT with what was decided instead of an INSERT and then an UPDATE.
+    """
     known = {r.id: r for r in session.scalars(select(Report).where(Report.id.in_({e.report_id for e in events})))}
     for event in events:
         if event.report_id not in known:
@@ -52,7 +56,6 @@ def _store(session: Session, events: Sequence[BugReportReceived]) -> list[Report
                 link_state="unlinked", time_zone=event.time_zone, locale=event.locale,
             )
             session.add(known[event.report_id])
-    session.flush()
     return list(known.values())
 
 
@@ -85,7 +88,9 @@ def receive_reports(
     results = {r.id: ReportResult(Outcome.CLOSED) for r in reports if r.link_state == CLOSED}
     undecided = [r for r in reports if not (r.link_state == "linked" and r.incident_id) and r.id not in results]
     unlinked: list[Report] = []
-    for report, decision in zip(undecided, model.decide_and_learn(session, undecided, now), strict=True):
+    with session.no_autoflush:  # the matcher reads incidents and feedback, not these reports (see LinkingModel.sync)
+        decisions = model.decide_and_learn(session, undecided, now)
+    for report, decision in zip(undecided, decisions, strict=True):
         report.link_score = decision.score
         if decision.outcome is Decided.LINKED and decision.incident_id:
             links.append(Link(report, decision.incident_id))
@@ -97,6 +102,7 @@ def receive_reports(
             unlinked.append(report)
     for link, result in zip(links, subscribe_reporters(session, links, now), strict=True):
         results[link.report.id] = result
+    session.flush()  # every new report as decided (the linked ones went in as subscribe_reporters read subscribers)
     for report in unlinked:
         suspicion = check_for_pile_up(session, report, model, now)
         results[report.id] = ReportResult(Outcome.UNLINKED, suspicion_id=suspicion.id if suspicion else None)
