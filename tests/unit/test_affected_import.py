@@ -105,3 +105,23 @@ def test_the_remembered_locale_is_babels_own_answer(tag: str) -> None:
                 input_rules.locale(tag)
         else:
             assert input_rules.locale(tag) == want
+
+
+@pytest.mark.parametrize("column", ["time_zone", "locale"])
+def test_a_remembered_zone_or_locale_cell_is_checked_as_an_unremembered_one(column: str) -> None:
+    from broadcaster.domain import affected
+
+    cells = ["", "  ", "Europe/Paris", " Europe/Paris ", "europe/paris", "Mars/Olympus", "UTC", "fr-FR", "fr_FR",
+             "pt-br", "xx", "not a locale!", "Bad\x07Cell", "x" * 64, "x" * 65, "Europe/Paris" + " " * 60]
+    cached, uncached = (affected.time_zone, affected._zone) if column == "time_zone" else (affected.locale,
+                                                                                            affected._locale)
+
+    def outcome(check, value: str) -> str | None:
+        try:
+            return check(value)
+        except InvalidInput as error:
+            return f"refused: {error}"
+
+    for _ in range(2):  # the second time from the cache
+        assert [outcome(cached, cell) for cell in cells] == [outcome(uncached, cell) for cell in cells]
+    assert outcome(cached, "Mars/Olympus" if column == "time_zone" else "xx").startswith(f"refused: {column}: ")
