@@ -23,11 +23,20 @@ def _size(stream: IO[str]) -> int | None:
     return size
 
 
-def _counted(stream: IO[str], advance: Callable[[int], None]) -> Iterator[str]:
-    """The file's lines, moving the progress bar by the bytes each one took."""
+def _counted(stream: IO[str], advance: Callable[[int], None], every: int = 1000) -> Iterator[str]:
+    """The file's lines, moving the progress bar by the bytes they took, every ``every`` lines and at the end.
+
+    Not every line: on a terminal each move redraws the bar, which cost more than reading the line.
+    """
+    read = lines = 0
     for text in stream:
-        advance(len(text.encode()))
+        read += len(text) if text.isascii() else len(text.encode())  # isascii() is a flag, not a scan
+        lines += 1
+        if lines == every:
+            advance(read)
+            read = lines = 0
         yield text
+    advance(read)
 
 
 def _refused(row: RefusedRow) -> None:

@@ -125,3 +125,16 @@ def test_a_remembered_zone_or_locale_cell_is_checked_as_an_unremembered_one(colu
     for _ in range(2):  # the second time from the cache
         assert [outcome(cached, cell) for cell in cells] == [outcome(uncached, cell) for cell in cells]
     assert outcome(cached, "Mars/Olympus" if column == "time_zone" else "xx").startswith(f"refused: {column}: ")
+
+
+def test_the_progress_bar_moves_by_every_byte_read_in_a_few_steps(tmp_path) -> None:
+    from broadcaster.cli.affected import _counted, _size
+
+    path = tmp_path / "people.csv"
+    path.write_text("email,name\n" + "".join(f"p{n}@example.com,Zoë {n}\n" for n in range(2500)), encoding="utf-8")
+    steps: list[int] = []
+    with path.open(encoding="utf-8") as stream:
+        size = _size(stream)
+        lines = list(_counted(stream, steps.append))
+    assert lines == path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert sum(steps) == size == path.stat().st_size and len(steps) == 3  # 1,000 lines, 1,000, the rest
