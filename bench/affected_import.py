@@ -1,6 +1,6 @@
 """Importing affected people: `broadcaster incident affected ID --csv FILE` on a generated CSV.
 
-    python bench/affected_import.py [--people 1000000] [--database postgresql] [--batch-size 1000] [--json]
+    python bench/affected_import.py [--people 1000000] [--database postgresql] [--batch-size N] [--json]
 
 Target (issue 17): 1,000,000 people within 30 s on PostgreSQL, memory bounded.
 
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from broadcaster.config import Settings
 from broadcaster.domain.events import IncidentDeclared
+from broadcaster.services.importing import BATCH_SIZE
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
 from broadcaster.storage.database import make_engine, make_session_factory
@@ -65,11 +66,12 @@ def declare(database_url: str) -> None:
     engine.dispose()
 
 
-def run_import(database_url: str, csv_path: Path, folder: Path, batch_size: int) -> tuple[float, float, int, float]:
+def run_import(database_url: str, csv_path: Path, folder: Path,
+               batch_size: int | None) -> tuple[float, float, int, float]:
     """Seconds, peak memory (MB), exit status and CPU seconds (the command and its checking processes)."""
     env = {**os.environ, "BROADCASTER_DATABASE_URL": database_url, "BROADCASTER_STATE_DIR": str(folder / "state")}
     command = [sys.executable, "-m", "broadcaster", "incident", "affected", INCIDENT, "--csv", str(csv_path),
-               "--batch-size", str(batch_size)]
+               *(["--batch-size", str(batch_size)] if batch_size else [])]
     cpu_before = _children_cpu()
     started = time.perf_counter()
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -113,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, help="the command's own default unless given")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
@@ -127,7 +129,7 @@ def main() -> None:
             seconds, peak_mb, status, cpu = run_import(database_url, csv_path, folder, args.batch_size)
             found = counts(database_url)
     figures = {
-        "people": args.people, "database": args.database, "batch_size": args.batch_size,
+        "people": args.people, "database": args.database, "batch_size": args.batch_size or BATCH_SIZE.get(args.database, 1000),
         "csv_megabytes": megabytes,
         "seconds": round(seconds, 2), "people_per_second": round(args.people / seconds),
         "peak_memory_mb": peak_mb, "command_cpu_seconds": cpu, "exit_status": status, "rows_broken_on_purpose": broken, **found,

@@ -51,11 +51,11 @@ def _lines_read(tally: "AffectedImport") -> None:
 @click.argument("incident_id")
 @click.option("--csv", "csv_file", type=click.File("r", encoding="utf-8-sig", lazy=False), required=True,
               help="The people: a header row naming email, name and optionally time_zone and locale; - reads stdin.")
-@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 10_000),
-              help="People committed together.")
+@click.option("--batch-size", type=click.IntRange(1, 10_000),
+              help="People committed together, in one transaction  [default: 5,000 on PostgreSQL, 1,000 on SQLite]")
 @pass_cli
 @click.pass_context
-def affected(ctx: click.Context, cli: CliContext, incident_id: str, csv_file: IO[str], batch_size: int) -> None:
+def affected(ctx: click.Context, cli: CliContext, incident_id: str, csv_file: IO[str], batch_size: int | None) -> None:
     """Add the people of a CSV who were affected by INCIDENT_ID: each gets its latest news, then every update.
 
     Each row is checked by the same rules as a report; a row that breaks them is named by

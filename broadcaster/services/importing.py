@@ -33,6 +33,10 @@ from broadcaster.storage.models import Incident
 
 PUBLISH_EVERY_SECONDS = 1.0
 WRITERS = {"postgresql": 2}  # batches committed at once, by database; any other: 1
+# People a batch commits, by database, unless told: on PostgreSQL each commit waits for the disk
+# (a million people took 48 s in batches of 2,000, 31 s in 5,000, 38 s in 10,000); SQLite's
+# single writer does better with smaller batches (100,000: 4.2 s in 1,000s, 5.5 s in 5,000s).
+BATCH_SIZE = {"postgresql": 5000}  # any other: 1000
 CHUNK_ROWS = 2000  # rows a checking process takes at a time
 
 
@@ -48,7 +52,7 @@ class AffectedImport:
 
 
 def add_affected(
-    desk: Desk, incident_id: str, lines: Iterable[str], *, batch_size: int = 1000,
+    desk: Desk, incident_id: str, lines: Iterable[str], *, batch_size: int | None = None,
     on_refused: Callable[[RefusedRow], None], on_batch: Callable[[AffectedImport], None] = lambda _tally: None,
 ) -> AffectedImport:
     """Add the people of a CSV (``lines``) to ``incident_id``, a committed batch at a time.
@@ -82,7 +86,8 @@ def add_affected(
         on_batch(tally)
 
     at, rows = read_rows(lines)
-    writers = WRITERS.get(desk.services.engine.dialect.name, 1)
+    dialect = desk.services.engine.dialect.name
+    writers, batch_size = WRITERS.get(dialect, 1), batch_size or BATCH_SIZE.get(dialect, 1000)
     waiting: deque[tuple[list[AffectedPerson], Future[BatchAdded]]] = deque()
     # The checking processes are forked before the writer threads exist: a fork copies no thread.
     with _few_collections(), _checking_pool() as pool, \
