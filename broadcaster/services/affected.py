@@ -49,20 +49,20 @@ def add_batch(
     unique = list({p.email: p for p in people}.values())  # a repeat within the batch is "already subscribed"
     kind = kind_for_affected(incident.status != Status.RESOLVED)
     if session.get_bind().dialect.name == "postgresql":
-        suppressed, queued = _subscribe_staged(session, incident, unique, kind, now)
+        suppressed, added, queued = _subscribe_staged(session, incident, unique, kind, now)
     else:
-        suppressed, queued = _subscribe_rows(session, incident, unique, kind, now)
+        suppressed, added, queued = _subscribe_rows(session, incident, unique, kind, now)
     last_message_id = None
     for key, value in ledger.announcements(queued):
         last_message_id = outbox.add(session, deliveries_topic, key.encode(), value, now)
     refused = sum(p.email in suppressed for p in people)
-    return BatchAdded(len(queued), len(people) - len(queued) - refused, refused, last_message_id)
+    return BatchAdded(added, len(people) - added - refused, refused, last_message_id)
 
 
 def _subscribe_rows(
     session: Session, incident: Incident, unique: Sequence[AffectedPerson], kind: NotificationKind, now: datetime
-) -> tuple[set[str], list[int]]:
-    """The suppressed addresses among ``unique``, and the first emails queued for the new subscribers among the rest."""
+) -> tuple[set[str], int, list[int]]:
+    """The suppressed addresses among ``unique``; how many of the rest became subscribers; their first emails queued."""
     suppressed = set(session.scalars(select(Suppression.email).where(among(session, Suppression.email,
                                                                             [p.email for p in unique]))))
     rows = [{"incident_id": incident.id, "email": p.email, "name": p.name, "first_report_id": None,
@@ -70,9 +70,9 @@ def _subscribe_rows(
             for p in unique if p.email not in suppressed]
     new_ids = inserted_ids(session, Subscriber, rows, unique=("incident_id", "email"))
     if not new_ids:
-        return suppressed, []
+        return suppressed, 0, []
     update = latest_update(session, incident.id)
-    return suppressed, ledger.queue(session, [ledger.Wanted(update.id, s, kind) for s in new_ids], now=now)
+    return suppressed, len(new_ids), ledger.queue(session, [ledger.Wanted(update.id, s, kind) for s in new_ids], now=now)
 
 
 # A temporary table lives as long as its connection (each of the pool's has its own) and is
@@ -86,7 +86,7 @@ _COPY_STAGED = "COPY affected_import (email, name, time_zone, locale) FROM STDIN
 
 def _subscribe_staged(
     session: Session, incident: Incident, unique: Sequence[AffectedPerson], kind: NotificationKind, now: datetime
-) -> tuple[set[str], list[int]]:
+) -> tuple[set[str], int, list[int]]:
     """As :func:`_subscribe_rows`, on PostgreSQL: COPY the batch into ``affected_import``, then one statement.
 
     The statement inserts the subscribers (not suppressed, not there yet) and, from what
@@ -133,4 +133,5 @@ def _subscribe_staged(
         )
         .returning(deliveries.c.id)
     )
-    return suppressed, sorted(session.scalars(queued).all())  # all(): one fetch, not one call a row
+    ids = sorted(session.scalars(queued).all())  # all(): one fetch, not one call a row
+    return suppressed, len(ids), ids  # one ledger row for each subscriber the statement inserted
