@@ -127,7 +127,8 @@ def _plain_email(raw: str) -> str | None:
     tests/unit/test_affected_import.py compares both paths over tricky addresses.
     """
     local, at, domain = raw.partition("@")
-    if not (at and domain and raw.isascii() and DOT_ATOM_TEXT.match(local) and not domain.startswith("[")):
+    if not (at and domain and raw.isascii() and DOT_ATOM_TEXT.match(local) and not domain.startswith("[")) \
+            or email_validator.STRICT:  # the module's strict mode also limits the local part's length
         return None
     key = (domain, email_validator.TEST_ENVIRONMENT, email_validator.GLOBALLY_DELIVERABLE)
     known = _DOMAINS.get(key)

@@ -138,3 +138,14 @@ def test_the_progress_bar_moves_by_every_byte_read_in_a_few_steps(tmp_path) -> N
         lines = list(_counted(stream, steps.append))
     assert lines == path.read_text(encoding="utf-8").splitlines(keepends=True)
     assert sum(steps) == size == path.stat().st_size and len(steps) == 3  # 1,000 lines, 1,000, the rest
+
+
+@pytest.mark.parametrize("setting", ["STRICT", "TEST_ENVIRONMENT", "GLOBALLY_DELIVERABLE"])
+def test_email_validators_module_settings_are_obeyed_on_the_plain_path_too(setting: str, monkeypatch) -> None:
+    import email_validator
+
+    values = ["a" * 65 + "@example.com", "ana@example.test", "ana@example.local", "ana@example.com", "x@localhost"]
+    for value in values:
+        checked(value)  # cached under the usual settings first
+    monkeypatch.setattr(email_validator, setting, not getattr(email_validator, setting))
+    assert [checked(value) for value in values] == [expected(value) for value in values]
