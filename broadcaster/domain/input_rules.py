@@ -20,9 +20,12 @@ Why these rules:
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
+import email_validator
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import DOT_ATOM_TEXT, EMAIL_MAX_LENGTH
+from email_validator.syntax import validate_email_domain_name
 
 MAX_MESSAGE_BYTES = 256 * 1024
 """Any message on any topic; checked before it is parsed."""
@@ -100,6 +103,51 @@ def name(value: object, field: str = "name") -> str:
 def email(value: object, field: str = "email") -> str:
     """The address, normalised (lower case, ASCII domain), if SendGrid would accept it."""
     raw = line(value, field, max_length=MAX_EMAIL)
+    return _plain_email(raw) or _email_fully_checked(raw, field)
+
+
+# The domain part of an address is most of the cost of checking it (IDNA, Unicode tables),
+# and an import of a million people has a handful of domains: what email-validator made of
+# each domain it accepted, by the domain as written and the module's two settings the check
+# reads. Bounded: a file of all-different domains only clears it now and then.
+_DOMAINS: dict[tuple[str, bool, bool], tuple[str, str]] = {}
+_DOMAINS_KEPT = 10_000
+
+
+def _plain_email(raw: str) -> str | None:
+    """What :func:`_email_fully_checked` returns for ``raw``, or None when only the full check may say.
+
+    Only the common shape takes this path: ASCII, one @-sign, a dot-atom local part (no
+    quotes, no display name, nothing Unicode could combine with) and a domain that is not
+    an IP literal. For it, email-validator's ``validate_email`` (2.x, syntax.py) splits at
+    the @-sign, accepts the local part as it is by DOT_ATOM_TEXT, checks the domain by
+    ``validate_email_domain_name`` (cached here; a refused domain is not cached, the full
+    check says why), then the three lengths. Anything else, and anything refused, goes to
+    the full check, so every refusal and its message is the library's own;
+    tests/unit/test_affected_import.py compares both paths over tricky addresses.
+    """
+    local, at, domain = raw.partition("@")
+    if not (at and domain and raw.isascii() and DOT_ATOM_TEXT.match(local) and not domain.startswith("[")) \
+            or email_validator.STRICT:  # the module's strict mode also limits the local part's length
+        return None
+    key = (domain, email_validator.TEST_ENVIRONMENT, email_validator.GLOBALLY_DELIVERABLE)
+    known = _DOMAINS.get(key)
+    if known is None:
+        try:
+            checked = validate_email_domain_name(domain, test_environment=key[1], globally_deliverable=key[2])
+        except EmailNotValidError:
+            return None
+        if len(_DOMAINS) >= _DOMAINS_KEPT:
+            _DOMAINS.clear()
+        known = _DOMAINS[key] = (checked["ascii_domain"], checked["domain"])
+    ascii_domain, unicode_domain = known
+    if max(len(raw), len(local) + 1 + len(unicode_domain.encode()), len(local) + 1 + len(ascii_domain)) > EMAIL_MAX_LENGTH:
+        return None
+    return f"{local}@{ascii_domain}".lower()
+
+
+def _email_fully_checked(raw: str, field: str) -> str:
+    """The address as email-validator checks and normalises it, or InvalidInput with its explanation."""
     try:
         checked = validate_email(raw, check_deliverability=False, allow_smtputf8=False,
                                  allow_quoted_local=False, allow_domain_literal=False)
@@ -144,10 +192,18 @@ def locale(value: object, field: str = "locale") -> str | None:
     """A locale Babel (CLDR) knows, as ``en_US`` (``en-US`` accepted), or None when absent."""
     if value is None:
         return None
-    tag = line(value, field, max_length=MAX_LOCALE)
+    known = _locale_name(line(value, field, max_length=MAX_LOCALE))
+    if known is None:
+        raise InvalidInput(field, "is not a locale we know, e.g. en_US, en-GB or pt_BR")
+    return known
+
+
+@lru_cache(maxsize=1024)
+def _locale_name(tag: str) -> str | None:
+    """Babel's name for ``tag``, or None if it knows none: the same tags come back a million times in an import."""
     from babel import Locale, UnknownLocaleError
 
     try:
         return str(Locale.parse(tag, sep="-" if "-" in tag else "_"))
     except (ValueError, TypeError, UnknownLocaleError):
-        raise InvalidInput(field, "is not a locale we know, e.g. en_US, en-GB or pt_BR") from None
+        return None

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from broadcaster.cli.main import cli
@@ -146,6 +146,33 @@ def test_affected_people_are_told_they_need_not_write_and_updates_are_worded_for
     assert listed.startswith("1 reported it, 4 affected") and "5 subscriber(s)" in listed
     assert any(line.startswith("ana@example.com") and line.endswith("  affected") for line in listed.splitlines())
     assert any(line.startswith("reporter@example.com") and line.endswith("  reporter") for line in listed.splitlines())
+
+
+def test_batches_written_at_once_add_each_person_once_whatever_repeats_they_share(
+    database_url: str, sessions, model: LinkingModel, tmp_path: Path
+) -> None:
+    """Batches of 7, so that several are in flight (two writers on PostgreSQL), each followed by one
+    holding the same people in the opposite order: written at the same time, they wait for each other's
+    addresses, and must not deadlock. Names that COPY must escape arrive intact."""
+    apply(sessions, model, declared(), T0)
+    everyone = people(0, 150)
+    rows = [row for start in range(0, 150, 7) for row in everyone[start:start + 7] + everyone[start:start + 7][::-1]]
+    rows += ["slash@example.com,Zoë \\N Back\\slash \\t,,", "quote@example.com,\"Ann \"\"The\"\" Ott\",,"]
+    path = csv_file(tmp_path, rows)
+
+    output = run(database_url, tmp_path, "incident", "affected", "INC-1", "--csv", path, "--batch-size", "7")
+
+    assert "152 affected people added" in output and "already subscribed: 150 " in output
+    firsts = first_emails(sessions)
+    assert len(firsts) == 152 and {kind for kind, _ in firsts.values()} == {"affected"}
+    with sessions() as session:
+        names = dict(session.execute(select(Subscriber.email, Subscriber.name).where(
+            Subscriber.email.in_(["slash@example.com", "quote@example.com"]))).all())
+        assert names == {"slash@example.com": "Zoë \\N Back\\slash \\t", "quote@example.com": 'Ann "The" Ott'}
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 152  # one first email each
+        announced = Counter(i for m in session.scalars(select(OutboxMessage))
+                            for i in decode_deliveries_queued(m.value).delivery_ids)
+    assert len(announced) == 152 and set(announced.values()) == {1}
 
 
 def test_a_file_without_the_columns_or_for_an_unknown_incident_imports_nothing(
