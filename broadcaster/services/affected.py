@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, column, exists, literal, select, table, true
+from sqlalchemy import String, Table, column, exists, literal, select, table, true
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.affected import AffectedPerson
 from broadcaster.domain.incidents import Status
-from broadcaster.domain.notifications import DeliveryState, NotificationKind, SubscriberSource, kind_for_affected
+from broadcaster.domain.notifications import NotificationKind, SubscriberSource, kind_for_affected
 from broadcaster.services import ledger, outbox
 from broadcaster.services.subscriptions import latest_update
-from broadcaster.storage.models import Delivery, Incident, Subscriber, Suppression
+from broadcaster.storage.models import Incident, Subscriber, Suppression
 from broadcaster.storage.upsert import among, inserted_ids
 
 
@@ -87,15 +87,13 @@ _COPY_STAGED = "COPY affected_import (email, name, time_zone, locale) FROM STDIN
 def _subscribe_staged(
     session: Session, incident: Incident, unique: Sequence[AffectedPerson], kind: NotificationKind, now: datetime
 ) -> tuple[set[str], int, list[int]]:
-    """As :func:`_subscribe_rows`, on PostgreSQL: COPY the batch into ``affected_import``, then one statement.
+    """As :func:`_subscribe_rows`, on PostgreSQL: COPY the batch into ``affected_import``, then two statements.
 
-    The statement inserts the subscribers (not suppressed, not there yet) and, from what
-    that insert returns, their ledger rows, state queued, as ``ledger.queue`` would: the
-    ledger's rule 1 (services/ledger.py) is one row per update and subscriber, and these
-    subscribers were created by this very statement, uncommitted and seen by no one else,
-    so none can have a row yet and a plain INSERT is exact (ON CONFLICT cost 5% of the
-    server's work). Subscribers go in address order, so two batches inserting the same
-    addresses at once wait for one another in the same order and cannot deadlock.
+    One inserts the subscribers (not suppressed, not there yet) and returns their ids;
+    ``ledger.queue_update`` then queues their first emails from those ids, the database
+    making the rows (the ledger stays the only writer of delivery rows). Subscribers go in
+    address order, so two batches inserting the same addresses at once wait for one
+    another in the same order and cannot deadlock.
     """
     connection = session.connection()
     connection.exec_driver_sql(_CREATE_STAGED)
@@ -107,7 +105,7 @@ def _subscribe_staged(
     update_id = latest_update(session, incident.id).id
     from sqlalchemy.dialects.postgresql import insert
 
-    subscribers, deliveries = cast(Table, Subscriber.__table__), cast(Table, Delivery.__table__)
+    subscribers = cast(Table, Subscriber.__table__)
     when = literal(now, subscribers.c.subscribed_at.type)
     added = (
         insert(subscribers)
@@ -121,17 +119,6 @@ def _subscribe_staged(
         )
         .on_conflict_do_nothing(index_elements=["incident_id", "email"])
         .returning(subscribers.c.id)
-        .cte("added")
     )
-    queued = (
-        insert(deliveries)
-        .from_select(
-            ["update_id", "subscriber_id", "kind", "state", "attempts", "queued_at"],
-            select(literal(update_id, Integer), added.c.id, literal(kind.value, String),
-                   literal(DeliveryState.QUEUED.value, String), literal(0, Integer), when),
-            include_defaults=False,
-        )
-        .returning(deliveries.c.id)
-    )
-    ids = sorted(session.scalars(queued).all())  # all(): one fetch, not one call a row
-    return suppressed, len(ids), ids  # one ledger row for each subscriber the statement inserted
+    new_ids = list(session.scalars(added).all())  # all(): one fetch, not one call a row
+    return suppressed, len(new_ids), ledger.queue_update(session, update_id, kind, new_ids, now=now)
