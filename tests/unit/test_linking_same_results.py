@@ -1,0 +1,99 @@
+"""The matcher's speed-ups give exactly what the plain computations give (issue 17: same decisions, faster)."""
+
+import json
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from broadcaster.linking.features import (
+    CHARS,
+    LEARNED_PER_INCIDENT,
+    N_FEATURES,
+    DocumentFrequencies,
+    Texts,
+    count_into,
+    first_line,
+    idf_of,
+    weighted,
+)
+from broadcaster.linking.matcher import Matcher, ReportText, _Memory
+from broadcaster.linking.text import normalise
+
+REAL = Path(__file__).parents[1] / "data" / "linking_real" / "dev" / "reports.jsonl"
+
+
+def real_texts(count: int) -> list[str]:
+    with REAL.open() as lines:
+        return [json.loads(line)["text"] for _, line in zip(range(count), lines, strict=False)]
+
+
+def identical(a: sparse.csr_matrix, b: sparse.csr_matrix) -> bool:
+    return (a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a.indptr, b.indptr)
+            and np.array_equal(a.indices, b.indices) and np.array_equal(a.data, b.data))
+
+
+@pytest.mark.parametrize("texts", [
+    ["search returns nothing", "the export is empty"],  # every one its own title
+    ["Export fails\nwith error 500", "upload is slow"],  # one of each
+    ["Export fails\nwith error 500", "Login broken\nsince today"],  # none
+], ids=["one-line", "mixed", "multi-line"])
+def test_title_counts_are_those_of_the_titles_alone(texts: list[str]) -> None:
+    counted = Texts.of(texts)
+    assert identical(counted.title_chars, CHARS.transform([normalise(first_line(t)) for t in texts]))
+    assert counted.title_chars is not counted.chars  # a copy: neither can change the other
+
+
+def test_title_counts_on_real_reports_are_those_of_the_titles_alone() -> None:
+    texts = [*real_texts(40), "one line", "  padded line  "]
+    assert identical(Texts.of(texts).title_chars, CHARS.transform([normalise(first_line(t)) for t in texts]))
+
+
+def test_counting_and_weighing_give_the_numbers_of_the_plain_formulas() -> None:
+    texts = Texts.of(real_texts(30))
+    plain = DocumentFrequencies.background()
+    plain.chars += np.bincount(texts.chars.indices, minlength=N_FEATURES)
+    plain.documents += texts.chars.shape[0]
+    counted = DocumentFrequencies.background()
+    counted.add(texts.chars, texts.words)
+    assert np.array_equal(counted.chars, plain.chars) and counted.documents == plain.documents
+    n = counted.documents + 1
+    assert np.array_equal(idf_of(counted.documents, counted.chars), np.log(n / (counted.chars + 1)) + 1.0)
+    totals = np.zeros(N_FEATURES)
+    count_into(totals, np.array([3, 3, 7], dtype=np.int32))
+    assert totals[3] == 2 and totals[7] == 1 and totals.sum() == 3
+
+
+def test_a_batch_is_remembered_as_its_reports_one_by_one() -> None:
+    texts = Texts.of(real_texts(3 * LEARNED_PER_INCIDENT))
+    idf = DocumentFrequencies.background().idf()
+    items = [("INC-1" if row % 3 else "INC-2", row) for row in range(texts.words.shape[0])]
+    together, one_by_one = _Memory(), _Memory()
+    together.add_many(items, texts, idf)
+    for incident_id, row in items:
+        one_by_one.raw.setdefault(incident_id, deque(maxlen=LEARNED_PER_INCIDENT)).append(texts.words[row])
+        one_by_one.blocks[incident_id] = weighted(sparse.vstack(list(one_by_one.raw[incident_id]), format="csr"), idf[1])
+    assert together.raw.keys() == one_by_one.raw.keys()
+    for incident_id in together.raw:
+        assert len(together.raw[incident_id]) == LEARNED_PER_INCIDENT
+        assert identical(together.blocks[incident_id], one_by_one.blocks[incident_id])
+
+
+def test_decisions_in_batches_with_learning_match_deciding_one_by_one_from_the_same_state() -> None:
+    """Learning a batch at once leaves the matcher as learning its reports in turn would (the same next scores)."""
+    from broadcaster.linking.evaluation import load_incidents
+
+    incidents = load_incidents(REAL.with_name("incidents.jsonl"))
+    reports = [ReportText(t) for t in real_texts(60)]
+    batched, single = Matcher(), Matcher()
+    for matcher in (batched, single):
+        matcher.set_incidents(incidents)
+    batched.decide_many(reports[:40], learn=True)
+    decisions, _ = single.decide_and_defer(reports[:40])
+    for decision, report in zip(decisions, reports[:40], strict=True):
+        if decision.outcome.value == "linked" and decision.incident_id:
+            single._learned.add(decision.incident_id, Texts.of([report.text]), 0, single._idf)
+    single._memory_changed = True
+    assert np.array_equal(batched.scores(reports[40:]), single.scores(reports[40:]))
