@@ -143,7 +143,7 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
                 broker)) for n in range(workers)]
             profiler = _profile(processes[0].pid, args.profile) if args.profile else None
             cpu_before = [cpu_seconds(p.pid) for p in processes], time.process_time()
-            started = time.perf_counter()
+            started, started_at = time.perf_counter(), time.time()
             resolve(settings, broker)
             while len(state.addresses) < args.subscribers:
                 if time.perf_counter() - started > args.timeout:
@@ -162,6 +162,8 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
         sandbox.server_close()
     return {
         "workers": workers, "seconds_until_all_accepted": round(seconds, 2),
+        # the pipeline's start-up (event to split to first page sent) apart from the sending
+        "first_request_accepted_after_seconds": round(min(state.accepted_at) - started_at, 2) if state.accepted_at else None,
         "accepted": len(recipients), "distinct_recipients": len(set(recipients)),
         "duplicates": len(recipients) - len(set(recipients)), "requests": state.requests,
         "most_requests_in_flight": state.most_in_flight, "peak_worker_memory_mb": memory,
