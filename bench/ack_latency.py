@@ -30,7 +30,6 @@ import json
 import math
 import signal
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness import profile as harness_profile
 from harness import sendgrid_system
 from scale_out import declare
 
@@ -129,12 +129,6 @@ async def bare_consumer_rate(bootstrap: str, topic: str, count: int) -> float:
         await consumer.stop()
 
 
-def _profile(pid: int, path: str) -> subprocess.Popen[bytes]:
-    """py-spy sampling the worker (all its threads, idle ones left out) into ``path`` (collapsed stacks)."""
-    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--output", path,
-                             "--rate", "100", "--threads"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -215,7 +209,7 @@ def run_step(rate: float, seconds: float, settle: float, profile: str | None = N
         producer = KafkaProducer(bootstrap_servers=bench.bootstrap, acks="all", enable_idempotence=False, linger_ms=2)
         with running_worker(bench.settings, bench.bootstrap) as worker:
             warm_up(producer, topic, state)
-            profiler = _profile(worker.pid, profile) if profile else None
+            profiler = harness_profile(worker.pid, profile) if profile else None
             cpu_before, checking_before = cpu_seconds(worker.pid), state.checking_seconds
             sent_at = produce(producer, topic, count, rate, "user")
             produce_seconds = max(sent_at.values()) - min(sent_at.values())

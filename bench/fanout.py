@@ -28,9 +28,7 @@ In the same run, a naive sender (one request per recipient, one at a time) sends
 import argparse
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +41,8 @@ from kafka import KafkaProducer
 from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness import profile
 
 from broadcaster.config import Settings
 from broadcaster.domain.email import OutgoingEmail
@@ -141,7 +141,7 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
             processes = [stack.enter_context(running_worker(
                 settings.model_copy(update={"worker_web_port": free_port(), "state_dir": settings.state_dir / f"w{n}"}),
                 broker)) for n in range(workers)]
-            profiler = _profile(processes[0].pid, args.profile) if args.profile else None
+            profiler = profile(processes[0].pid, args.profile, rate=50) if args.profile else None
             cpu_before = [cpu_seconds(p.pid) for p in processes], time.process_time()
             started, started_at = time.perf_counter(), time.time()
             resolve(settings, broker)
@@ -171,17 +171,6 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
         "server_checking_cpu_seconds": round(state.checking_seconds, 2),
         "load_average_before": load_before, "load_average_after": load_average(),
     }
-
-
-def _profile(pid: int, path: str) -> subprocess.Popen[bytes]:
-    """py-spy sampling the first worker (all its threads, idle ones left out) into ``path`` (collapsed stacks).
-
-    Only the samples that hold the GIL: a thread waiting for it is not idle to the OS, and
-    counting those would blame whatever released it last (a socket call, a random read).
-    """
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))  # the venv's, not on PATH
-    return subprocess.Popen([spy, "record", "--gil", "--pid", str(pid), "--format", "raw", "--output", path,
-                             "--rate", "50", "--threads"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def naive(count: int, delay: float) -> float:

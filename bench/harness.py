@@ -1,6 +1,9 @@
 """What the SendGrid-path benchmarks share: the embedded broker, the local SendGrid-API
-server in this process, a SQLite file, and settings that point a worker at all three."""
+server in this process, a SQLite file, and settings that point a worker at all three;
+and py-spy, for those that profile a worker."""
 
+import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -54,3 +57,14 @@ def sendgrid_system(name: str, state: SandboxState | None = None, **overrides: o
         finally:
             sandbox.shutdown()
             broker.stop()
+
+
+def profile(pid: int, path: str, rate: int = 100) -> subprocess.Popen[bytes]:
+    """py-spy sampling a worker (all its threads) into ``path`` as collapsed stacks; stop it with SIGINT.
+
+    Only the samples that hold the GIL: a thread waiting for it is not idle to the OS, and
+    counting those would blame whatever released it last (a socket call, a random read).
+    """
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))  # the venv's, not on PATH
+    return subprocess.Popen([spy, "record", "--gil", "--pid", str(pid), "--format", "raw", "--output", path,
+                             "--rate", str(rate), "--threads"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
