@@ -10,6 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
 from broadcaster.wire.errors import InvalidMessage
+from broadcaster.wire.quick_check import Check, compile_quick
 
 MAX_REPORTED_ERRORS = 5
 _REPO_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -71,6 +72,13 @@ def validator(message_type: str, version: int) -> Draft202012Validator:
     return FastValidator(json.loads(schema_text(filename)), format_checker=FormatChecker())
 
 
+@cache
+def quick(message_type: str, version: int) -> Check | None:
+    """The schema's quick check (wire/quick_check.py), with the format checker jsonschema uses; None if it has none."""
+    checker = validator(message_type, version)
+    return compile_quick(checker.schema, checker.format_checker or FormatChecker())
+
+
 def validate(document: Any, expected_types: frozenset[str]) -> dict[str, Any]:
     """Return ``document`` if it is one of ``expected_types`` and valid; else raise InvalidMessage."""
     if not isinstance(document, dict):
@@ -84,6 +92,9 @@ def validate(document: Any, expected_types: frozenset[str]) -> dict[str, Any]:
         )
     if not isinstance(version, int) or isinstance(version, bool):
         raise InvalidMessage(f"{message_type}: version must be an integer")
+    check = quick(message_type, version)
+    if check is not None and check(document):
+        return document
     errors = sorted(validator(message_type, version).iter_errors(document), key=str)
     if errors:
         problems = "; ".join(_describe(error) for error in errors[:MAX_REPORTED_ERRORS])
