@@ -241,7 +241,7 @@ def html_tags(people: Sequence[Personal]) -> Personal:
                       for field, (text, html) in enumerate(zip(TEXT_TAGS, HTML_TAGS, strict=True))))
 
 
-def substitutions(values: Personal, html: Personal = HTML_TAGS) -> dict[str, str]:
+def substitutions(values: Personal, html: Personal) -> dict[str, str]:
     """Tag -> value for both parts; values for the HTML part's own tags escaped (substitution follows rendering)."""
     found = dict(zip(TEXT_TAGS, values, strict=True))
     for tag, value in zip(html, values, strict=True):
@@ -268,7 +268,7 @@ def _context(facts: EmailFacts, sender: Sender, now: datetime) -> dict[str, obje
     }
 
 
-def _render_shared(facts: EmailFacts, sender: Sender, now: datetime, html_tags: Personal = HTML_TAGS) -> SharedContent:
+def _render_shared(facts: EmailFacts, sender: Sender, now: datetime, html_tags: Personal) -> SharedContent:
     """The update's email once, with tags where each person's details go."""
     common = {**_context(facts, sender, now), "confirm_url": sender.confirm_url(facts.delivery_id)}
     text = _render(f"{facts.kind.value}.txt", **common, **TEXT_TAGS._asdict())

@@ -66,6 +66,20 @@ def test_no_schema_s_quick_check_passes_what_jsonschema_refuses(document: Any) -
             assert reference(message_type, version).is_valid(document)
 
 
+IDS = st.lists(st.one_of(st.integers(-3, 2**63), st.booleans(), st.floats(allow_nan=False), st.none(),
+                         st.text(max_size=3), st.just(1.0), st.just(0)), max_size=30)
+
+
+@FUZZ
+@given(ids=IDS | st.lists(st.integers(1, 10**9), min_size=1, max_size=1001))
+def test_announced_delivery_ids_pass_quickly_only_when_jsonschema_accepts_them(ids: list[object]) -> None:
+    document = {"type": "delivery.queued", "version": 1, "delivery_ids": ids}
+    plain = 1 <= len(ids) <= 1000 and all(type(i) is int and i >= 1 for i in ids)
+    assert quick("delivery.queued", 1)(document) == plain  # type: ignore[misc]
+    if plain:
+        assert reference("delivery.queued", 1).is_valid(document)
+
+
 def test_the_common_messages_take_the_quick_way() -> None:
     assert quick("bug_report.received", 1)(REPORT)  # type: ignore[misc]
     assert quick("delivery.queued", 1)(json.loads(encode_deliveries_queued(DeliveriesQueued((1, 2, 3)))))  # type: ignore[misc]
