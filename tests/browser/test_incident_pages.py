@@ -8,6 +8,7 @@ phone and desktop widths are kept in build/screenshots, and axe-core checks ever
 from collections.abc import Callable, Iterator
 
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -44,7 +45,11 @@ def tab_to(driver: WebDriver, matches: Callable[[object], bool], most: int = 30)
 
 
 def main_text(driver: WebDriver) -> str:
-    return driver.find_element(By.TAG_NAME, "main").text
+    """The page's main text; empty while the browser is between pages (a form just sent has no <main> yet)."""
+    try:
+        return driver.find_element(By.TAG_NAME, "main").text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
 
 
 def checked(driver: WebDriver, axe_source: str, name: str, found: dict[str, list]) -> None:
