@@ -13,8 +13,9 @@ stand-in in this process answering every request after ``--api-delay-ms``. The i
 and its subscribers are written straight to SQL (1,000 reporters with their reports, the
 rest affected people); the clock runs from publishing the resolution event to the API
 having accepted every recipient. Peak memory is each worker's VmHWM (/proc/<pid>/status);
-the CPU each worker and the stand-in (this process) used meanwhile is reported too, which
-says whether the machine's two cores, not waiting, set the pace.
+the CPU each worker, the stand-in (this process), the broker and PostgreSQL (every local
+postgres process) used meanwhile is reported too, which says whether the machine's two
+cores, not waiting, set the pace, and who spends them.
 
 The stand-in checks requests as strictly as SendGrid (schema and rules, about 70 ms of CPU
 per 1,000 recipients) on the same two cores as the workers; ``--api-check-every N`` checks
@@ -47,7 +48,7 @@ from harness import profile
 from broadcaster.config import Settings
 from broadcaster.domain.email import OutgoingEmail
 from broadcaster.domain.events import IncidentDeclared, IncidentResolved
-from broadcaster.embedded.broker import CLIENT_SETTINGS, free_port, start_broker
+from broadcaster.embedded.broker import CLIENT_SETTINGS, EmbeddedBroker, free_port, start_broker
 from broadcaster.kafka.topics import ensure_topics
 from broadcaster.mail.sendgrid_api import SendGridMailer
 from broadcaster.services.incidents import apply_incident_event
@@ -117,11 +118,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float | None:
+    """CPU used so far by every PostgreSQL process of this machine (server and backends), or None if none is readable.
+
+    The local server serves only the benchmark while it runs, so the difference across a run
+    is what the database cost it.
+    """
+    total, found = 0.0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            line = stat.read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        if line.split(" (", 1)[1].startswith("postgres)"):
+            total, found = total + cpu_seconds(int(stat.parent.name)), True
+    return total if found else None
+
+
 def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_url: str, folder: Path) -> dict:
+def run_fan_out(args: argparse.Namespace, workers: int, broker: EmbeddedBroker, database_url: str, folder: Path) -> dict:
     state = SandboxState(KEY, response_delay=args.api_delay_ms / 1000, keep_bodies=False,
                          check_every=args.api_check_every)
     sandbox = SandboxServer(state).start_in_background()
@@ -135,16 +153,17 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
     )
     try:
         seed(database_url, settings, args.subscribers)
-        ensure_topics(settings, broker)
+        ensure_topics(settings, broker.bootstrap)
         load_before = load_average()
         with ExitStack() as stack:
             processes = [stack.enter_context(running_worker(
                 settings.model_copy(update={"worker_web_port": free_port(), "state_dir": settings.state_dir / f"w{n}"}),
-                broker)) for n in range(workers)]
+                broker.bootstrap)) for n in range(workers)]
             profiler = profile(processes[0].pid, args.profile, rate=50) if args.profile else None
             cpu_before = [cpu_seconds(p.pid) for p in processes], time.process_time()
+            others_before = postgres_cpu_seconds(), cpu_seconds(broker.process.pid)
             started, started_at = time.perf_counter(), time.time()
-            resolve(settings, broker)
+            resolve(settings, broker.bootstrap)
             while len(state.addresses) < args.subscribers:
                 if time.perf_counter() - started > args.timeout:
                     break
@@ -153,6 +172,9 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
             memory = [peak_memory_mb(p.pid) for p in processes]
             worker_cpu = [round(cpu_seconds(p.pid) - before, 1) for p, before in zip(processes, cpu_before[0], strict=True)]
             api_cpu = round(time.process_time() - cpu_before[1], 1)
+            postgres_after = postgres_cpu_seconds()
+            database_cpu = round(postgres_after - others_before[0], 1) if postgres_after and others_before[0] else None
+            broker_cpu = round(cpu_seconds(broker.process.pid) - others_before[1], 1)
             if profiler:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(timeout=60)
@@ -169,6 +191,7 @@ def run_fan_out(args: argparse.Namespace, workers: int, broker: str, database_ur
         "most_requests_in_flight": state.most_in_flight, "peak_worker_memory_mb": memory,
         "worker_cpu_seconds": worker_cpu, "api_stand_in_cpu_seconds": api_cpu,
         "server_checking_cpu_seconds": round(state.checking_seconds, 2),
+        "postgresql_cpu_seconds": database_cpu, "broker_cpu_seconds": broker_cpu,
         "load_average_before": load_before, "load_average_after": load_average(),
     }
 
@@ -208,7 +231,7 @@ def main() -> None:
         try:
             for workers in args.workers:
                 with fresh_database(args.database, folder) as database_url:
-                    runs.append(run_fan_out(args, workers, broker.bootstrap, database_url, folder))
+                    runs.append(run_fan_out(args, workers, broker, database_url, folder))
         finally:
             broker.stop()
     figures: dict = {"subscribers": args.subscribers, "api_delay_ms": args.api_delay_ms, "database": args.database,

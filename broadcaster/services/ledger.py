@@ -11,19 +11,22 @@ that no incident holds yet (the triage receipt), unique in the database. Its lif
                  \----> dead (refused, unsendable, or out of attempts)
 
 The exactly-once argument, in full:
-1. **At most one row per person per update.** :func:`queue` is the only insert, an
-   insert-if-absent on the unique key: acknowledgements, fan-out pages, the sweep,
-   triage and retries may all ask for the same row, repeatedly (Kafka redelivers);
-   the second ask is a no-op. :func:`queue_about_reports` is the same for emails about
+1. **At most one row per person per update.** :func:`queue` and its variants are the
+   only inserts, each an insert-if-absent on the unique key: acknowledgements, fan-out
+   pages, the sweep, triage and retries may all ask for the same row, repeatedly (Kafka
+   redelivers); the second ask is a no-op. :func:`queue_about_reports` is the same for emails about
    a report, one per report and kind.
 2. **At most one sender per row at a time.** :func:`claim` moves rows to ``sending`` in
    its own transaction, with a conditional UPDATE; two workers cannot both win a row.
+   :func:`queue_claimed` inserts a fan-out page's rows already claimed by the worker that
+   inserted them, which sends them at once (a row that existed is claimed as above).
    A row claimed by a worker that died is claimable again after the lease, and every
    claim counts as an attempt, so a row that keeps killing its worker dies after
    ``max_attempts`` instead of looping.
 3. **Nothing is left behind.** Every queued row is announced on the deliveries topic
    (:func:`announcements`, shared by the worker and the CLI); if an announcement is
-   lost, :func:`stalled` finds the row after the lease and the leader re-announces it.
+   lost, or a claimed row's sender dies, :func:`stalled` finds the row after the lease
+   and the leader re-announces it.
 4. **The one duplicate window** is a crash after the provider accepted a request and
    before :func:`record` committed: closed by the provider's Event Webhook
    (:func:`confirm_accepted`), which records those rows as sent before the lease ends.
@@ -58,6 +61,15 @@ TROUBLED_STATES = (DeliveryState.FAILED, DeliveryState.HELD, DeliveryState.DEAD)
 WAITING_STATES = (DeliveryState.FAILED, DeliveryState.HELD)  # claimable again once retry_at has come
 
 
+class ClaimRules(NamedTuple):
+    """How a worker claims rows (:func:`claim`, :func:`queue_claimed`): from its settings."""
+
+    lease: timedelta
+    max_attempts: int
+    quiet: QuietHours | None = None
+    default_time_zone: str = "UTC"
+
+
 class Wanted(NamedTuple):
     """An email someone must get: this update, to this subscriber, as this kind of email."""
 
@@ -89,15 +101,45 @@ def queue_update(session: Session, update_id: int, kind: NotificationKind, subsc
     """:func:`queue` for one update and these subscribers, the rows made by the database from their ids."""
     if not subscriber_ids:
         return []
-    values = {"update_id": update_id, "kind": kind, "state": DeliveryState.QUEUED, "attempts": 0, "queued_at": now}
-    rows = select(*(literal(value, Delivery.__table__.c[name].type) for name, value in values.items()), Subscriber.id)
-    new = inserted_ids_from(session, Delivery, [*values, "subscriber_id"],
-                            rows.where(among(session, Subscriber.id, subscriber_ids)), unique=("update_id", "subscriber_id"))
+    new = _insert_for_update(session, update_id, kind, subscriber_ids,
+                             {"state": DeliveryState.QUEUED, "attempts": 0, "queued_at": now})
     if len(new) == len(set(subscriber_ids)):  # all new (a first fan-out): they are the queued ones
         return sorted(new)
     return sorted(session.scalars(select(Delivery.id).where(
         Delivery.update_id == update_id, among(session, Delivery.subscriber_id, subscriber_ids),
         Delivery.state == DeliveryState.QUEUED)))
+
+
+def queue_claimed(
+    session: Session, update_id: int, kind: NotificationKind, subscriber_ids: Sequence[int], *, now: datetime,
+    lease: timedelta, max_attempts: int, quiet: QuietHours | None = None, default_time_zone: str = "UTC",
+) -> list[int]:
+    """:func:`queue_update` and :func:`claim` at once, for a sender that will send these rows itself.
+
+    New rows go in already claimed (``sending``, one attempt): each recipient of a fan-out
+    costs one write fewer, and no announcement on the deliveries topic. A row claimed so is
+    covered as any claim is: if its sender dies, :func:`stalled` finds it after the lease.
+    Rows that were there already (a redelivered page) are claimed as :func:`claim` would.
+    """
+    if not subscriber_ids:
+        return []
+    claimed = _insert_for_update(session, update_id, kind, subscriber_ids, {
+        "state": DeliveryState.SENDING, "attempts": 1, "queued_at": now, "claimed_at": now})
+    if len(claimed) < len(set(subscriber_ids)):
+        earlier = list(session.scalars(select(Delivery.id).where(
+            Delivery.update_id == update_id, among(session, Delivery.subscriber_id, subscriber_ids),
+            Delivery.id.not_in(claimed))))
+        claimed += _claim_rows(session, earlier, now=now, lease=lease, max_attempts=max_attempts)
+    return _still_wanted(session, claimed, now, quiet, default_time_zone)
+
+
+def _insert_for_update(session: Session, update_id: int, kind: NotificationKind, subscriber_ids: Sequence[int],
+                       values: dict[str, Any]) -> list[int]:
+    """Insert one row of ``values`` per subscriber where none exists; the new rows' ids."""
+    values = {"update_id": update_id, "kind": kind, **values}
+    rows = select(*(literal(value, Delivery.__table__.c[name].type) for name, value in values.items()), Subscriber.id)
+    return inserted_ids_from(session, Delivery, [*values, "subscriber_id"],
+                             rows.where(among(session, Subscriber.id, subscriber_ids)), unique=("update_id", "subscriber_id"))
 
 
 def queue_about_reports(session: Session, report_ids: Sequence[str], kind: NotificationKind, *,
@@ -138,6 +180,16 @@ def claim(
     whatever it carries kills workers, and trying again would only do it again. With
     ``quiet`` hours, a holding update to a reader for whom it is night is skipped.
     """
+    claimed = _claim_rows(session, delivery_ids, now=now, lease=lease, max_attempts=max_attempts)
+    _expire_loaded(session, delivery_ids)
+    return _still_wanted(session, claimed, now, quiet, default_time_zone)
+
+
+def _claim_rows(session: Session, delivery_ids: Sequence[int], *, now: datetime, lease: timedelta,
+                max_attempts: int) -> list[int]:
+    """The conditional UPDATE of :func:`claim`: the rows among ``delivery_ids`` that were sendable, now ours."""
+    if not delivery_ids:
+        return []
     expired = and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - lease)
     session.execute(
         update(Delivery).where(among(session, Delivery.id, delivery_ids), expired, Delivery.attempts >= max_attempts)
@@ -150,14 +202,18 @@ def claim(
         and_(Delivery.state.in_(WAITING_STATES), or_(Delivery.retry_at.is_(None), Delivery.retry_at <= now)),
         and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - lease),
     )
-    claimed = session.scalars(
+    return list(session.scalars(
         update(Delivery)
         .where(among(session, Delivery.id, delivery_ids), sendable)
         .values(state=DeliveryState.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id).execution_options(synchronize_session=False)
-    )
-    wanted = _drop_unwanted(session, list(claimed))
-    _expire_loaded(session, delivery_ids)
+    ))
+
+
+def _still_wanted(session: Session, claimed: list[int], now: datetime, quiet: QuietHours | None,
+                  default_time_zone: str) -> list[int]:
+    """Claimed rows less those skipped now (suppressed, unsubscribed, quiet hours), sorted."""
+    wanted = _drop_unwanted(session, claimed)
     return sorted(_drop_quiet(session, wanted, now, quiet, default_time_zone) if quiet else wanted)
 
 

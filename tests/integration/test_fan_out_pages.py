@@ -1,13 +1,14 @@
 """Fan-out pages (issue 17): an update split into pages that any worker may queue, each person once, on both databases."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from broadcaster.domain.events import IncidentUpdated, UpdatePublished
-from broadcaster.services.fanout import page_bounds, queue_page
+from broadcaster.services import ledger
+from broadcaster.services.fanout import claim_page, page_bounds, queue_page
 from broadcaster.storage.models import Delivery, IncidentUpdate
-from tests.integration.test_services import T0, apply, declared, model, receive, report
+from tests.integration.test_services import LEASE, T0, apply, declared, model, receive, report
 
 __all__ = ["model"]  # the fixture, shared with test_services
 
@@ -31,3 +32,31 @@ def test_pages_cover_every_subscriber_once_in_any_order_and_a_repeated_page_adds
     with sessions() as session:
         progress = session.scalar(select(func.count()).where(Delivery.update_id == update_id)) or 0
     assert progress == 7 and len(set(queued)) == 7
+
+
+def test_a_sending_worker_claims_its_page_as_it_queues_it_and_a_dead_one_leaves_it_to_the_lease(sessions, model) -> None:
+    """``claim_page``: the rows go in claimed by the worker that sends them; a second worker (a redelivered
+    page) gets none of them while the lease runs, and all of them once it has run out (the first one died)."""
+    apply(sessions, model, declared(), T0)
+    for n in range(4):
+        receive(sessions, model, report(f"r{n}", f"user{n}@example.com", "CSV upload fails", T0), T0)
+    later = T0 + timedelta(minutes=5)
+    apply(sessions, model, IncidentUpdated("u1", "INC-1", later, "Testing a fix.", later + timedelta(hours=1)), later)
+    with sessions() as session:
+        update_id = max(session.scalars(select(IncidentUpdate.id)))
+        page = page_bounds(session, UpdatePublished("INC-1", update_id), size=10)[0]
+    rules = ledger.ClaimRules(LEASE, max_attempts=5)
+
+    def claim(now: datetime) -> list[int]:
+        with sessions.begin() as session:
+            return claim_page(session, page, after_subscriber_id=0, size=10, now=now, rules=rules).delivery_ids
+
+    first = claim(later)
+    with sessions() as session:
+        rows = session.execute(select(Delivery.state, Delivery.attempts, Delivery.claimed_at)
+                               .where(Delivery.id.in_(first))).all()
+    assert len(first) == 4 and set(rows) == {("sending", 1, later)}
+    assert claim(later + timedelta(seconds=1)) == []  # the first worker is still sending them
+    assert claim(later + LEASE + timedelta(seconds=1)) == first  # it died: the page is sent again, by whoever has it
+    with sessions() as session:
+        assert set(session.scalars(select(Delivery.attempts).where(Delivery.id.in_(first)))) == {2}

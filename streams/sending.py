@@ -1,0 +1,76 @@
+"""Sending claimed ledger rows: compose their emails, hand them to the mailer, record what it said.
+
+Shared by the deliver processor (rows announced on the deliveries topic, claimed there) and
+the fan-out processor (a page's rows, inserted already claimed). Every step but the mail
+API call runs through :func:`streams.handling.handle` in a thread, so a database outage
+waits and a bug dead-letters the message, never the worker.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from faust.types import EventT
+
+from broadcaster.domain.email import SendResult
+from broadcaster.services import composing, ledger
+from broadcaster.storage.database import transaction
+from streams.context import ProcessorContext
+from streams.handling import handle
+
+log = logging.getLogger(__name__)
+
+
+def claim_rules(ctx: ProcessorContext) -> ledger.ClaimRules:
+    settings = ctx.services.settings
+    return ledger.ClaimRules(settings.delivery_lease, settings.delivery_max_attempts, settings.quiet,
+                             settings.default_time_zone)
+
+
+class ClaimedSender:
+    """Sends rows this worker has claimed, for one processor (whose name its dead letters carry)."""
+
+    def __init__(self, ctx: ProcessorContext, processor: str) -> None:
+        settings = ctx.services.settings
+        self._ctx = ctx
+        self._processor = processor
+        self._retry_policy = ledger.RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff,
+                                                settings.delivery_backoff_cap)
+
+    async def send(self, event: EventT, claimed: Sequence[int]) -> None:
+        ctx = self._ctx
+        # Composing is retried on its own: the rows are ours now, and claiming again would find none.
+        composed = await handle(event, self._processor, ctx.dead_letters, lambda: self._compose(claimed), in_thread=True)
+        if composed is None or not (composed.emails or composed.refused):
+            return
+        try:
+            results = await asyncio.to_thread(ctx.services.mailer.send, composed.emails) if composed.emails else []
+        except Exception:
+            log.exception("mailer failed on %d emails; they will be retried after the lease", len(composed.emails))
+            results = []
+        results += composed.refused
+        if not results:
+            return
+        await handle(event, self._processor, ctx.dead_letters, lambda: self._record(results), in_thread=True)
+        sent = sum(result.accepted for result in results)
+        log.info("delivered %d of %d emails", sent, len(results))
+        for failed in (r for r in results if not r.accepted):
+            log.warning("delivery %d failed: %s", failed.delivery_id, failed.error)
+
+    def _compose(self, claimed: Sequence[int]) -> composing.Composed:
+        services = self._ctx.services
+        with services.sessions() as session:
+            return composing.compose_claimed(session, claimed, services.sender, services.clock())
+
+    def _record(self, results: list[SendResult]) -> None:
+        services, metrics = self._ctx.services, self._ctx.metrics
+        with transaction(services.sessions) as session:
+            now = services.clock()
+            outcomes = ledger.record(session, results, now=now, policy=self._retry_policy)
+            accepted = [r.delivery_id for r in results if r.accepted]
+            waits = [max(0.0, (now - received_at).total_seconds())
+                     for received_at in ledger.report_times(session, accepted).values()]
+        for wait in waits:  # counted once the ledger has it: a retried record would count twice
+            metrics.acknowledgement_seconds.observe(wait)
+        for state, count in outcomes.items():
+            metrics.emails.labels(state).inc(count)
