@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -260,8 +261,13 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("update_id", "subscriber_id"),
-        UniqueConstraint("report_id", "kind"),
-        Index("ix_deliveries_state", "state", "queued_at"),
+        # Partial: the rows about an update (nearly all) have no report and need no entry here.
+        Index("uq_deliveries_report_id_kind", "report_id", "kind", unique=True,
+              sqlite_where=text("report_id IS NOT NULL"), postgresql_where=text("report_id IS NOT NULL")),
+        # What the sweep and `status` look for; a sent or skipped row (nearly all) leaves it. Partial on
+        # PostgreSQL only: SQLite's planner cannot tell that `state = 'queued'` falls within it.
+        Index("ix_deliveries_state", "state", "queued_at", postgresql_where=text(
+            "state IN ('queued', 'sending', 'failed', 'held', 'dead')")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -61,7 +61,7 @@ def inserted_ids_from(session: Session, model: type[Base], names: Sequence[str],
     """
     table = cast(Table, model.__table__)
     dialect = import_module(f"sqlalchemy.dialects.{session.get_bind().dialect.name}")  # the one the engine loaded
-    statement = dialect.insert(table).from_select(list(names), rows).on_conflict_do_nothing(index_elements=list(unique))
+    statement = dialect.insert(table).from_select(list(names), rows).on_conflict_do_nothing(**_conflict(table, unique))
     return list(session.scalars(statement.returning(table.c.id)))
 
 
@@ -97,10 +97,23 @@ def _insert(session: Session, table: Table, rows: Sequence[dict[str, Any]], uniq
 
         source = _unnested([table.c[name] for name in names], rows, names)
         statement = insert(table).from_select(names, select(*(source.c[name] for name in names)))
-        return list(session.execute(statement.on_conflict_do_nothing(index_elements=list(unique)).returning(*returning)))
+        return list(session.execute(statement.on_conflict_do_nothing(**_conflict(table, unique)).returning(*returning)))
     dialect = import_module(f"sqlalchemy.dialects.{session.get_bind().dialect.name}")  # the one the engine loaded
-    ignoring = dialect.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    ignoring = dialect.insert(table).on_conflict_do_nothing(**_conflict(table, unique))
     return list(session.execute(ignoring.returning(*returning), list(rows)))
+
+
+def _conflict(table: Table, unique: Sequence[str]) -> dict[str, Any]:
+    """ON CONFLICT's target: the ``unique`` columns, and the predicate of a partial unique index on them.
+
+    Both databases take a partial index as the target only when the statement repeats its
+    predicate; the models say it the same way for both (``deliveries``' report key).
+    """
+    for index in table.indexes:
+        if index.unique and [column.name for column in index.columns] == list(unique):
+            where = index.dialect_options["postgresql"]["where"]
+            return {"index_elements": list(unique), "index_where": where}
+    return {"index_elements": list(unique)}
 
 
 def _unnested(columns: Sequence[Any], rows: Sequence[dict[str, Any]], names: Sequence[str]) -> Any:
