@@ -19,11 +19,14 @@ class SharedContent:
     reply_to: str | None = None  # with the tag where each person's reply token goes
 
 
-@dataclass(frozen=True)
+@dataclass
 class OutgoingEmail:
     """One person's email. With ``shared`` content its bodies are the shared ones with this person's
     ``substitutions`` filled in, made only when a mailer asks (:attr:`text`, :attr:`html`): SendGrid
-    fills them itself, so its path never does."""
+    fills them itself, so its path never does.
+
+    Nobody changes one once made; not frozen only because a fan-out makes one per recipient,
+    and setting a frozen dataclass's fields costs three times as much."""
 
     delivery_id: int
     to_email: str

@@ -22,7 +22,7 @@ from broadcaster.messages.compose import (
     ReceiptFacts,
     Sender,
     compose,
-    compose_group,
+    compose_alike,
     compose_receipt,
     content_key,
 )
@@ -30,13 +30,14 @@ from broadcaster.services import notes
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber
 from broadcaster.storage.upsert import among
 
-_PERSON_COLUMNS: dict[str, Any] = {  # EmailFacts field: where it is stored, for each row of a page
-    "delivery_id": Delivery.id, "kind": Delivery.kind, "update_key": Delivery.update_id, "to_email": Subscriber.email,
-    "to_name": Subscriber.name, "report_text": func.coalesce(Report.text, ""),  # a follower has no report
-    "reported_at": func.coalesce(Report.received_at, Subscriber.subscribed_at),
-    "follower": Subscriber.source == SubscriberSource.FOLLOWER, "affected": Subscriber.source == SubscriberSource.AFFECTED,
-    "time_zone": Subscriber.time_zone, "locale": Subscriber.locale,
+_PERSON_COLUMNS: dict[str, Any] = {  # for each row of a page, in the order compose_claimed unpacks them
+    "delivery_id": Delivery.id, "kind": Delivery.kind, "update_id": Delivery.update_id, "email": Subscriber.email,
+    "name": Subscriber.name, "report_text": func.coalesce(Report.text, ""),  # a follower has no report
+    "reported_at": func.coalesce(Report.received_at, Subscriber.subscribed_at), "source": Subscriber.source,
+    "time_zone": Subscriber.time_zone, "locale": Subscriber.locale, "subscriber_id": Subscriber.id,
+    "first_report_id": Subscriber.first_report_id,
 }
+_KINDS = {kind.value: kind for kind in NotificationKind}  # a look-up: the enum's own call costs more, per person
 _UPDATE_COLUMNS: dict[str, Any] = {  # EmailFacts field: where it is stored, once for each update of a page
     "incident_id": Incident.id, "incident_title": Incident.title, "status": IncidentUpdate.status,
     "description": Incident.description, "workaround": Incident.workaround, "update_message": IncidentUpdate.message,
@@ -106,32 +107,30 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
     A group that fails to compose is composed person by person, so only the rows that
     really cannot be composed are refused.
     """
-    rows = session.execute(
-        select(*(column.label(name) for name, column in _PERSON_COLUMNS.items()), Subscriber.id.label("subscriber_id"),
-               Subscriber.first_report_id.label("first_report_id"))
+    found = session.execute(
+        select(*(column.label(name) for name, column in _PERSON_COLUMNS.items()))
         .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
         .outerjoin(Report, Subscriber.first_report_id == Report.id)  # none for a follower or an affected person
         .where(among(session, Delivery.id, delivery_ids), Delivery.update_id.is_not(None))
         .order_by(Delivery.id)
-    )
-    found = [dict(row) for row in rows.mappings()]
-    updates = _update_facts(session, {row["update_key"] for row in found})
-    holding = _holding_context(session, {row["update_key"] for row in found if row["kind"] == NotificationKind.HOLDING})
-    follow_ups = _follow_ups(session, {(row["subscriber_id"], row["to_email"], updates[row["update_key"]]["incident_id"],
-                                        row["first_report_id"]) for row in found})
+    ).all()
+    updates = _update_facts(session, {row.update_id for row in found})
+    holding = _holding_context(session, {row.update_id for row in found if row.kind == NotificationKind.HOLDING})
+    follow_ups = _follow_ups(session, {(row.subscriber_id, row.email, updates[row.update_id]["incident_id"],
+                                        row.first_report_id) for row in found})
     groups: dict[str, list[EmailFacts]] = {}
-    for row in found:
-        subscriber_id, update_id = row.pop("subscriber_id"), row["update_key"]
-        del row["first_report_id"]
-        facts = EmailFacts(**{**row, **updates[update_id], "kind": NotificationKind(row["kind"]),
-                              "update_key": str(update_id), "follower": bool(row["follower"]),
-                              "affected": bool(row["affected"]), "followed_up_at": follow_ups.get(subscriber_id),
-                              **holding.get(update_id, {})})
+    for (delivery_id, kind, update_id, email, name, report_text, reported_at, source, time_zone, locale, subscriber_id,
+         _) in found:
+        facts = EmailFacts(
+            delivery_id=delivery_id, kind=_KINDS[kind], update_key=str(update_id), to_email=email, to_name=name,
+            report_text=report_text, reported_at=reported_at, follower=source == SubscriberSource.FOLLOWER,
+            affected=source == SubscriberSource.AFFECTED, time_zone=time_zone, locale=locale,
+            followed_up_at=follow_ups.get(subscriber_id), **updates[update_id], **holding.get(update_id, {}))
         groups.setdefault(content_key(facts), []).append(facts)
     composed = Composed()
     for group in groups.values():
         try:
-            composed.emails += compose_group(group, sender, now)
+            composed.emails += compose_alike(group, sender, now)
         except Exception:  # noqa: BLE001 - find the rows that cannot be composed; send the others
             for facts in group:
                 compose_one(facts, sender, composed, now)

@@ -80,6 +80,24 @@ def test_a_page_escapes_in_html_only_what_needs_it_and_shares_one_value_for_the_
     assert "Hi Bo," in calm[1].html and calm[0].html == compose(ana, SENDER).html
 
 
+def test_what_everyone_in_a_page_shares_is_written_once_and_only_what_differs_is_filled_per_person() -> None:
+    ana = replace(RESOLVED, delivery_id=9, to_name="Ana", affected=True, report_text="")
+    bo = replace(ana, delivery_id=10, to_name="Bo")
+    emails = compose_group([ana, bo], SENDER)
+    assert not {"-bc_page-", "-bc_excerpt-", "-bc_followup-"} & set(emails[0].substitutions)
+    assert {"-bc_name-", "-bc_unsubscribe-", "-bc_manage-", "-bc_reply-"} <= set(emails[0].substitutions)
+    for email, alone in zip(emails, (compose(ana, SENDER), compose(bo, SENDER)), strict=True):
+        assert (email.text, email.html) == (alone.text, alone.html)  # as if each were written for one person
+
+
+def test_a_shared_value_that_looks_like_a_tag_is_still_filled_as_written() -> None:
+    """Written into the shared content, ``-bc_name-`` in everyone's report would become each reader's name."""
+    ana = replace(RESOLVED, delivery_id=9, to_name="Ana", report_text="-bc_name- shows on my invoice")
+    emails = compose_group([ana, replace(ana, delivery_id=10, to_name="Bo")], SENDER)
+    assert all('"-bc_name- shows on my invoice"' in email.text for email in emails)
+    assert "Hi Bo," in emails[1].text
+
+
 def test_long_reports_are_quoted_as_an_excerpt_on_a_word_boundary() -> None:
     quoted = excerpt("word " * 100)
     assert len(quoted) <= 160 and quoted.endswith("word…")
