@@ -8,6 +8,7 @@ from broadcaster.bootstrap import Services
 from broadcaster.config import Settings
 from broadcaster.kafka.clients import ssl_context
 from broadcaster.kafka.topics import Topics
+from broadcaster.messages.compose import load_templates
 from broadcaster.services.linking import LinkingModel
 from streams import (
     apply_incident_events,
@@ -82,12 +83,14 @@ def create_app(services: Services, bootstrap: str) -> faust.App:
 
 
 async def freeze_what_startup_made() -> None:
-    """Move everything the worker made to start (modules, SQLAlchemy's mappers, Faust) out of the collector's reach.
+    """Compile the email templates, then move everything the worker made to start (modules, SQLAlchemy's
+    mappers, Faust, the templates) out of the collector's reach.
 
     A worker lives long and makes garbage fast (a fan-out page is thousands of dicts and
     dataclasses): every few young collections Python walked the whole heap, most of it
     objects that live as long as the process. Frozen, those walks skip them: in a
     100,000-recipient fan-out, 2.2 s of a worker's CPU in the collector became 0.7 s.
     """
+    load_templates()
     gc.collect()
     gc.freeze()
