@@ -110,7 +110,7 @@ def test_a_poison_recipient_is_dead_at_once_and_the_rest_of_its_batch_goes_out(s
     def poison_row() -> tuple[str, int, str | None] | None:
         with engine.connect() as connection:
             return connection.execute(
-                select(Delivery.state, Delivery.attempts, Delivery.last_error).join(Subscriber)
+                select(Delivery.state, Delivery.attempts, Delivery.last_error).join(Delivery.subscriber)
                 .where(Subscriber.email == "user4@example.com", Delivery.kind == "progress")).one_or_none()
 
     wait_for(lambda: (poison_row() or ("",))[0] == "dead", what="the poison row dead")

@@ -58,7 +58,7 @@ def first_emails(sessions: sessionmaker[Session], emails: set[str] | None = None
 def compose_for(sessions: sessionmaker[Session], emails: set[str]) -> dict[tuple[str, str], str]:
     """(address, kind): the text of each queued email to these people."""
     with sessions() as session:
-        ids = list(session.scalars(select(Delivery.id).join(Subscriber).where(Subscriber.email.in_(emails))))
+        ids = list(session.scalars(select(Delivery.id).join(Delivery.subscriber).where(Subscriber.email.in_(emails))))
         composed = composing.compose_claimed(session, ids, SENDER)
     assert not composed.refused
     return {(e.to_email, e.headers["X-Broadcaster-Kind"]): e.text for e in composed.emails}
@@ -98,7 +98,7 @@ def test_an_import_adds_each_person_once_names_bad_rows_and_announces_every_firs
         assert (reporter.source, reporter.name) == ("reporter", "Reporter")  # left as it was
         announced = Counter(i for m in session.scalars(select(OutboxMessage))
                             for i in decode_deliveries_queued(m.value).delivery_ids)
-        queued = set(session.scalars(select(Delivery.id).join(Subscriber).where(Subscriber.source == "affected")))
+        queued = set(session.scalars(select(Delivery.id).join(Delivery.subscriber).where(Subscriber.source == "affected")))
     assert set(announced) == queued and set(announced.values()) == {1}  # through the outbox, once each
 
     again = run(database_url, tmp_path, "incident", "affected", "INC-1", "--csv", path, code=1)

@@ -198,7 +198,8 @@ def test_catch_up_queues_the_latest_update_for_a_subscriber_every_path_missed(se
     with sessions.begin() as session:
         assert catch_up(session, now=later, settle=timedelta(minutes=1)) == []  # once only
     with sessions() as session:
-        rows = session.execute(select(Subscriber.email, Delivery.kind).join(Delivery)).all()
+        rows = session.execute(select(Subscriber.email, Delivery.kind)
+                               .join(Delivery, Delivery.subscriber_id == Subscriber.id)).all()
     assert sorted(rows) == [("eric@example.com", "acknowledgement"), ("eric@example.com", "progress"),
                             ("maz@example.com", "progress")]
     assert len(first.delivery_ids) == 1
