@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, func, literal, or_, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import DeliveriesQueued
@@ -256,17 +256,23 @@ def _drop_unwanted(session: Session, delivery_ids: Sequence[int]) -> list[int]:
     in ``last_error``. The address is suppressed (the person stopped all email, bounced,
     reported spam), the subscriber left the incident, or a receipt's report left triage
     before the receipt went out (its acknowledgement, or a person, answers instead). One
-    query: a suppression (all email) wins over the other reasons.
+    query: a suppression (all email) wins over the other reasons. The suppressions are
+    joined once by the subscriber's address and once by the report's, each an index look-up:
+    joined on either address at once, PostgreSQL hashed the whole suppression list for
+    every page and read every subscriber (14 µs a recipient of a fan-out, with none suppressed).
     """
-    address = func.coalesce(Subscriber.email, Report.email)
+    by_subscriber, by_report = aliased(Suppression), aliased(Suppression)
     receipt_needless = and_(Delivery.kind == NotificationKind.TRIAGE_RECEIPT, Report.link_state.not_in(TRIAGE_STATES))
     rows = session.execute(
-        select(Delivery.id, Suppression.reason, Subscriber.unsubscribed_at, Report.link_state)
+        select(Delivery.id, func.coalesce(by_subscriber.reason, by_report.reason), Subscriber.unsubscribed_at,
+               Report.link_state)
         .outerjoin(Subscriber, Delivery.subscriber_id == Subscriber.id)
         .outerjoin(Report, Delivery.report_id == Report.id)
-        .outerjoin(Suppression, Suppression.email == address)
+        .outerjoin(by_subscriber, by_subscriber.email == Subscriber.email)
+        .outerjoin(by_report, by_report.email == Report.email)
         .where(among(session, Delivery.id, delivery_ids),
-               or_(Suppression.email.is_not(None), Subscriber.unsubscribed_at.is_not(None), receipt_needless))
+               or_(by_subscriber.email.is_not(None), by_report.email.is_not(None), Subscriber.unsubscribed_at.is_not(None),
+                   receipt_needless))
     )
     blocked = {i: _why_skipped(reason, left_at, link_state) for i, reason, left_at, link_state in rows}
     for error in set(blocked.values()):
