@@ -17,6 +17,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from broadcaster.domain.email import OutgoingEmail, unsendable
 from broadcaster.mail.outbox import OutboxMailer
 from broadcaster.messages.compose import compose
 from broadcaster.services import composing
@@ -118,3 +119,16 @@ def test_one_poison_email_in_a_batch_is_refused_alone(tmp_path: Path) -> None:
     [refused] = [r for r in results if not r.accepted]
     assert refused.delivery_id == 99 and not refused.retryable and "line break" in (refused.error or "")
     assert len(list(tmp_path.glob("*.eml"))) == 9
+
+
+_HEADER_BREAKERS = {*map(chr, range(0x20)), "\x7f", "\u2028", "\u2029"}
+
+
+@given(name=st.text(max_size=30), subject=st.text(max_size=30), header=st.text(max_size=30))
+def test_the_last_check_before_the_wire_names_the_first_field_that_would_break_a_header(
+        name: str, subject: str, header: str) -> None:
+    """One search over every field at once decides, and then the same field is named as one search each would."""
+    email = OutgoingEmail(1, "ana@example.com", name, subject, "", "", {"X-Broadcaster-Kind": header}, from_name="Team")
+    fields = (("recipient's name", name), ("subject", subject), ("header X-Broadcaster-Kind", header))
+    broken = next((what for what, value in fields if _HEADER_BREAKERS & set(value)), None)
+    assert unsendable(email) == (f"the {broken} contains a control character or line break" if broken else None)
