@@ -59,7 +59,7 @@ def _tags(tags: frozenset[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(tag) for tag in sorted(tags, key=len, reverse=True)))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per recipient of a fan-out: not frozen, for the same reason as OutgoingEmail
 class SendResult:
     delivery_id: int
     accepted: bool
