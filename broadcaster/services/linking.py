@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
 
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import ColumnElement, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from broadcaster.config import Settings
@@ -68,11 +68,13 @@ class LinkingModel:
             session.flush()  # reports added as objects count among the recent ones too
             self.matcher.observe(_recent_texts(session, unstored))
             self._observed_history = True
-        incidents = candidates(session, now, self.settings.resolved_reply_window)
+        considered = _candidate(now, self.settings.resolved_reply_window)
+        incidents = session.execute(select(Incident.id, Incident.status, Incident.match_phrases).where(considered)
+                                    .order_by(Incident.id))
         feedback = session.execute(select(func.count(), func.max(LinkFeedback.id))).one()
-        fingerprint = (tuple((i.id, i.status, tuple(i.match_phrases or ())) for i in incidents), tuple(feedback))
-        if fingerprint != self._fingerprint:
-            self._rebuild(session, incidents)
+        fingerprint = (tuple((i, status, tuple(phrases or ())) for i, status, phrases in incidents), tuple(feedback))
+        if fingerprint != self._fingerprint:  # the incidents themselves are read only then
+            self._rebuild(session, list(session.scalars(select(Incident).where(considered).order_by(Incident.id))))
             self._fingerprint = fingerprint
 
     def _rebuild(self, session: Session, incidents: list[Incident]) -> None:
@@ -114,20 +116,9 @@ def _confirmed_texts(session: Session, incident_ids: list[str]) -> list[tuple[st
     return texts
 
 
-def candidates(session: Session, now: datetime, resolved_window: timedelta) -> list[Incident]:
+def _candidate(now: datetime, resolved_window: timedelta) -> ColumnElement[bool]:
     """Open incidents, and those resolved recently enough that a late report is about them."""
-    return list(
-        session.scalars(
-            select(Incident)
-            .where(
-                or_(
-                    Incident.status.in_([status.value for status in OPEN_STATUSES]),
-                    Incident.resolved_at >= now - resolved_window,
-                )
-            )
-            .order_by(Incident.id)
-        )
-    )
+    return or_(Incident.status.in_([status.value for status in OPEN_STATUSES]), Incident.resolved_at >= now - resolved_window)
 
 
 def profile(incident: Incident) -> IncidentProfile:

@@ -25,7 +25,15 @@ from broadcaster.linking.matcher import ReportText
 from broadcaster.services import ledger
 from broadcaster.services.early_warning import check_for_pile_up
 from broadcaster.services.linking import LinkingModel
-from broadcaster.services.subscriptions import Link, link_reports, mark_linked, queue_first_emails, queued_for, subscribe
+from broadcaster.services.subscriptions import (
+    Link,
+    Subscribed,
+    link_reports,
+    mark_linked,
+    queue_first_emails,
+    queued_for,
+    subscribe,
+)
 from broadcaster.storage.models import Incident, Report
 
 
@@ -73,14 +81,16 @@ class Received:
 
 
 REPORTS = cast(Table, Report.__table__)
+INCIDENTS = cast(Table, Incident.__table__)
 COLUMNS = [column.name for column in fields(Received)]
 AnyReport = Report | Received
 
 
 def _known(session: Session, events: Sequence[BugReportReceived]) -> list[AnyReport]:
     """The distinct reports of ``events``: the stored ones (a redelivery), then the new ones in order."""
-    known: dict[str, AnyReport] = {
-        r.id: r for r in session.scalars(select(Report).where(Report.id.in_({e.report_id for e in events})))}
+    stored = list(session.scalars(select(REPORTS.c.id).where(REPORTS.c.id.in_({e.report_id for e in events}))))
+    known: dict[str, AnyReport] = {  # as objects only if there are any: the ORM costs more than the look-up
+        r.id: r for r in session.scalars(select(Report).where(Report.id.in_(stored)))} if stored else {}
     for event in events:
         if event.report_id not in known:
             known[event.report_id] = Received.of(event)
@@ -98,18 +108,21 @@ def subscribe_reporters(session: Session, links: Sequence[Link], now: datetime) 
     return _welcome(session, links, link_reports(session, links, now), now)
 
 
-def _welcome(session: Session, links: Sequence[Link], subscriber_ids: Sequence[int], now: datetime) -> list[ReportResult]:
+def _welcome(session: Session, links: Sequence[Link], subscribed: Subscribed, now: datetime) -> list[ReportResult]:
     """Queue what each linked reporter must hear, and say what is still queued for them."""
     if not links:
         return []
-    is_open = {i: session.get_one(Incident, i).status != Status.RESOLVED for i in {link.incident_id for link in links}}
-    subscribers = {s: link.incident_id for s, link in zip(subscriber_ids, links, strict=True)}
-    queue_first_emails(session, subscribers, {i: kind_for_new_subscriber(o) for i, o in is_open.items()}, now)
+    statuses = session.execute(select(INCIDENTS.c.id, INCIDENTS.c.status)
+                               .where(INCIDENTS.c.id.in_({link.incident_id for link in links})))
+    is_open = {i: status != Status.RESOLVED for i, status in statuses}
+    subscribers = {s: link.incident_id for s, link in zip(subscribed.ids, links, strict=True)}
+    queue_first_emails(session, subscribers, {i: kind_for_new_subscriber(o) for i, o in is_open.items()}, now,
+                       new=subscribed.new)
     waiting = queued_for(session, subscribers)
     return [
         ReportResult(Outcome.LINKED if is_open[link.incident_id] else Outcome.FIXED_REPLY, link.incident_id,
                      waiting.get(subscriber_id, []))
-        for link, subscriber_id in zip(links, subscriber_ids, strict=True)
+        for link, subscriber_id in zip(links, subscribed.ids, strict=True)
     ]
 
 

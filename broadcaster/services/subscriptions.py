@@ -10,16 +10,19 @@ more than the database's work (bench/ack_latency.py --profile).
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.notifications import DeliveryState, NotificationKind, SubscriberSource
 from broadcaster.services import ledger
 from broadcaster.storage.models import Delivery, IncidentUpdate, Subscriber
+from broadcaster.storage.upsert import among
 
 SUBSCRIBERS = cast(Table, Subscriber.__table__)
+DELIVERIES = cast(Table, Delivery.__table__)
+UPDATES = cast(Table, IncidentUpdate.__table__)
 
 
 class Reported(Protocol):
@@ -47,8 +50,15 @@ class Link:
     linked_by: str = "matcher"
 
 
-def link_reports(session: Session, links: Sequence[Link], now: datetime) -> list[int]:
-    """Attach each report to its incident and return its reporter's subscriber id (idempotent)."""
+class Subscribed(NamedTuple):
+    """Each link's subscriber id, and which of them were subscribed just now (no email can be queued for them yet)."""
+
+    ids: list[int]
+    new: frozenset[int]
+
+
+def link_reports(session: Session, links: Sequence[Link], now: datetime) -> Subscribed:
+    """Attach each report to its incident and subscribe its reporter (idempotent)."""
     mark_linked(links, now)
     return subscribe(session, links, now)
 
@@ -63,25 +73,26 @@ def mark_linked(links: Sequence[Link], now: datetime) -> None:
         report.candidate_incident_id = None
 
 
-def subscribe(session: Session, links: Sequence[Link], now: datetime) -> list[int]:
-    """Each link's reporter as a subscriber of its incident, by id; made or completed as needed (idempotent).
+def subscribe(session: Session, links: Sequence[Link], now: datetime) -> Subscribed:
+    """Each link's reporter as a subscriber of its incident; made or completed as needed (idempotent).
 
     The reports must be stored (a subscriber names its first report). Per person, the
     first of their reports in ``links`` is the one they subscribed with, and the last
     that says where they read times sets it.
     """
     if not links:
-        return []
+        return Subscribed([], frozenset())
     people: dict[tuple[str, str], list[Reported]] = {}
     for link in links:
         people.setdefault((link.incident_id, link.report.email), []).append(link.report)
     ids = _complete_existing(session, people)
-    new = [key for key in people if key not in ids]
-    if new:
-        rows = [_new_subscriber(incident_id, people[incident_id, email], now) for incident_id, email in new]
+    new = {}
+    if len(ids) < len(people):
+        rows = [_new_subscriber(person[0], reports, now) for person, reports in people.items() if person not in ids]
         statement = insert(SUBSCRIBERS).returning(SUBSCRIBERS.c.id, SUBSCRIBERS.c.incident_id, SUBSCRIBERS.c.email)
-        ids.update({(incident_id, email): id_ for id_, incident_id, email in session.execute(statement, rows)})
-    return [ids[link.incident_id, link.report.email] for link in links]
+        new = {(incident_id, email): id_ for id_, incident_id, email in session.execute(statement, rows)}
+    ids |= new
+    return Subscribed([ids[link.incident_id, link.report.email] for link in links], frozenset(new.values()))
 
 
 def _complete_existing(session: Session, people: Mapping[tuple[str, str], Sequence[Reported]]) -> dict[tuple[str, str], int]:
@@ -136,37 +147,44 @@ def latest_update(session: Session, incident_id: str) -> IncidentUpdate:
     ).one()
 
 
-def queue_first_emails(
-    session: Session, subscribers: Mapping[int, str], kinds: Mapping[str, NotificationKind], now: datetime
-) -> None:
+def queue_first_emails(session: Session, subscribers: Mapping[int, str], kinds: Mapping[str, NotificationKind],
+                       now: datetime, *, new: Collection[int] = ()) -> None:
     """Queue their incident's latest update for each subscriber who has no email yet.
 
     ``subscribers`` maps each subscriber's id to their incident's; ``kinds`` says, per
     incident, which email a new subscriber gets (an acknowledgement while it is open,
-    a "fixed, please try again" reply once it is resolved).
+    a "fixed, please try again" reply once it is resolved). Those in ``new`` were
+    subscribed in this transaction, so they are known to have none.
     """
-    have = set(session.scalars(
-        select(Delivery.subscriber_id).where(Delivery.subscriber_id.in_(list(subscribers))).distinct()
-    ))
-    latest: dict[str, int] = {}
-    wanted = []
-    for subscriber_id, incident_id in subscribers.items():
-        if subscriber_id in have:
-            continue
-        if incident_id not in latest:
-            latest[incident_id] = latest_update(session, incident_id).id
-        wanted.append(ledger.Wanted(latest[incident_id], subscriber_id, kinds[incident_id]))
-    ledger.queue(session, wanted, now=now)
+    known = [s for s in subscribers if s not in new]
+    have = set(session.scalars(select(DELIVERIES.c.subscriber_id).where(among(session, DELIVERIES.c.subscriber_id, known))
+                               .distinct())) if known else set()
+    wanted = [(s, incident_id) for s, incident_id in subscribers.items() if s not in have]
+    latest = _latest_updates(session, {incident_id for _, incident_id in wanted})
+    ledger.queue(session, [ledger.Wanted(latest[i], s, kinds[i]) for s, i in wanted], now=now)
+
+
+def _latest_updates(session: Session, incident_ids: Collection[str]) -> dict[str, int]:
+    """Each incident's latest update id, in one statement."""
+    if not incident_ids:
+        return {}
+    c = UPDATES.c
+    rows = session.execute(select(c.incident_id, func.max(c.id)).where(c.incident_id.in_(list(incident_ids)))
+                           .group_by(c.incident_id))
+    return {incident_id: update_id for incident_id, update_id in rows}
 
 
 def queued_for(session: Session, subscriber_ids: Collection[int]) -> dict[int, list[int]]:
-    """Deliveries to these people still waiting to go, by subscriber: re-announced after a redelivery."""
-    rows = session.execute(
-        select(Delivery.subscriber_id, Delivery.id)
-        .where(Delivery.subscriber_id.in_(list(subscriber_ids)), Delivery.state == DeliveryState.QUEUED)
-        .order_by(Delivery.id)
-    )
+    """Deliveries to these people still waiting to go, by subscriber: re-announced after a redelivery.
+
+    Found by subscriber and sorted out here: a person has a handful of deliveries, while
+    the database, asked for the queued ones too, may read every queued row (a big fan-out).
+    """
+    c = DELIVERIES.c
+    rows = session.execute(select(c.subscriber_id, c.id, c.state).where(among(session, c.subscriber_id, list(subscriber_ids)))
+                           .order_by(c.id))
     waiting: dict[int, list[int]] = {}
-    for subscriber_id, delivery_id in rows:  # the IN matched only rows with a subscriber
-        waiting.setdefault(cast(int, subscriber_id), []).append(delivery_id)
+    for subscriber_id, delivery_id, state in rows:
+        if state == DeliveryState.QUEUED:
+            waiting.setdefault(subscriber_id, []).append(delivery_id)
     return waiting
