@@ -23,7 +23,7 @@ from broadcaster.linking.features import (
     weighted,
 )
 from broadcaster.linking.matcher import Matcher, ReportText, _Memory
-from broadcaster.linking.text import normalise
+from broadcaster.linking.text import _NAMED_CODE, _NUMBERED_CODE, _SIGNATURE, normalise, signatures
 
 REAL = Path(__file__).parents[1] / "data" / "linking_real" / "dev" / "reports.jsonl"
 
@@ -69,6 +69,14 @@ def test_character_counts_made_from_kept_words_are_the_vectorisers_on_every_real
 def test_character_counts_made_from_kept_words_are_the_vectorisers_on_any_text(texts: list[str]) -> None:
     if texts:  # the vectoriser cannot transform nothing (Texts.of handles that before)
         assert identical(char_counts(texts), CHARS.transform(texts))
+
+
+@given(st.lists(st.sampled_from(["Error", "error", "Exception", "Fault", "::", "0x", "_", "ERR", "_UPLOAD", "413",
+                                  "500", "5", "0", "٥٠٠", "a", "Z", " ", ":", "-", "x", "ff00aa", "status"]),
+                max_size=12).map("".join))
+def test_signatures_are_what_the_plain_searches_find(text: str) -> None:
+    codes = set(_NAMED_CODE.findall(text)) | {first or second for first, second in _NUMBERED_CODE.findall(text)}
+    assert signatures(text) == frozenset(m.lower() for m in _SIGNATURE.findall(text)) | codes
 
 
 def test_counting_and_weighing_give_the_numbers_of_the_plain_formulas() -> None:
