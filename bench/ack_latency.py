@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import math
+import re
 import signal
 import statistics
 import sys
@@ -145,6 +146,18 @@ def link_states(database_url: str, prefix: str) -> dict[str, int]:
     return {state: count for state, count in rows}
 
 
+def link_batches(log: Path, since: int) -> list[int]:
+    """How many reports each batch of the link-reports processor decided, from the worker's log after ``since`` bytes.
+
+    A batch's fixed cost (statements, commit, the matcher's refresh) is shared by its reports:
+    the sizes say how much of the CPU per report is that share.
+    """
+    with log.open("rb") as file:
+        file.seek(since)
+        text = file.read().decode(errors="replace")
+    return [int(n) for n in re.findall(r"\] (\d+) report\(s\): ", text)]
+
+
 def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
@@ -162,6 +175,7 @@ class Step:
     api_checking_seconds: float
     load: float
     outcomes: dict[str, int]
+    batches: list[int]
 
     @property
     def latencies(self) -> list[float]:
@@ -195,6 +209,8 @@ class Step:
             "decided": self.outcomes,
             "worker_cpu_seconds": round(self.worker_cpu_seconds, 1),
             "worker_cpu_ms_per_report": round(1000 * self.worker_cpu_seconds / count, 3),
+            "link_batches": len(self.batches),
+            "mean_link_batch": round(statistics.mean(self.batches), 1) if self.batches else None,
             "api_checking_seconds": round(self.api_checking_seconds, 1),
             "bare_consumer_messages_per_second": round(self.bare_rate), "load_average": self.load,
         }
@@ -210,6 +226,8 @@ def run_step(rate: float, seconds: float, settle: float, profile: str | None = N
         with running_worker(bench.settings, bench.bootstrap) as worker:
             warm_up(producer, topic, state)
             profiler = harness_profile(worker.pid, profile) if profile else None
+            log = Path(bench.settings.state_dir) / "worker.log"  # where tests.support.worker has it write
+            log_from = log.stat().st_size
             cpu_before, checking_before = cpu_seconds(worker.pid), state.checking_seconds
             sent_at = produce(producer, topic, count, rate, "user")
             produce_seconds = max(sent_at.values()) - min(sent_at.values())
@@ -218,12 +236,13 @@ def run_step(rate: float, seconds: float, settle: float, profile: str | None = N
             checking = state.checking_seconds - checking_before
             load = load_average()
             outcomes = link_states(bench.settings.database_url, "user-")
+            batches = link_batches(log, log_from)
             if profiler:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(timeout=60)
         producer.close()
         ceiling = asyncio.run(bare_consumer_rate(bench.bootstrap, topic, count + WARM_UP))
-    return Step(rate, sent_at, accepted, produce_seconds, ceiling, cpu, checking, load, outcomes)
+    return Step(rate, sent_at, accepted, produce_seconds, ceiling, cpu, checking, load, outcomes, batches)
 
 
 def find_capacity(start: float, seconds: float, bisect_steps: int, profile: str | None,

@@ -53,6 +53,43 @@ def _vectorizer(analyzer: str, ngrams: tuple[int, int]) -> HashingVectorizer:
 
 
 CHARS, WORDS = _vectorizer("char_wb", (3, 5)), _vectorizer("word", (1, 2))
+WORDS_KEPT = 20_000  # words whose character counts are kept (about 10 MB); past that the store starts afresh
+Counts = tuple[np.ndarray, np.ndarray]  # features, and how often each occurs
+_word_chars: dict[str, Counts] = {}
+
+
+def char_counts(texts: Sequence[str]) -> sparse.csr_matrix:
+    """``CHARS.transform(texts)``, the same matrix, from each word's counts made once and kept.
+
+    ``char_wb`` n-grams never cross a word (the text's whitespace-separated parts), so a
+    text's counts are the sum of its words' counts; words repeat from report to report,
+    and hashing every n-gram of every report was most of reading a report (a long real
+    report cost about 0.3 ms). Only words not seen yet go through the vectoriser.
+    """
+    documents = [text.split() for text in texts]
+    counts = _word_counts(list(dict.fromkeys(word for words in documents for word in words)))
+    parts = [counts[word] for words in documents for word in words]
+    sizes = [sum(counts[word][0].size for word in words) for words in documents]
+    matrix = sparse.csr_matrix((np.concatenate([data for _, data in parts]) if parts else np.zeros(0),
+                                np.concatenate([features for features, _ in parts]) if parts else np.zeros(0, np.int32),
+                                np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)),
+                               shape=(len(texts), N_FEATURES))
+    matrix.sum_duplicates()  # sorted, each feature once: as the vectoriser leaves them
+    return matrix
+
+
+def _word_counts(words: Sequence[str]) -> dict[str, Counts]:
+    """Each word's character counts: the kept ones, and the others made in one go (and kept)."""
+    counts = {word: kept for word in words if (kept := _word_chars.get(word)) is not None}
+    new = [word for word in words if word not in counts]
+    if new:
+        if len(_word_chars) + len(new) > WORDS_KEPT:
+            _word_chars.clear()
+        made = CHARS.transform(new)
+        for row, word in enumerate(new):
+            start, end = made.indptr[row], made.indptr[row + 1]
+            _word_chars[word] = counts[word] = made.indices[start:end], made.data[start:end]
+    return counts
 
 
 def first_line(text: str) -> str:
@@ -136,7 +173,7 @@ class Texts:
             empty = sparse.csr_matrix((0, N_FEATURES))
             return cls(empty, empty, empty, [], [], [], np.zeros(0))
         prepared = [normalise(t) for t in texts]
-        chars = CHARS.transform(prepared)
+        chars = char_counts(prepared)
         return cls(chars, WORDS.transform(prepared), _title_chars(chars, prepared, [normalise(first_line(t)) for t in texts]),
                    [signatures(t) for t in texts], [versions(t) for t in texts],
                    [frozenset(significant_words(p)) for p in prepared],
@@ -150,10 +187,10 @@ def _title_chars(chars: sparse.csr_matrix, prepared: Sequence[str], titles: Sequ
     if not own:
         return chars.copy()
     if len(own) == len(titles):
-        return CHARS.transform(titles)
+        return char_counts(titles)
     rows = np.arange(len(titles))
     rows[own] = len(titles) + np.arange(len(own))
-    return sparse.vstack([chars, CHARS.transform([titles[row] for row in own])], format="csr")[rows]
+    return sparse.vstack([chars, char_counts([titles[row] for row in own])], format="csr")[rows]
 
 
 def weighted(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:

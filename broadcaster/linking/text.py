@@ -80,6 +80,7 @@ _NAMED_CODE = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
 _NUMBERED_CODE = re.compile(
     r"\b(?:error|err|code|http|status)\W{0,3}([1-5]\d\d)\b|\b([1-5]\d\d)\W{0,3}(?:error|err)\b", re.IGNORECASE
 )
+_NUMBER = re.compile(r"[1-5]\d\d")  # what every numbered code has
 
 
 def fold(text: str) -> str:
@@ -106,9 +107,13 @@ def _canonical(word: str) -> str:
 
 
 def error_codes(text: str) -> frozenset[str]:
-    """Codes and numbered errors a report quotes: ``ERR_UPLOAD_413``, ``error 500`` (as ``500``)."""
-    named = set(_NAMED_CODE.findall(text))
-    numbered = {first or second for first, second in _NUMBERED_CODE.findall(text)}
+    """Codes and numbered errors a report quotes: ``ERR_UPLOAD_413``, ``error 500`` (as ``500``).
+
+    Most reports quote none: a text without an underscore, or without three digits in a row,
+    is not searched for what needs one (the searches cost more than the rest of reading it).
+    """
+    named = set(_NAMED_CODE.findall(text)) if "_" in text else set()
+    numbered = {first or second for first, second in _NUMBERED_CODE.findall(text)} if _NUMBER.search(text) else set()
     return frozenset(named | numbered)
 
 
@@ -121,7 +126,8 @@ class Tone(StrEnum):
 def tone(text: str) -> Tone:
     """Whether a report says something is broken; how-to questions share our words but do not."""
     folded = fold(text)
-    tokens = {LEXICON.get(w, w) for w in words(folded)} | set(words(folded))
+    said = words(folded)
+    tokens = {LEXICON.get(w, w) for w in said} | set(said)
     if tokens & FAILURE_SIGNALS or error_codes(text):
         return Tone.FAILURE
     if "?" in folded or any(clause.strip().startswith(QUESTION_OPENERS) for clause in _CLAUSE.split(folded)):
@@ -134,12 +140,17 @@ def reports_a_failure(text: str) -> bool:
 
 
 _SIGNATURE = re.compile(r"0x[0-9a-fA-F]{6,}|\b\w+(?:Error|Exception|Fault)\b|\b\w+(?:::\w+)+")
+_SIGNATURE_HINTS = ("0x", "Error", "Exception", "Fault", "::")
 _VERSION = re.compile(r"\b\d+\.\d+(?:\.\d+)*\b")
 
 
 def signatures(text: str) -> frozenset[str]:
-    """What identifies one fault: quoted codes, exception names, ``Module::Name``, long hex codes."""
-    return frozenset(m.lower() for m in _SIGNATURE.findall(text)) | error_codes(text)
+    """What identifies one fault: quoted codes, exception names, ``Module::Name``, long hex codes.
+
+    Each kind contains one of ``_SIGNATURE_HINTS``: a text with none is not searched.
+    """
+    quoted = _SIGNATURE.findall(text) if any(hint in text for hint in _SIGNATURE_HINTS) else []
+    return frozenset(m.lower() for m in quoted) | error_codes(text)
 
 
 def versions(text: str) -> frozenset[str]:

@@ -16,25 +16,25 @@ RECENT_LIMIT = 500
 
 
 def check_for_pile_up(
-    session: Session, report: Report, model: LinkingModel, now: datetime
+    session: Session, report_id: str, text: str, model: LinkingModel, now: datetime
 ) -> SuspectedIncident | None:
-    """Add ``report`` to a suspicion it resembles, or raise a new one when enough pile up."""
+    """Add the stored report ``report_id`` (saying ``text``) to a suspicion it resembles, or raise one when enough pile up."""
     settings = model.settings
     recent = session.execute(
         select(Report.id, Report.text)
-        .where(Report.link_state == "unlinked", Report.id != report.id,
+        .where(Report.link_state == "unlinked", Report.id != report_id,
                Report.received_at >= now - settings.early_warning_window)
         .order_by(Report.received_at.desc())
         .limit(RECENT_LIMIT)
     ).all()
-    similar = similar_reports(model.matcher, report.text, [(row[0], row[1]) for row in recent])
+    similar = similar_reports(model.matcher, text, [(row[0], row[1]) for row in recent])
     if len(similar) + 1 < settings.early_warning_count:
         return None
     for suspicion in session.scalars(select(SuspectedIncident).where(SuspectedIncident.status == "open")):
         if set(similar) & set(suspicion.report_ids):
-            suspicion.report_ids = sorted({*suspicion.report_ids, report.id})
+            suspicion.report_ids = sorted({*suspicion.report_ids, report_id})
             return suspicion
-    return _raise(session, [*similar, report.id], now)
+    return _raise(session, [*similar, report_id], now)
 
 
 def _raise(session: Session, report_ids: list[str], now: datetime) -> SuspectedIncident:

@@ -7,11 +7,13 @@ suggestion confirmed or rejected), so every worker sees a new incident before it
 the next report.
 """
 
+import heapq
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import ColumnElement, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from broadcaster.config import Settings
@@ -37,35 +39,42 @@ class LinkingModel:
         # processor decides in a thread of its own, an incident event links its backlog in the event loop.
         self.lock = threading.RLock()
 
-    def decide_and_learn(self, session: Session, reports: Sequence[Report], now: datetime) -> list[Decision]:
+    def decide_and_learn(self, session: Session, reports: Sequence[ReportText], now: datetime, *,
+                         unstored: Sequence[tuple[datetime, str]] = ()) -> list[Decision]:
         """Decide each report, and learn from the ones linked once the transaction commits.
 
         Learning waits for the commit: a batch that fails is retried in parts, and what it
-        decided must not be remembered once per attempt.
+        decided must not be remembered once per attempt. ``unstored`` are the reports being
+        received and not written yet (when received, what they say), see :meth:`sync`.
         """
         if not reports:
             return []
-        self.sync(session, now)
-        decisions, learn_linked = self.matcher.decide_and_defer(
-            [ReportText(r.text, r.component, r.received_at) for r in reports])
+        self.sync(session, now, unstored)
+        decisions, learn_linked = self.matcher.decide_and_defer(reports)
         if any(d.outcome is Outcome.LINKED for d in decisions):
             event.listen(session, "after_commit", lambda _session: learn_linked(), once=True)
         return decisions
 
-    def sync(self, session: Session, now: datetime) -> None:
-        """Bring the matcher up to date; once per transaction and moment (a batch shares both)."""
+    def sync(self, session: Session, now: datetime, unstored: Sequence[tuple[datetime, str]] = ()) -> None:
+        """Bring the matcher up to date; once per transaction and moment (a batch shares both).
+
+        The first time, the word statistics start from the recent reports, ``unstored``
+        ones (being received, not written yet) among them.
+        """
         if session.info.get(_SYNCED) == (id(self), now):
             return
         session.info[_SYNCED] = (id(self), now)
         if not self._observed_history:
-            session.flush()  # the reports being received count among the recent ones (receive_reports defers writing them)
-            self.matcher.observe(_recent_texts(session))
+            session.flush()  # reports added as objects count among the recent ones too
+            self.matcher.observe(_recent_texts(session, unstored))
             self._observed_history = True
-        incidents = candidates(session, now, self.settings.resolved_reply_window)
+        considered = _candidate(now, self.settings.resolved_reply_window)
+        incidents = session.execute(select(Incident.id, Incident.status, Incident.match_phrases).where(considered)
+                                    .order_by(Incident.id))
         feedback = session.execute(select(func.count(), func.max(LinkFeedback.id))).one()
-        fingerprint = (tuple((i.id, i.status, tuple(i.match_phrases or ())) for i in incidents), tuple(feedback))
-        if fingerprint != self._fingerprint:
-            self._rebuild(session, incidents)
+        fingerprint = (tuple((i, status, tuple(phrases or ())) for i, status, phrases in incidents), tuple(feedback))
+        if fingerprint != self._fingerprint:  # the incidents themselves are read only then
+            self._rebuild(session, list(session.scalars(select(Incident).where(considered).order_by(Incident.id))))
             self._fingerprint = fingerprint
 
     def _rebuild(self, session: Session, incidents: list[Incident]) -> None:
@@ -82,9 +91,11 @@ class LinkingModel:
             self.matcher.reject(incident_id, text)
 
 
-def _recent_texts(session: Session) -> list[str]:
+def _recent_texts(session: Session, unstored: Sequence[tuple[datetime, str]]) -> list[str]:
     """What customers wrote lately: the word statistics start from it, not from nothing, after a restart."""
-    return list(session.scalars(select(Report.text).order_by(Report.received_at.desc()).limit(HISTORY_REPORTS)))
+    stored = session.execute(select(Report.received_at, Report.text).order_by(Report.received_at.desc())
+                             .limit(HISTORY_REPORTS))
+    return [text for _, text in heapq.nlargest(HISTORY_REPORTS, [*stored, *unstored], key=itemgetter(0))]
 
 
 def _confirmed_texts(session: Session, incident_ids: list[str]) -> list[tuple[str, str]]:
@@ -105,20 +116,9 @@ def _confirmed_texts(session: Session, incident_ids: list[str]) -> list[tuple[st
     return texts
 
 
-def candidates(session: Session, now: datetime, resolved_window: timedelta) -> list[Incident]:
+def _candidate(now: datetime, resolved_window: timedelta) -> ColumnElement[bool]:
     """Open incidents, and those resolved recently enough that a late report is about them."""
-    return list(
-        session.scalars(
-            select(Incident)
-            .where(
-                or_(
-                    Incident.status.in_([status.value for status in OPEN_STATUSES]),
-                    Incident.resolved_at >= now - resolved_window,
-                )
-            )
-            .order_by(Incident.id)
-        )
-    )
+    return or_(Incident.status.in_([status.value for status in OPEN_STATUSES]), Incident.resolved_at >= now - resolved_window)
 
 
 def profile(incident: Incident) -> IncidentProfile:

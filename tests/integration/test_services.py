@@ -4,7 +4,7 @@ Every handler must be idempotent, because Kafka delivers at least once: these te
 call them twice where a redelivery could.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,13 +15,14 @@ from broadcaster.config import Settings
 from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import BugReportReceived, IncidentDeclared, IncidentResolved, IncidentUpdated
 from broadcaster.domain.incidents import IncidentError
+from broadcaster.domain.notifications import NotificationKind
 from broadcaster.messages.compose import Sender
 from broadcaster.services import composing, ledger
 from broadcaster.services.fanout import catch_up, queue_page
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
-from broadcaster.services.reports import Outcome, receive_report
-from broadcaster.storage.models import Delivery, Report, Subscriber
+from broadcaster.services.reports import Outcome, receive_report, receive_reports
+from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber
 
 T0 = datetime(2026, 11, 24, 16, 15, tzinfo=UTC)
 WINDOW = timedelta(hours=72)
@@ -101,6 +102,57 @@ def test_a_redelivered_report_changes_nothing(sessions, model) -> None:
     event = report("r1", "eric@example.com", "CSV upload fails", T0)
     assert receive(sessions, model, event, T0) == receive(sessions, model, event, T0 + timedelta(seconds=5))
     assert count(sessions, select(Delivery).subquery()) == 1
+
+
+def test_a_batch_in_which_someone_writes_twice_subscribes_them_once_with_their_first_report_and_last_time_zone(
+    sessions, model
+) -> None:
+    apply(sessions, model, declared(), T0)
+    events = [replace(report("r1", "eric@example.com", "CSV upload fails", T0), time_zone="Europe/Lisbon"),
+              report("r2", "sonia@example.com", "CSV upload fails", T0),
+              replace(report("r3", "eric@example.com", "CSV upload fails", T0), locale="pt_PT"),
+              replace(report("r4", "eric@example.com", "CSV upload still fails", T0), time_zone="Europe/Madrid")]
+    for attempt in range(2):  # a redelivered batch changes nothing
+        with sessions.begin() as session:
+            results = receive_reports(session, events, now=T0 + timedelta(seconds=attempt), model=model)
+        assert [results[e.report_id].outcome for e in events] == [Outcome.LINKED] * 4
+        assert results["r1"].delivery_ids == results["r3"].delivery_ids == results["r4"].delivery_ids
+        assert len(set(results["r1"].delivery_ids + results["r2"].delivery_ids)) == 2
+    with sessions() as session:
+        people = session.execute(select(Subscriber.email, Subscriber.first_report_id, Subscriber.time_zone,
+                                        Subscriber.locale, Subscriber.source).order_by(Subscriber.email)).all()
+        linked = session.execute(select(Report.id, Report.incident_id, Report.linked_at, Report.link_state)
+                                 .order_by(Report.id)).all()
+    assert people == [("eric@example.com", "r1", "Europe/Madrid", "pt_PT", "reporter"),
+                      ("sonia@example.com", "r2", None, None, "reporter")]
+    assert linked == [(i, "INC-1", T0, "linked") for i in ("r1", "r2", "r3", "r4")]
+
+
+def test_an_affected_person_who_reports_becomes_a_reporter_and_is_not_queued_a_second_first_email(
+    sessions, model
+) -> None:
+    apply(sessions, model, declared(), T0)
+    with sessions.begin() as session:
+        session.add(Subscriber(incident_id="INC-1", email="maz@example.com", name="Maz", source="affected",
+                               confirmed=False, subscribed_at=T0, time_zone="Asia/Manila", locale="en_PH"))
+        session.flush()
+        affected = session.scalars(select(Subscriber.id)).one()
+        ledger.queue(session, [ledger.Wanted(_latest_update(session), affected, NotificationKind.AFFECTED)], now=T0)
+    result = receive(sessions, model, replace(report("r1", "maz@example.com", "CSV upload fails", T0),
+                                              time_zone="Europe/Lisbon"), T0)
+    assert result.outcome is Outcome.LINKED
+    with sessions() as session:
+        person = session.execute(select(Subscriber.id, Subscriber.first_report_id, Subscriber.confirmed,
+                                        Subscriber.source, Subscriber.time_zone, Subscriber.locale)).one()
+        kinds = session.scalars(select(Delivery.kind)).all()
+        queued = session.scalars(select(Delivery.id)).all()
+    assert tuple(person) == (affected, "r1", True, "reporter", "Europe/Lisbon", "en_PH")
+    assert kinds == ["affected"]
+    assert result.delivery_ids == queued  # the email already queued for them is announced again
+
+
+def _latest_update(session: Session) -> int:
+    return session.scalars(select(func.max(IncidentUpdate.id))).one()
 
 
 def test_a_redelivered_incident_event_is_applied_once(sessions, model) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import sparse
 
 from broadcaster.linking.features import (
@@ -14,13 +16,14 @@ from broadcaster.linking.features import (
     N_FEATURES,
     DocumentFrequencies,
     Texts,
+    char_counts,
     count_into,
     first_line,
     idf_of,
     weighted,
 )
 from broadcaster.linking.matcher import Matcher, ReportText, _Memory
-from broadcaster.linking.text import normalise
+from broadcaster.linking.text import _NAMED_CODE, _NUMBERED_CODE, _SIGNATURE, normalise, signatures
 
 REAL = Path(__file__).parents[1] / "data" / "linking_real" / "dev" / "reports.jsonl"
 
@@ -49,6 +52,31 @@ def test_title_counts_are_those_of_the_titles_alone(texts: list[str]) -> None:
 def test_title_counts_on_real_reports_are_those_of_the_titles_alone() -> None:
     texts = [*real_texts(40), "one line", "  padded line  "]
     assert identical(Texts.of(texts).title_chars, CHARS.transform([normalise(first_line(t)) for t in texts]))
+
+
+def test_character_counts_made_from_kept_words_are_the_vectorisers_on_every_real_report() -> None:
+    texts = []
+    for corpus in (REAL, REAL.parents[1] / "holdout" / "reports.jsonl", REAL.parents[2] / "linking" / "reports.jsonl"):
+        with corpus.open() as lines:
+            texts += [json.loads(line)["text"] for line in lines]
+    for prepared in (texts, [normalise(t) for t in texts]):
+        assert identical(char_counts(prepared), CHARS.transform(prepared))  # words new to the store
+        assert identical(char_counts(prepared), CHARS.transform(prepared))  # the same words, kept
+
+
+@given(st.lists(st.text(st.characters(categories=["L", "N", "P", "Zs", "Cc"]) | st.sampled_from(" \t\n\u2003\x1c"),
+                        max_size=60), max_size=6))
+def test_character_counts_made_from_kept_words_are_the_vectorisers_on_any_text(texts: list[str]) -> None:
+    if texts:  # the vectoriser cannot transform nothing (Texts.of handles that before)
+        assert identical(char_counts(texts), CHARS.transform(texts))
+
+
+@given(st.lists(st.sampled_from(["Error", "error", "Exception", "Fault", "::", "0x", "_", "ERR", "_UPLOAD", "413",
+                                  "500", "5", "0", "٥٠٠", "a", "Z", " ", ":", "-", "x", "ff00aa", "status"]),
+                max_size=12).map("".join))
+def test_signatures_are_what_the_plain_searches_find(text: str) -> None:
+    codes = set(_NAMED_CODE.findall(text)) | {first or second for first, second in _NUMBERED_CODE.findall(text)}
+    assert signatures(text) == frozenset(m.lower() for m in _SIGNATURE.findall(text)) | codes
 
 
 def test_counting_and_weighing_give_the_numbers_of_the_plain_formulas() -> None:
