@@ -6,16 +6,13 @@ have gone by now (a worker died mid-send, or a retryable failure is due again).
 
 import logging
 
-from faust.types import EventT
-
-from broadcaster.domain.events import DeliveriesQueued
 from broadcaster.services import ledger
 from broadcaster.services.fanout import catch_up
 from broadcaster.storage.database import transaction
 from broadcaster.wire.codec import decode_deliveries_queued
 from streams.context import ProcessorContext
-from streams.handling import handle, valid_messages
-from streams.sending import ClaimedSender, claim_rules
+from streams.handling import valid_messages
+from streams.sending import ClaimedSender
 
 log = logging.getLogger(__name__)
 NAME = "deliver"
@@ -27,17 +24,7 @@ SWEEP_LIMIT = 20_000
 def register(ctx: ProcessorContext) -> None:
     services = ctx.services
     settings = services.settings
-    rules = claim_rules(ctx)
     sender = ClaimedSender(ctx, NAME)
-
-    def claim(ids: tuple[int, ...]) -> list[int]:
-        with transaction(services.sessions) as session:
-            return ledger.claim(session, ids, now=services.clock(), **rules._asdict())
-
-    async def send(event: EventT, job: DeliveriesQueued) -> None:
-        claimed = await handle(event, NAME, ctx.dead_letters, lambda: claim(job.delivery_ids), in_thread=True)
-        if claimed:
-            await sender.send(event, claimed)
 
     # Several copies of the agent take messages from the same partitions, so this many pages are
     # claimed, composed and sent at once (database and mail API work in threads); Faust commits
@@ -45,7 +32,7 @@ def register(ctx: ProcessorContext) -> None:
     @ctx.app.agent(ctx.topics.deliveries, name=NAME, concurrency=settings.mail_concurrency)
     async def deliver(stream):  # noqa: ANN001, ANN202
         async for event, job in valid_messages(stream, NAME, ctx.dead_letters, decode_deliveries_queued):
-            await send(event, job)
+            await sender.claim_and_send(event, job.delivery_ids)
 
     @ctx.app.timer(settings.sweep_interval, on_leader=True)
     async def sweep_stalled_deliveries() -> None:

@@ -1,14 +1,17 @@
 """Sending claimed ledger rows: compose their emails, hand them to the mailer, record what it said.
 
-Shared by the deliver processor (rows announced on the deliveries topic, claimed there) and
-the fan-out processor (a page's rows, inserted already claimed). Every step but the mail
-API call runs through :func:`streams.handling.handle` in a thread, so a database outage
-waits and a bug dead-letters the message, never the worker.
+Shared by the deliver processor (rows announced on the deliveries topic, claimed there),
+the fan-out processor (a page's rows, inserted already claimed) and link-reports (a batch's
+acknowledgements). Every step but the mail API call runs through
+:func:`streams.handling.handle` in a thread, so a database outage waits and a bug
+dead-letters the message, never the worker. The steps do not count as processed
+messages: the processor counted its message once, when it took it.
 """
 
 import asyncio
 import logging
 from collections.abc import Sequence
+from functools import partial
 
 from faust.types import EventT
 
@@ -34,13 +37,27 @@ class ClaimedSender:
         settings = ctx.services.settings
         self._ctx = ctx
         self._processor = processor
+        self._rules = claim_rules(ctx)
         self._retry_policy = ledger.RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff,
                                                 settings.delivery_backoff_cap)
+
+    async def claim_and_send(self, event: EventT, delivery_ids: Sequence[int]) -> None:
+        """Claim the sendable rows among ``delivery_ids`` (others may be another worker's, or gone) and send them."""
+        claimed = await handle(event, self._processor, self._ctx.dead_letters, partial(self._claim, delivery_ids),
+                               counted=False, in_thread=True)
+        if claimed:
+            await self.send(event, claimed)
+
+    def _claim(self, delivery_ids: Sequence[int]) -> list[int]:
+        services = self._ctx.services
+        with transaction(services.sessions) as session:
+            return ledger.claim(session, delivery_ids, now=services.clock(), **self._rules._asdict())
 
     async def send(self, event: EventT, claimed: Sequence[int]) -> None:
         ctx = self._ctx
         # Composing is retried on its own: the rows are ours now, and claiming again would find none.
-        composed = await handle(event, self._processor, ctx.dead_letters, lambda: self._compose(claimed), in_thread=True)
+        composed = await handle(event, self._processor, ctx.dead_letters, lambda: self._compose(claimed), counted=False,
+                                in_thread=True)
         if composed is None or not (composed.emails or composed.refused):
             return
         try:
@@ -51,7 +68,8 @@ class ClaimedSender:
         results += composed.refused
         if not results:
             return
-        await handle(event, self._processor, ctx.dead_letters, lambda: self._record(results), in_thread=True)
+        await handle(event, self._processor, ctx.dead_letters, lambda: self._record(results), counted=False,
+                     in_thread=True)
         sent = sum(result.accepted for result in results)
         log.info("delivered %d of %d emails", sent, len(results))
         for failed in (r for r in results if not r.accepted):
