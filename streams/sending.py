@@ -16,6 +16,7 @@ from functools import partial
 from faust.types import EventT
 
 from broadcaster.domain.email import SendResult
+from broadcaster.domain.notifications import NotificationKind
 from broadcaster.services import composing, ledger
 from broadcaster.storage.database import transaction
 from streams.context import ProcessorContext
@@ -68,8 +69,10 @@ class ClaimedSender:
         results += composed.refused
         if not results:
             return
-        await handle(event, self._processor, ctx.dead_letters, lambda: self._record(results), counted=False,
-                     in_thread=True)
+        acknowledgements = {email.delivery_id for email in composed.emails
+                            if email.headers.get("X-Broadcaster-Kind") == NotificationKind.ACKNOWLEDGEMENT}
+        await handle(event, self._processor, ctx.dead_letters, lambda: self._record(results, acknowledgements),
+                     counted=False, in_thread=True)
         sent = sum(result.accepted for result in results)
         log.info("delivered %d of %d emails", sent, len(results))
         for failed in (r for r in results if not r.accepted):
@@ -80,12 +83,17 @@ class ClaimedSender:
         with services.sessions() as session:
             return composing.compose_claimed(session, claimed, services.sender, services.clock())
 
-    def _record(self, results: list[SendResult]) -> None:
+    def _record(self, results: list[SendResult], acknowledgements: set[int]) -> None:
+        """Record what the mailer said, and how long each accepted acknowledgement's reporter waited.
+
+        Only the acknowledgements are looked up for that: a fan-out page has none, and asking
+        for a thousand rows to find none cost the database a look-up per recipient.
+        """
         services, metrics = self._ctx.services, self._ctx.metrics
         with transaction(services.sessions) as session:
             now = services.clock()
             outcomes = ledger.record(session, results, now=now, policy=self._retry_policy)
-            accepted = [r.delivery_id for r in results if r.accepted]
+            accepted = [r.delivery_id for r in results if r.accepted and r.delivery_id in acknowledgements]
             waits = [max(0.0, (now - received_at).total_seconds())
                      for received_at in ledger.report_times(session, accepted).values()]
         for wait in waits:  # counted once the ledger has it: a retried record would count twice
