@@ -13,14 +13,22 @@ from tests.integration.test_services import LEASE, T0, apply, declared, model, r
 __all__ = ["model"]  # the fixture, shared with test_services
 
 
-def test_pages_cover_every_subscriber_once_in_any_order_and_a_repeated_page_adds_nothing(sessions, model) -> None:
+LATER = T0 + timedelta(minutes=5)
+
+
+def updated_incident(sessions, model, reporters: int) -> int:
+    """INC-1 declared, ``reporters`` people subscribed by their reports, and an update (its id) written after."""
     apply(sessions, model, declared(), T0)
-    for n in range(7):
+    for n in range(reporters):
         receive(sessions, model, report(f"r{n}", f"user{n}@example.com", "CSV upload fails", T0), T0)
-    later = T0 + timedelta(minutes=5)
-    apply(sessions, model, IncidentUpdated("u1", "INC-1", later, "Testing a fix.", later + timedelta(hours=1)), later)
+    apply(sessions, model, IncidentUpdated("u1", "INC-1", LATER, "Testing a fix.", LATER + timedelta(hours=1)), LATER)
     with sessions() as session:
-        update_id = max(session.scalars(select(IncidentUpdate.id)))
+        return max(session.scalars(select(IncidentUpdate.id)))
+
+
+def test_pages_cover_every_subscriber_once_in_any_order_and_a_repeated_page_adds_nothing(sessions, model) -> None:
+    update_id, later = updated_incident(sessions, model, 7), LATER
+    with sessions() as session:
         pages = page_bounds(session, UpdatePublished("INC-1", update_id), size=3)
     assert [(p.page, p.through_subscriber_id is None) for p in pages] == [(0, False), (1, False), (2, True)]
     assert pages[1].after_subscriber_id == pages[0].through_subscriber_id
@@ -37,13 +45,8 @@ def test_pages_cover_every_subscriber_once_in_any_order_and_a_repeated_page_adds
 def test_a_sending_worker_claims_its_page_as_it_queues_it_and_a_dead_one_leaves_it_to_the_lease(sessions, model) -> None:
     """``claim_page``: the rows go in claimed by the worker that sends them; a second worker (a redelivered
     page) gets none of them while the lease runs, and all of them once it has run out (the first one died)."""
-    apply(sessions, model, declared(), T0)
-    for n in range(4):
-        receive(sessions, model, report(f"r{n}", f"user{n}@example.com", "CSV upload fails", T0), T0)
-    later = T0 + timedelta(minutes=5)
-    apply(sessions, model, IncidentUpdated("u1", "INC-1", later, "Testing a fix.", later + timedelta(hours=1)), later)
+    update_id, later = updated_incident(sessions, model, 4), LATER
     with sessions() as session:
-        update_id = max(session.scalars(select(IncidentUpdate.id)))
         page = page_bounds(session, UpdatePublished("INC-1", update_id), size=10)[0]
     rules = ledger.ClaimRules(LEASE, max_attempts=5)
 
