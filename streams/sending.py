@@ -32,7 +32,8 @@ def claim_rules(ctx: ProcessorContext) -> ledger.ClaimRules:
 
 
 class ClaimedSender:
-    """Sends rows this worker has claimed, for one processor (whose name its dead letters carry)."""
+    """Sends ledger rows for one processor (whose name its dead letters carry): rows it has claimed, or
+    rows it claims first (:meth:`claim_and_send`)."""
 
     def __init__(self, ctx: ProcessorContext, processor: str) -> None:
         settings = ctx.services.settings
