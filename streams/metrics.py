@@ -12,7 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
 from broadcaster.domain.incidents import OPEN_STATUSES
-from broadcaster.services.ledger import trouble_counts
+from broadcaster.services.delivery_trouble import trouble_counts
 from broadcaster.storage.models import Incident, Subscriber, SuspectedIncident
 
 

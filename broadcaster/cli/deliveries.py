@@ -3,7 +3,7 @@
 import click
 
 from broadcaster.cli.context import CliContext, pass_cli
-from broadcaster.services import ledger
+from broadcaster.services import delivery_trouble, ledger
 from broadcaster.storage.database import transaction
 
 
@@ -16,15 +16,15 @@ def deliveries(ctx: click.Context, dead_only: bool) -> None:
         return
     cli = ctx.ensure_object(CliContext)
     now, lease = cli.services.clock(), cli.settings.delivery_lease
-    rows = cli.read(lambda s: ledger.troubled(s, now=now, lease=lease, dead_only=dead_only))
+    rows = cli.read(lambda s: delivery_trouble.troubled(s, now=now, lease=lease, dead_only=dead_only))
     if not rows:
         click.echo("No stuck, failed or dead deliveries.")
         return
     click.echo(f"{'ID':>8} {'STATE':<7} {'INCIDENT':<16} {'KIND':<16} {'TRIES':>5} {'TO':<32} LAST ERROR")
     for row in rows:
-        state = ledger.state_shown(row, now=now, lease=lease)
+        state = delivery_trouble.state_shown(row, now=now, lease=lease)
         error = row.last_error or ("its sender stopped mid-send; the sweep will retry it" if state == "stuck" else "")
-        about, to = ledger.addressed(row)
+        about, to = delivery_trouble.addressed(row)
         click.echo(f"{row.id:>8} {state:<7} {about:<16} {row.kind:<16} {row.attempts:>5} "
                    f"{to:<32} {' '.join(error.split())[:90]}")
 

@@ -10,7 +10,7 @@ from broadcaster.domain.notifications import DeliveryState
 from broadcaster.domain.triage import describe_wait, due_label
 from broadcaster.ops.lag_report import PartitionReport
 from broadcaster.services.cadence import open_with_promises
-from broadcaster.services.ledger import trouble_counts
+from broadcaster.services.delivery_trouble import trouble_counts
 from broadcaster.services.outbox import backlog
 from broadcaster.services.triage_promises import summary as triage_summary
 from broadcaster.storage.models import Delivery, IntakeRequest

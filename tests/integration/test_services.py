@@ -18,6 +18,7 @@ from broadcaster.domain.incidents import IncidentError
 from broadcaster.domain.notifications import NotificationKind
 from broadcaster.messages.compose import Sender
 from broadcaster.services import composing, ledger
+from broadcaster.services.delivery_trouble import trouble_counts
 from broadcaster.services.fanout import catch_up, queue_page
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
@@ -306,13 +307,13 @@ def test_every_claim_counts_as_an_attempt_so_a_row_whose_sender_keeps_dying_ends
         moment += LEASE + timedelta(seconds=1)  # the worker died: the lease runs out
     with sessions.begin() as session:
         assert ledger.stalled(session, now=moment, lease=LEASE) == ids
-        assert ledger.trouble_counts(session, now=moment, lease=LEASE) == {"stuck": 1, "failed": 0, "held": 0, "dead": 0}
+        assert trouble_counts(session, now=moment, lease=LEASE) == {"stuck": 1, "failed": 0, "held": 0, "dead": 0}
         assert ledger.claim(session, ids, now=moment, lease=LEASE, max_attempts=3) == []
     with sessions() as session:
         row = session.get_one(Delivery, ids[0])
         assert (row.state, row.attempts) == ("dead", 3) and "gave up after 3 attempts" in (row.last_error or "")
         assert ledger.stalled(session, now=moment, lease=LEASE) == []
-        assert ledger.trouble_counts(session, now=moment, lease=LEASE) == {"stuck": 0, "failed": 0, "held": 0, "dead": 1}
+        assert trouble_counts(session, now=moment, lease=LEASE) == {"stuck": 0, "failed": 0, "held": 0, "dead": 1}
 
 
 def test_a_refused_account_holds_deliveries_without_spending_attempts_however_long_it_lasts(sessions, model) -> None:
@@ -327,7 +328,7 @@ def test_a_refused_account_holds_deliveries_without_spending_attempts_however_lo
             assert ledger.record(session, [held], now=moment, policy=policy) == {"sent": 0, "held": 1}
         with sessions.begin() as session:
             assert ledger.stalled(session, now=moment + timedelta(seconds=299), lease=LEASE) == []
-            assert ledger.trouble_counts(session, now=moment, lease=LEASE)["held"] == 1
+            assert trouble_counts(session, now=moment, lease=LEASE)["held"] == 1
         moment += timedelta(seconds=300)
     with sessions.begin() as session:
         row = session.get_one(Delivery, ids[0])

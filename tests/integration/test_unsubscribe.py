@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadcaster.config import Settings
 from broadcaster.domain.events import IncidentDeclared, IncidentUpdated
 from broadcaster.domain.unsubscribe import AddressToken, DeliveryToken, Scope
-from broadcaster.services import ledger, queries
+from broadcaster.services import delivery_trouble, ledger, queries
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.unsubscribe import Recipient, recipient, unsubscribe
 from broadcaster.storage.models import Delivery, Suppression
@@ -53,7 +53,7 @@ def recipients_of(sessions: sessionmaker[Session], delivery_ids: list[int]) -> s
 def skipped_because(sessions: sessionmaker[Session]) -> set[str | None]:
     """Why deliveries were skipped; and none of them counts as trouble."""
     with sessions() as session:
-        assert ledger.trouble_counts(session, now=LATER, lease=LEASE) == {"stuck": 0, "failed": 0, "held": 0, "dead": 0}
+        assert delivery_trouble.trouble_counts(session, now=LATER, lease=LEASE) == {"stuck": 0, "failed": 0, "held": 0, "dead": 0}
         return set(session.scalars(select(Delivery.last_error).where(Delivery.state == "skipped")))
 
 
