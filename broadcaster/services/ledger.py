@@ -181,7 +181,6 @@ def claim(
     ``quiet`` hours, a holding update to a reader for whom it is night is skipped.
     """
     claimed = _claim_rows(session, delivery_ids, now=now, lease=lease, max_attempts=max_attempts)
-    _expire_loaded(session, delivery_ids)
     return _still_wanted(session, claimed, now, quiet, default_time_zone)
 
 
@@ -202,12 +201,14 @@ def _claim_rows(session: Session, delivery_ids: Sequence[int], *, now: datetime,
         and_(Delivery.state.in_(WAITING_STATES), or_(Delivery.retry_at.is_(None), Delivery.retry_at <= now)),
         and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < now - lease),
     )
-    return list(session.scalars(
+    claimed = list(session.scalars(
         update(Delivery)
         .where(among(session, Delivery.id, delivery_ids), sendable)
         .values(state=DeliveryState.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id).execution_options(synchronize_session=False)
     ))
+    _expire_loaded(session, delivery_ids)
+    return claimed
 
 
 def _still_wanted(session: Session, claimed: list[int], now: datetime, quiet: QuietHours | None,
