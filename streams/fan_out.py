@@ -23,7 +23,7 @@ from broadcaster.storage.database import transaction
 from broadcaster.wire.codec import decode_fan_out_job, encode_fan_out_page
 from streams.context import ProcessorContext
 from streams.handling import handle, publish, valid_messages
-from streams.sending import ClaimedSender, claim_rules
+from streams.sending import ClaimedSender
 
 log = logging.getLogger(__name__)
 NAME = "fan-out"
@@ -32,7 +32,6 @@ NAME = "fan-out"
 def register(ctx: ProcessorContext) -> None:
     services = ctx.services
     page_size = services.settings.fan_out_page_size
-    rules = claim_rules(ctx)
     sender = ClaimedSender(ctx, NAME)
 
     def pages_of(job: UpdatePublished) -> list[FanOutPage]:
@@ -41,7 +40,7 @@ def register(ctx: ProcessorContext) -> None:
 
     def next_chunk(job: FanOutPage, after: int):  # noqa: ANN202
         with transaction(services.sessions) as session:
-            return claim_page(session, job, after_subscriber_id=after, size=page_size, now=services.clock(), rules=rules)
+            return claim_page(session, job, after_subscriber_id=after, size=page_size, now=services.clock(), rules=sender.rules)
 
     async def split(event: EventT, job: UpdatePublished) -> None:
         pages = await handle(event, NAME, ctx.dead_letters, partial(pages_of, job), in_thread=True)

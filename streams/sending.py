@@ -25,12 +25,6 @@ from streams.handling import handle
 log = logging.getLogger(__name__)
 
 
-def claim_rules(ctx: ProcessorContext) -> ledger.ClaimRules:
-    settings = ctx.services.settings
-    return ledger.ClaimRules(settings.delivery_lease, settings.delivery_max_attempts, settings.quiet,
-                             settings.default_time_zone)
-
-
 class ClaimedSender:
     """Sends ledger rows for one processor (whose name its dead letters carry): rows it has claimed, or
     rows it claims first (:meth:`claim_and_send`)."""
@@ -39,7 +33,8 @@ class ClaimedSender:
         settings = ctx.services.settings
         self._ctx = ctx
         self._processor = processor
-        self._rules = claim_rules(ctx)
+        self.rules = ledger.ClaimRules(settings.delivery_lease, settings.delivery_max_attempts, settings.quiet,
+                                       settings.default_time_zone)  # the fan-out claims its pages by them too
         self._retry_policy = ledger.RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff,
                                                 settings.delivery_backoff_cap)
 
@@ -53,7 +48,7 @@ class ClaimedSender:
     def _claim(self, delivery_ids: Sequence[int]) -> list[int]:
         services = self._ctx.services
         with transaction(services.sessions) as session:
-            return ledger.claim(session, delivery_ids, now=services.clock(), **self._rules._asdict())
+            return ledger.claim(session, delivery_ids, now=services.clock(), **self.rules._asdict())
 
     async def send(self, event: EventT, claimed: Sequence[int]) -> None:
         ctx = self._ctx
