@@ -52,9 +52,10 @@ def inserted_ids(session: Session, model: type[Base], rows: Sequence[dict[str, A
     return [row[0] for row in _insert(session, table, rows, unique, [table.c.id])]
 
 
-def inserted_ids_from(session: Session, model: type[Base], names: Sequence[str], rows: Any,
-                      unique: Sequence[str]) -> list[int]:
-    """Like :func:`inserted_ids`, for rows a SELECT (``rows``, its columns in the order of ``names``) makes.
+def inserted_rows_from(session: Session, model: type[Base], names: Sequence[str], rows: Any,
+                       unique: Sequence[str], returning: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Like :func:`inserted_keys`, for rows a SELECT (``rows``, its columns in the order of ``names``) makes;
+    the ``returning`` columns of the rows that went in.
 
     The database builds them (INSERT ... SELECT): for a page of a fan-out, one statement
     carries the subscriber ids, where a row each in Python cost more than the insert.
@@ -62,7 +63,7 @@ def inserted_ids_from(session: Session, model: type[Base], names: Sequence[str],
     table = cast(Table, model.__table__)
     dialect = import_module(f"sqlalchemy.dialects.{session.get_bind().dialect.name}")  # the one the engine loaded
     statement = dialect.insert(table).from_select(list(names), rows).on_conflict_do_nothing(**_conflict(table, unique))
-    return list(session.scalars(statement.returning(table.c.id)))
+    return [tuple(row) for row in session.execute(statement.returning(*(table.c[name] for name in returning)))]
 
 
 Column = Any  # a mapped attribute (Delivery.id) or a table column: anything with a SQL type

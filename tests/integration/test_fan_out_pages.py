@@ -2,12 +2,16 @@
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from broadcaster.domain.events import IncidentUpdated, UpdatePublished
+from broadcaster.domain.unsubscribe import DeliveryToken, Scope
 from broadcaster.services import ledger
 from broadcaster.services.fanout import claim_page, page_bounds, queue_page
-from broadcaster.storage.models import Delivery, IncidentUpdate
+from broadcaster.services.suppression import suppress
+from broadcaster.services.unsubscribe import unsubscribe
+from broadcaster.storage.models import Delivery, IncidentUpdate, Subscriber
 from tests.integration.test_services import LEASE, T0, apply, declared, model, receive, report
 
 __all__ = ["model"]  # the fixture, shared with test_services
@@ -63,3 +67,31 @@ def test_a_sending_worker_claims_its_page_as_it_queues_it_and_a_dead_one_leaves_
     assert claim(later + LEASE + timedelta(seconds=1)) == first  # it died: the page is sent again, by whoever has it
     with sessions() as session:
         assert set(session.scalars(select(Delivery.attempts).where(Delivery.id.in_(first)))) == {2}
+
+
+@pytest.mark.parametrize("way", ["claimed as inserted", "queued, then claimed"])
+def test_a_page_skips_the_suppressed_and_those_who_left_with_the_reasons_a_claim_gives(sessions, model, way) -> None:
+    """``claim_page`` decides the skips in its insert; the result is the one queueing then claiming gives."""
+    update_id = updated_incident(sessions, model, 4)
+    with sessions.begin() as session:
+        suppress(session, "user0@example.com", "bounce", LATER)
+        first_email = select(Delivery.id).join(Subscriber, Delivery.subscriber_id == Subscriber.id)
+        acknowledged = session.scalars(first_email.where(Subscriber.email == "user1@example.com")).one()
+        unsubscribe(session, DeliveryToken(acknowledged, Scope.INCIDENT), LATER)
+        page = page_bounds(session, UpdatePublished("INC-1", update_id), size=10)[0]
+    rules = ledger.ClaimRules(LEASE, max_attempts=5)
+    with sessions.begin() as session:
+        if way == "claimed as inserted":
+            sent = claim_page(session, page, after_subscriber_id=0, size=10, now=LATER, rules=rules).delivery_ids
+        else:
+            queued = queue_page(session, page, after_subscriber_id=0, size=10, now=LATER).delivery_ids
+            sent = ledger.claim(session, queued, now=LATER, **rules._asdict())
+    with sessions() as session:
+        rows = session.execute(select(Subscriber.email, Delivery.id, Delivery.state, Delivery.last_error)
+                               .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
+                               .where(Delivery.update_id == update_id)).all()
+    assert {email: (state, why) for email, _, state, why in rows} == {
+        "user0@example.com": ("skipped", "suppressed: bounce"),
+        "user1@example.com": ("skipped", "unsubscribed from this incident"),
+        "user2@example.com": ("sending", None), "user3@example.com": ("sending", None)}
+    assert sorted(sent) == sorted(i for _, i, state, _ in rows if state == "sending")
