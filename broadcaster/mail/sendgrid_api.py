@@ -22,12 +22,14 @@ import json
 import re
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.error import URLError
 
+import orjson
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
@@ -155,6 +157,18 @@ def request_body(batch: Sequence[OutgoingEmail], from_email: str, from_name: str
     return body
 
 
+def encoded(body: dict[str, Any]) -> bytes:
+    """The request's JSON: orjson, 15 times faster than the json module on a 700 KB body (3.1 ms).
+
+    A lone surrogate (which the entrances refuse, but an older row might hold) is the one
+    thing orjson will not write; the json module escapes it, as the sendgrid library would.
+    """
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        return json.dumps(body).encode()
+
+
 @dataclass
 class AccountPause:
     """While SendGrid refuses the account (401/403), nobody's email is tried; the pause doubles up to ``cap``."""
@@ -230,7 +244,7 @@ class SendGridMailer:
 
     def _post(self, body: dict[str, Any]) -> Answer:
         try:
-            self._api.client.mail.send.post(request_body=body)
+            self._post_encoded(encoded(body))
         except HTTPError as error:
             errors = api_errors(error.body)
             wait = retry_after(error.headers) if error.status_code == 429 else None
@@ -239,3 +253,16 @@ class SendGridMailer:
         except (URLError, TimeoutError, ConnectionError) as error:
             return Answer(False, None, f"SendGrid unreachable: {error}")
         return Answer(True)
+
+    def _post_encoded(self, data: bytes) -> None:
+        """POST mail/send with the sendgrid library's client: its URL, headers (key, user agent), timeout and errors.
+
+        Only the body is ours. ``client.mail.send.post(request_body=...)`` encodes it with the
+        json module and then formats all of it into a debug message whether or not anything is
+        logged: for 1,000 recipients (700 KB) that was 4.5 ms of a worker's CPU a request,
+        a tenth of everything a fan-out spends per recipient.
+        """
+        endpoint = self._api.client.mail.send
+        headers = {**endpoint.request_headers, "Content-Type": "application/json"}
+        request = urllib.request.Request(endpoint._build_url(None), data=data, headers=headers, method="POST")
+        endpoint._make_request(urllib.request.build_opener(), request)

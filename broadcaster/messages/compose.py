@@ -55,15 +55,19 @@ class Sender:
         """From's display name: ``Angela B. at Example Support``, or the team's name when nobody signs."""
         return f"{communicator} at {self.team_name}" if communicator else self.team_name
 
-    def unsubscribe_url(self, delivery_id: int) -> str:
-        """The email's link, also its List-Unsubscribe header; a one-click POST to it stops this incident's emails.
+    def incident_token(self, delivery_id: int) -> str:
+        """What an email's unsubscribe and manage links carry: the right to stop (or resume) this incident's emails."""
+        return sign(delivery_id, Scope.INCIDENT, self.unsubscribe_secret)
+
+    def unsubscribe_url(self, token: str) -> str:
+        """The email's link (``token``: its :meth:`incident_token`), also its List-Unsubscribe header; a one-click
+        POST to it stops this incident's emails.
 
         RFC 8058 one-click happens in the mail client, without our page: its "unsubscribe" is
         about the list the message came from, which for us is this incident's updates. Stopping
         everything would also silence the acknowledgement of the next problem this person reports;
         the page the link opens offers that too.
         """
-        token = sign(delivery_id, Scope.INCIDENT, self.unsubscribe_secret)
         return f"{self.public_url.rstrip('/')}/unsubscribe?token={token}"
 
     def page_url(self, incident_id: str, delivery_id: int, private: bool) -> str:
@@ -71,9 +75,10 @@ class Sender:
         url = f"{self.pages_url.rstrip('/')}/incidents/{incident_id}"
         return f"{url}?token={seal(Purpose.VIEW, str(delivery_id), self.unsubscribe_secret)}" if private else url
 
-    def manage_url(self, delivery_id: int) -> str:
-        """The page where this email's reader stops (or resumes) this incident's emails or all of them."""
-        return f"{self.pages_url.rstrip('/')}/manage?token={sign(delivery_id, Scope.INCIDENT, self.unsubscribe_secret)}"
+    def manage_url(self, token: str) -> str:
+        """The page where this email's reader (``token``: its :meth:`incident_token`) stops or resumes this
+        incident's emails or all of them."""
+        return f"{self.pages_url.rstrip('/')}/manage?token={token}"
 
     def confirm_url(self, delivery_id: int) -> str:
         """The link in a follow-confirmation email that makes its reader a subscriber."""
@@ -228,10 +233,10 @@ REPLY_TAG = "-bc_reply-"  # the reply token in the shared Reply-To (SendGrid sub
 def personal(facts: EmailFacts, sender: Sender) -> Personal:
     reader = facts.reader(sender)
     follow_up = clock_time(facts.followed_up_at, reader) if facts.followed_up_at else ""
+    token = sender.incident_token(facts.delivery_id)  # one signature for both links
     return Personal(first_name(facts.to_name), excerpt(facts.report_text), local_when(facts.reported_at, reader),
-                    sender.unsubscribe_url(facts.delivery_id),
-                    sender.page_url(facts.incident_id, facts.delivery_id, facts.private),
-                    sender.manage_url(facts.delivery_id), follow_up)
+                    sender.unsubscribe_url(token), sender.page_url(facts.incident_id, facts.delivery_id, facts.private),
+                    sender.manage_url(token), follow_up)
 
 
 def content_key(facts: EmailFacts) -> str:

@@ -345,10 +345,10 @@ class SenderFailingFor(Sender):
 
     failing_delivery_id: int = 0
 
-    def unsubscribe_url(self, delivery_id: int) -> str:
+    def incident_token(self, delivery_id: int) -> str:
         if delivery_id == self.failing_delivery_id:
             raise UnicodeEncodeError("utf-8", str(delivery_id), 0, 1, "cannot sign")
-        return super().unsubscribe_url(delivery_id)
+        return super().incident_token(delivery_id)
 
 
 def test_a_row_that_cannot_be_composed_is_refused_alone_and_the_rest_of_its_page_is_composed(sessions, model) -> None:

@@ -148,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._refuse(403, FORBIDDEN)
         if raw is None:
             return self._refuse(413, "content too large")
+        if self.headers.get("Content-Type") != "application/json":  # the only media type PostMailSend has
+            return self._refuse(415, "Content-Type should be application/json.")
         try:
             body = json.loads(raw)
         except ValueError:

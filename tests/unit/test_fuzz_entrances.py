@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from broadcaster.domain.email import OutgoingEmail, unsendable
 from broadcaster.mail.outbox import OutboxMailer
+from broadcaster.mail.sendgrid_api import encoded
 from broadcaster.messages.compose import compose
 from broadcaster.services import composing
 from broadcaster.wire.codec import decode_bug_report
@@ -132,3 +133,11 @@ def test_the_last_check_before_the_wire_names_the_first_field_that_would_break_a
     fields = (("recipient's name", name), ("subject", subject), ("header X-Broadcaster-Kind", header))
     broken = next((what for what, value in fields if _HEADER_BREAKERS & set(value)), None)
     assert unsendable(email) == (f"the {broken} contains a control character or line break" if broken else None)
+
+
+@FUZZ
+@given(st.dictionaries(hostile_text, st.one_of(hostile_text, st.lists(st.dictionaries(hostile_text, hostile_text),
+                                                                      max_size=3)), max_size=5))
+def test_the_mail_request_is_encoded_as_the_json_module_would_read_it_whatever_the_text(body) -> None:
+    """orjson writes the request; a lone surrogate it will not write goes out as the json module writes it."""
+    assert json.loads(encoded(body)) == json.loads(json.dumps(body))

@@ -41,10 +41,10 @@ def state(server: SandboxServer) -> SandboxState:
     return server.state
 
 
-def post(server: SandboxServer, body: Any, key: str | None = KEY) -> tuple[int, Any]:
+def post(server: SandboxServer, body: Any, key: str | None = KEY, content_type: str = "application/json") -> tuple[int, Any]:
     """POST ``body`` (JSON, or raw bytes) as the sendgrid client would: (status, decoded answer or None)."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {})
+    headers = {"Content-Type": content_type} | ({"Authorization": f"Bearer {key}"} if key else {})
     try:
         with urlopen(Request(f"{server.url}/v3/mail/send", data=data, headers=headers), timeout=30) as answer:
             return answer.status, None
@@ -182,6 +182,13 @@ def test_a_sender_a_subject_and_content_text_plain_first(server, state) -> None:
 def test_a_body_that_is_not_json_is_about_the_whole_request(server, state) -> None:
     assert post(server, b'{"personalizations": [') == (400, {"errors": [
         {"message": "Bad Request", "field": None, "help": None}]})
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=utf-8"])
+def test_a_body_sent_as_anything_but_application_json_is_415(server, state, content_type) -> None:
+    """PostMailSend's only media type; SendGrid's own C# client drops the charset parameter for this reason."""
+    status, _ = post(server, message(to("ana@example.com")), content_type=content_type)
+    assert status == 415 and state.recipients() == []
 
 
 @pytest.mark.parametrize("key", [None, "wrong-key"])
