@@ -230,13 +230,14 @@ _HTML_SPECIAL = re.compile(r"[&<>\"']")  # what markupsafe's escape replaces
 REPLY_TAG = "-bc_reply-"  # the reply token in the shared Reply-To (SendGrid substitutes in reply-to too)
 
 
-def personal(facts: EmailFacts, sender: Sender) -> Personal:
-    reader = facts.reader(sender)
+def personal(facts: EmailFacts, sender: Sender, reader: ReaderTime, reported_when: str) -> Personal:
+    """One person's details, in ``reader``'s time (their group's: one zone and locale); ``reported_when`` is
+    :func:`~broadcaster.messages.times.when` of their report, worked out once for everyone who wrote in that minute."""
     follow_up = clock_time(facts.followed_up_at, reader) if facts.followed_up_at else ""
     token = sender.incident_token(facts.delivery_id)  # one signature for both links
-    return Personal(first_name(facts.to_name), excerpt(facts.report_text), local_when(facts.reported_at, reader),
-                    sender.unsubscribe_url(token), sender.page_url(facts.incident_id, facts.delivery_id, facts.private),
-                    sender.manage_url(token), follow_up)
+    return Personal(first_name(facts.to_name), excerpt(facts.report_text), reported_when, sender.unsubscribe_url(token),
+                    sender.page_url(facts.incident_id, facts.delivery_id, facts.private), sender.manage_url(token),
+                    follow_up)
 
 
 def content_key(facts: EmailFacts) -> str:
@@ -326,7 +327,9 @@ def compose_group(group: Sequence[EmailFacts], sender: Sender, now: datetime | N
 
 def compose_alike(group: Sequence[EmailFacts], sender: Sender, now: datetime | None = None) -> list[OutgoingEmail]:
     """:func:`compose_group` for facts already known to share one :func:`content_key` (at least one)."""
-    people = [personal(facts, sender) for facts in group]
+    reader = group[0].reader(sender)  # one content key: one zone and locale
+    reported = {moment: local_when(moment, reader) for moment in {facts.reported_at for facts in group}}
+    people = [personal(facts, sender, reader, reported[facts.reported_at]) for facts in group]
     where = slots(people)
     shared = _render_shared(group[0], sender, now or datetime.now(UTC), where)
     from_name = sender.from_name(group[0].communicator or sender.signer(group[0].incident_id))
