@@ -95,8 +95,9 @@ class Settings(BaseSettings):
     mail_account_pause_cap: timedelta = timedelta(hours=1)
     # Mail-API requests (each up to 1,000 recipients) a worker keeps in flight: hides the API's round trip.
     mail_concurrency: int = Field(default=4, ge=1, le=32)
-    # Subscribers per fan-out page: one job, one deliveries message (at most 1,000 ids), one API request.
-    fan_out_page_size: int = Field(default=1000, ge=1, le=1000)
+    # The most subscribers in a fan-out page: one job, sent by one worker in requests of up to 1,000 recipients
+    # (services/fanout.py spread_size: smaller pages for a smaller fan-out, so every worker gets some).
+    fan_out_page_size: int = Field(default=5000, ge=1, le=20_000)
     sweep_interval: float = 15.0
     # The outbox (services/outbox.py): how often the leader publishes what entrances could not, and how long
     # published messages are kept to publish again should the (memory-only) broker restart.

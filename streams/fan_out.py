@@ -1,14 +1,14 @@
 """Processor: one published update in; its pages out, each queued and sent by whichever worker takes it.
 
-An update (``notification.update_published``) is split into pages of 1,000 subscribers
-(``fan_out_page_size``),
-each published back on the notifications topic keyed by incident and page number, so the
-pages of one big incident spread over the partitions and every worker of the group sends
-some of them. A page (``notification.fan_out_page``) becomes one ledger row per subscriber,
-inserted already claimed by this worker, which sends them at once (``ledger.queue_claimed``):
-no hop through the deliveries topic, and one write a recipient fewer. The ledger's unique
-key makes a redelivered update or page a no-op that only sends what is still waiting; rows
-whose sender died are found by the sweep after their lease, like any claim.
+An update (``notification.update_published``) is split into pages of up to 5,000 subscribers
+(``fan_out_page_size``; fewer for a smaller fan-out, ``fanout.spread_size``), each published
+back on the notifications topic keyed by incident and page number, so the pages of one big
+incident spread over the partitions and every worker of the group sends some of them.
+A page (``notification.fan_out_page``) becomes one ledger row per subscriber, inserted
+already claimed by this worker, which sends them at once (``ledger.queue_claimed``): no hop
+through the deliveries topic, and one write a recipient fewer. The ledger's unique key makes
+a redelivered update or page a no-op that only sends what is still waiting; rows whose
+sender died are found by the sweep after their lease, like any claim.
 Several pages are in flight at once (``mail_concurrency``), as in the deliver processor.
 """
 

@@ -1,8 +1,9 @@
 """Fan-out: turn one published update into one queued ledger row per subscriber, page by page.
 
-An update is first split into pages (:func:`page_bounds`, one query), each published as
+An update is first split into pages (:func:`page_bounds`, two queries), each published as
 its own job keyed by incident and page number, so the workers of the group queue (and
-then send) one big incident's pages side by side; :func:`queue_page` does one page.
+then send) one big incident's pages side by side; :func:`claim_page` queues one, claimed
+for the worker that sends it.
 """
 
 from dataclasses import dataclass
@@ -33,15 +34,32 @@ def _told_of(update: IncidentUpdate) -> ColumnElement[bool]:
                 Subscriber.confirmed)
 
 
+SPREAD_OVER = 64  # pages an update is split into at least, while each still fills a mail request
+MAIL_REQUEST = 1000  # recipients in one mail-API request (SendGrid's most)
+
+
 def page_bounds(session: Session, job: UpdatePublished, *, size: int) -> list[FanOutPage]:
-    """The update's pages of ``size`` subscribers: every ``size``-th subscriber id ends one; the last is open."""
+    """The update's pages of :func:`spread_size` subscribers: every so many-th subscriber id ends one; the last is open."""
     update = session.get_one(IncidentUpdate, job.update_id)
+    step = spread_size(session.scalar(select(func.count()).where(_told_of(update))) or 0, size)
     numbered = select(Subscriber.id, func.row_number().over(order_by=Subscriber.id).label("n")).where(
         _told_of(update)).subquery()
-    ends = list(session.scalars(select(numbered.c.id).where(numbered.c.n % size == 0).order_by(numbered.c.id)))
+    ends = list(session.scalars(select(numbered.c.id).where(numbered.c.n % step == 0).order_by(numbered.c.id)))
     starts = [0, *ends]
     return [FanOutPage(job.incident_id, job.update_id, page, after, ends[page] if page < len(ends) else None)
             for page, after in enumerate(starts)]
+
+
+def spread_size(subscribers: int, largest: int) -> int:
+    """Subscribers per page: ``largest``, or fewer where that would make fewer than :data:`SPREAD_OVER` pages,
+    but not fewer than a mail request holds.
+
+    A page costs about 12 ms of CPU beyond its recipients (a worker's statements and
+    transactions, the database's); at 1,000 a page that was a fifth of a fan-out's CPU, at
+    5,000 a twentieth. Large pages, though, leave some workers idle at the end of a small
+    fan-out: 100,000 people in 20 pages over two workers took 7.3 s, in 64 pages 6.0 s.
+    """
+    return min(largest, max(MAIL_REQUEST, -(-subscribers // SPREAD_OVER)))
 
 
 def queue_page(

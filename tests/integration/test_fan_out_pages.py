@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from broadcaster.domain.events import IncidentUpdated, UpdatePublished
 from broadcaster.domain.unsubscribe import DeliveryToken, Scope
 from broadcaster.services import ledger
-from broadcaster.services.fanout import claim_page, page_bounds, queue_page
+from broadcaster.services.fanout import claim_page, page_bounds, queue_page, spread_size
 from broadcaster.services.suppression import suppress
 from broadcaster.services.unsubscribe import unsubscribe
 from broadcaster.storage.models import Delivery, IncidentUpdate, Subscriber
@@ -95,3 +95,10 @@ def test_a_page_skips_the_suppressed_and_those_who_left_with_the_reasons_a_claim
         "user1@example.com": ("skipped", "unsubscribed from this incident"),
         "user2@example.com": ("sending", None), "user3@example.com": ("sending", None)}
     assert sorted(sent) == sorted(i for _, i, state, _ in rows if state == "sending")
+
+
+def test_a_large_fan_out_gets_large_pages_and_a_smaller_one_enough_pages_for_every_worker() -> None:
+    assert spread_size(1_000_000, 5000) == 5000  # a page's own cost paid once per 5,000 people
+    assert spread_size(100_000, 5000) == 1563  # 64 pages, for the workers to share evenly
+    assert spread_size(10_000, 5000) == 1000  # never less than a mail request
+    assert spread_size(10_000, 40) == 40  # the configured most
