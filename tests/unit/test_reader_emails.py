@@ -72,7 +72,8 @@ def test_a_promise_already_due_is_moved_later_and_rounded_as_a_person_writes_it(
 
 def test_times_follow_the_readers_zone_and_conventions_and_always_name_the_zone() -> None:
     assert when(T0, ReaderTime("Asia/Manila", "en_GB", own=True)) == "Thursday 26 November at 05:15 your time (Manila, UTC+8)"
-    assert when(T0, ReaderTime("America/Sao_Paulo", "pt_BR", own=True)).endswith("at 18:15 your time (Sao Paulo, UTC-3)")
+    sao_paulo = when(T0, ReaderTime("America/Sao_Paulo", "pt_BR", own=True))  # CLDR 47 (Babel 2.19) writes "São"
+    assert sao_paulo.endswith(("at 18:15 your time (Sao Paulo, UTC-3)", "at 18:15 your time (São Paulo, UTC-3)"))
     new_york = ReaderTime("America/New_York", "en_US", own=False)  # a configured default: not "your time"
     assert when(T0, new_york) == "Wednesday, November 25 at 4:15 PM New York time (UTC-5)"
     assert when(T0) == "Wednesday 25 November at 21:15 UTC"
