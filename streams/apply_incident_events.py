@@ -30,7 +30,7 @@ def register(ctx: ProcessorContext) -> None:
     @ctx.app.agent(ctx.topics.incident_events, name=NAME)
     async def apply_incident_events(stream):  # noqa: ANN001, ANN202
         async for event, incident_event in valid_messages(stream, NAME, ctx.dead_letters, decode_incident_event):
-            published = await handle(event, NAME, ctx.dead_letters, partial(process, incident_event))
+            published = await handle(event, NAME, ctx.dead_letters, partial(process, incident_event), counted=False)
             if published is not None:
                 value = encode_update_published(published)
                 await publish(ctx.topics.notifications, published.incident_id, value)

@@ -43,7 +43,7 @@ def register(ctx: ProcessorContext) -> None:
             return claim_page(session, job, after_subscriber_id=after, size=page_size, now=services.clock(), rules=sender.rules)
 
     async def split(event: EventT, job: UpdatePublished) -> None:
-        pages = await handle(event, NAME, ctx.dead_letters, partial(pages_of, job), in_thread=True)
+        pages = await handle(event, NAME, ctx.dead_letters, partial(pages_of, job), counted=False, in_thread=True)
         for page in pages or ():
             await publish(ctx.topics.notifications, f"{page.incident_id}:{page.page}", encode_fan_out_page(page))
         log.info("update %d of %s: %d page(s) to send", job.update_id, job.incident_id, len(pages or ()))
@@ -52,7 +52,8 @@ def register(ctx: ProcessorContext) -> None:
         """The page's subscribers, a chunk at a time (the last, open page may have grown since the split), sent."""
         after = job.after_subscriber_id
         while True:
-            chunk = await handle(event, NAME, ctx.dead_letters, partial(next_chunk, job, after), in_thread=True)
+            chunk = await handle(event, NAME, ctx.dead_letters, partial(next_chunk, job, after), counted=False,
+                                 in_thread=True)
             if chunk is None or chunk.last_subscriber_id is None:
                 return
             if chunk.delivery_ids:

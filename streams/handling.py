@@ -203,7 +203,10 @@ async def valid_messages(
     dead_letters: DeadLetters,
     decode: Callable[[bytes | None], T],
 ) -> AsyncIterator[tuple[EventT, T]]:
-    """Each event of ``stream`` with its decoded message; the ones that do not decode are dead-lettered."""
+    """Each event of ``stream`` with its decoded message; the ones that do not decode are dead-lettered.
+
+    A message is counted as processed here, once: the steps that handle it after pass ``counted=False``.
+    """
     async for event in stream.events():
         message = await handle(event, processor, dead_letters, partial(decode, event.value))
         if message is not None:

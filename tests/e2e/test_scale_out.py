@@ -79,6 +79,8 @@ def test_two_workers_share_the_partitions_and_both_link_to_an_incident_declared_
     assert {p: system.counts()[p] for p in affected} == {p: Counter(affected=1, progress=1) for p in affected}
     assert {p: system.counts()[p] for p in people} == {p: Counter(acknowledgement=1, progress=1) for p in people}
     assert all(n > 0 for n in pages_per_worker), f"fan-out work per worker: {pages_per_worker}"
+    # each message counted once: the declaration and its one page (nobody had subscribed yet), the update and its 9
+    assert sum(pages_per_worker) == (1 + 1) + (1 + 9)
     assert sandbox.state.most_in_flight > 2, "two workers with one request in flight each would make 2 at most"
     handled = [_metric(text, 'broadcaster_events_processed_total{processor="link-reports"}') for text in scraped]
     sent = sum(_metric(text, 'broadcaster_emails_total{outcome="sent"}') for text in scraped)
