@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     mail_account_pause: timedelta = timedelta(minutes=5)
     mail_account_pause_cap: timedelta = timedelta(hours=1)
     # Mail-API requests (each up to 1,000 recipients) a worker keeps in flight: hides the API's round trip.
-    mail_concurrency: int = Field(default=4, ge=1, le=32)
+    mail_concurrency: int = Field(default=8, ge=1, le=32)
     # The most subscribers in a fan-out page: one job, sent by one worker in requests of up to 1,000 recipients
     # (services/fanout.py spread_size: smaller pages for a smaller fan-out, so every worker gets some).
     fan_out_page_size: int = Field(default=5000, ge=1, le=20_000)
