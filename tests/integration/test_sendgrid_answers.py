@@ -73,8 +73,28 @@ def test_sending_resumes_by_itself_once_the_account_works_again(sandbox) -> None
                                                                                     "user2@example.com"]
 
 
+def refused_once_it_ran_out(pause: AccountPause, problem: str) -> float:
+    pause.until = 0.0  # the pause has run out, and the next try is refused too
+    return pause.refused(problem)
+
+
 def test_the_pause_doubles_while_the_refusal_lasts_up_to_its_cap_and_resets_when_it_works() -> None:
     pause = AccountPause(timedelta(minutes=5), timedelta(minutes=30))
-    assert [pause.refused("403") for _ in range(5)] == [300, 600, 1200, 1800, 1800]
+    assert [refused_once_it_ran_out(pause, "403") for _ in range(5)] == [300, 600, 1200, 1800, 1800]
     pause.worked()
     assert pause.refused("401") == 300 and pause.problem == "401"
+
+
+def test_refusals_of_requests_sent_side_by_side_lengthen_the_pause_once() -> None:
+    pause = AccountPause(timedelta(minutes=5), timedelta(minutes=30))
+    assert pause.refused("403") == 300
+    assert 299 < pause.refused("403") <= 300 and pause.length == 300  # sent before the pause began
+
+
+def test_emails_that_share_nothing_go_out_in_requests_side_by_side(sandbox) -> None:
+    """Triage receipts (each reader's own content, so a request each): not one round trip after another."""
+    sandbox.state.response_delay = 0.2
+    own = [OutgoingEmail(n, f"user{n}@example.com", f"User {n}", "We have your message", f"Hi {n}", f"<p>Hi {n}</p>",
+                         {"X-Broadcaster-Delivery": str(n)}) for n in range(1, 9)]
+    assert all(r.accepted for r in mailer(sandbox).send(own))
+    assert sandbox.state.requests == 8 and sandbox.state.most_in_flight > 1
