@@ -24,7 +24,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -37,7 +36,6 @@ from sendgrid import SendGridAPIClient
 from broadcaster.domain.email import OutgoingEmail, SendResult, unsendable
 
 REQUEST_TIMEOUT_SECONDS = 30
-REQUESTS_AT_ONCE = 4  # emails that share nothing, sent side by side by one send
 MAX_PERSONALIZATIONS = 1000
 PER_PERSON_HEADERS = frozenset({"X-Broadcaster-Delivery", "List-Unsubscribe"})
 ACCOUNT_REFUSALS = frozenset({401, 403})
@@ -185,8 +183,8 @@ class AccountPause:
     def refused(self, problem: str) -> float:
         """Start or lengthen the pause; returns what is left of it, in seconds.
 
-        A refusal that arrives while a pause runs (a request sent before it began: requests
-        go out side by side) leaves it as it is: the pause doubles per try, not per request.
+        A refusal that arrives while a pause runs (a request sent before it began: a worker
+        sends several pages at once) leaves it as it is: the pause doubles per try, not per request.
         """
         with self.lock:
             if time.monotonic() < self.until:
@@ -222,24 +220,7 @@ class SendGridMailer:
         return self._pause.problem
 
     def send(self, emails: Sequence[OutgoingEmail]) -> list[SendResult]:
-        """Each batch in a request of its own: shared ones one after another, emails that share nothing
-        side by side (up to :data:`REQUESTS_AT_ONCE`).
-
-        An email that shares nothing (a triage receipt: its content is its reader's own) is a
-        request of its own, and one after another a batch of acknowledgements with ten receipts
-        waited eleven round trips. Shared batches stay in line: a worker already sends several
-        pages at once, and more threads side by side cost a fan-out 10% more CPU.
-        """
-        shared: list[list[OutgoingEmail]] = []
-        alone: list[list[OutgoingEmail]] = []
-        for batch in batches(emails):
-            (shared if batch[0].shared else alone).append(batch)
-        if len(alone) <= 1:
-            return [result for batch in shared + alone for result in self._send_batch(batch)]
-        with ThreadPoolExecutor(max_workers=REQUESTS_AT_ONCE, thread_name_prefix="sendgrid") as requests:
-            meanwhile = requests.map(self._send_batch, alone)
-            results = [result for batch in shared for result in self._send_batch(batch)]
-            return results + [result for answered in meanwhile for result in answered]
+        return [result for batch in batches(emails) for result in self._send_batch(batch)]
 
     def _send_batch(self, batch: list[OutgoingEmail]) -> list[SendResult]:
         problems = {e.delivery_id: unsendable(e) for e in batch}

@@ -89,12 +89,3 @@ def test_refusals_of_requests_sent_side_by_side_lengthen_the_pause_once() -> Non
     pause = AccountPause(timedelta(minutes=5), timedelta(minutes=30))
     assert pause.refused("403") == 300
     assert 299 < pause.refused("403") <= 300 and pause.length == 300  # sent before the pause began
-
-
-def test_emails_that_share_nothing_go_out_in_requests_side_by_side(sandbox) -> None:
-    """Triage receipts (each reader's own content, so a request each): not one round trip after another."""
-    sandbox.state.response_delay = 0.2
-    own = [OutgoingEmail(n, f"user{n}@example.com", f"User {n}", "We have your message", f"Hi {n}", f"<p>Hi {n}</p>",
-                         {"X-Broadcaster-Delivery": str(n)}) for n in range(1, 9)]
-    assert all(r.accepted for r in mailer(sandbox).send(own))
-    assert sandbox.state.requests == 8 and sandbox.state.most_in_flight > 1
