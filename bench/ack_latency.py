@@ -6,7 +6,8 @@
 Embedded defaults: the embedded broker, a SQLite file, one real worker process, and the
 local SendGrid-API server (in this process) as the mail API. Every report matches the
 open incident, so every reporter is owed an acknowledgement (``decided`` says how the
-matcher decided the measured reports: all linked, after a warm-up that taught it each text). Latency runs from the
+matcher decided the measured reports: all linked, after a warm-up that taught it each text;
+when it drifts and suggests some, ``p99_seconds_by_decision`` says whose wait the tail is). Latency runs from the
 moment a report is handed to the producer to the moment the API accepted the request
 carrying that reporter's acknowledgement (both clocks are this process's).
 
@@ -38,13 +39,14 @@ import signal
 import statistics
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaProducer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -141,14 +143,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks (USER_HZ = 100)
 
 
-def link_states(database_url: str, prefix: str) -> dict[str, int]:
-    """How the matcher decided the measured reports: all linked, if the warm-up taught it every text."""
+def link_states(database_url: str, prefix: str) -> dict[str, str]:
+    """How the matcher decided each measured report, by its reporter's address: all linked, if the warm-up
+    taught it every text."""
     engine = make_engine(database_url)
     with engine.connect() as connection:
-        rows = connection.execute(select(Report.link_state, func.count()).where(Report.id.startswith(prefix))
-                                  .group_by(Report.link_state)).all()
+        rows = connection.execute(select(Report.email, Report.link_state).where(Report.id.startswith(prefix))).all()
     engine.dispose()
-    return {state: count for state, count in rows}
+    return {email: state for email, state in rows}
 
 
 def link_batches(log: Path, since: int) -> list[int]:
@@ -179,13 +181,21 @@ class Step:
     worker_cpu_seconds: float
     api_checking_seconds: float
     load: float
-    outcomes: dict[str, int]
+    decisions: dict[str, str]  # address: how the matcher decided that report
     batches: list[int]
 
     @property
     def latencies(self) -> list[float]:
         """Every report's latency, a missing acknowledgement as inf, sorted."""
         return sorted(self.accepted[a] - sent if a in self.accepted else math.inf for a, sent in self.sent_at.items())
+
+    def p99_by_decision(self) -> dict[str, float]:
+        """The p99 of each decision's reports: whether a tail is the reports decided one way, or everyone's."""
+        by: dict[str, list[float]] = {}
+        for address, sent in self.sent_at.items():
+            by.setdefault(self.decisions.get(address, "unknown"), []).append(
+                self.accepted[address] - sent if address in self.accepted else math.inf)
+        return {decision: percentile(sorted(waits), 0.99) for decision, waits in by.items()}
 
     @property
     def acknowledged(self) -> int:
@@ -211,7 +221,8 @@ class Step:
             "acknowledged": self.acknowledged, "missing": count - self.acknowledged,
             "p50_seconds": seconds(percentile(latencies, 0.50)), "p99_seconds": seconds(self.p99),
             "max_seconds": seconds(latencies[-1]), "target_p99_seconds": TARGET_P99_SECONDS, "holds": self.holds,
-            "decided": self.outcomes,
+            "decided": dict(Counter(self.decisions.values())),
+            "p99_seconds_by_decision": {decision: seconds(p99) for decision, p99 in self.p99_by_decision().items()},
             "worker_cpu_seconds": round(self.worker_cpu_seconds, 1),
             "worker_cpu_ms_per_report": round(1000 * self.worker_cpu_seconds / count, 3),
             "link_batches": len(self.batches),
@@ -240,14 +251,14 @@ def run_step(rate: float, seconds: float, settle: float, profile: str | None = N
             cpu = cpu_seconds(worker.pid) - cpu_before
             checking = state.checking_seconds - checking_before
             load = load_average()
-            outcomes = link_states(bench.settings.database_url, "user-")
+            decisions = link_states(bench.settings.database_url, "user-")
             batches = link_batches(log, log_from)
             if profiler:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(timeout=60)
         producer.close()
         ceiling = asyncio.run(bare_consumer_rate(bench.bootstrap, topic, count + WARM_UP))
-    return Step(rate, sent_at, accepted, produce_seconds, ceiling, cpu, checking, load, outcomes, batches)
+    return Step(rate, sent_at, accepted, produce_seconds, ceiling, cpu, checking, load, decisions, batches)
 
 
 def find_capacity(start: float, seconds: float, bisect_steps: int, profile: str | None,
