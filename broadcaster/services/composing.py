@@ -101,9 +101,9 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
 
     The facts are read as plain column tuples: at 1,000 rows a page, building ORM objects
     for five tables cost more than everything else in a send; what the page's other queries
-    need is taken column by column (a row's attribute costs 0.2 µs, each of 1,000 times). Each person's in one query
-    and each update's and its incident's once in another: joined, the update's text and
-    the incident's came back (and were converted) a thousand times a page.
+    need is taken column by column (a row's attribute costs 0.2 µs, each of 1,000 times).
+    Each person's in one query and each update's and its incident's once in another: joined,
+    the update's text and the incident's came back (and were converted) a thousand times a page.
     A group that fails to compose is composed person by person, so only the rows that
     really cannot be composed are refused.
     """

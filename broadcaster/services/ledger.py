@@ -134,7 +134,7 @@ def queue_claimed(
             Delivery.update_id == update_id, among(session, Delivery.subscriber_id, subscriber_ids),
             Delivery.id.not_in([delivery_id for delivery_id, _ in inserted]))))
         claimed += _drop_unwanted(session, _claim_rows(session, earlier, now=now, lease=lease, max_attempts=max_attempts))
-    return sorted(_drop_quiet(session, claimed, now, quiet, default_time_zone) if quiet else claimed)
+    return _awake(session, claimed, now, quiet, default_time_zone)
 
 
 def _insert_for_update(session: Session, update_id: int, kind: NotificationKind, subscriber_ids: Sequence[int],
@@ -232,8 +232,13 @@ def _claim_rows(session: Session, delivery_ids: Sequence[int], *, now: datetime,
 def _still_wanted(session: Session, claimed: list[int], now: datetime, quiet: QuietHours | None,
                   default_time_zone: str) -> list[int]:
     """Claimed rows less those skipped now (suppressed, unsubscribed, quiet hours), sorted."""
-    wanted = _drop_unwanted(session, claimed)
-    return sorted(_drop_quiet(session, wanted, now, quiet, default_time_zone) if quiet else wanted)
+    return _awake(session, _drop_unwanted(session, claimed), now, quiet, default_time_zone)
+
+
+def _awake(session: Session, claimed: list[int], now: datetime, quiet: QuietHours | None,
+           default_time_zone: str) -> list[int]:
+    """Claimed rows less those skipped for the reader's quiet hours (if any are set), sorted."""
+    return sorted(_drop_quiet(session, claimed, now, quiet, default_time_zone) if quiet else claimed)
 
 
 def _expire_loaded(session: Session, delivery_ids: Sequence[int]) -> None:
