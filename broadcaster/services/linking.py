@@ -23,6 +23,7 @@ from broadcaster.linking.matcher import Decision, IncidentProfile, Matcher, Outc
 from broadcaster.storage.models import Incident, LinkFeedback, Report
 
 HISTORY_REPORTS = 2000
+RELOADED_PER_INCIDENT = 5 * LEARNED_PER_INCIDENT  # texts read back into memory, see _confirmed_texts
 _SYNCED = "broadcaster.linking.synced"
 
 
@@ -99,21 +100,26 @@ def _recent_texts(session: Session, unstored: Sequence[tuple[datetime, str]]) ->
 
 
 def _confirmed_texts(session: Session, incident_ids: list[str]) -> list[tuple[str, str]]:
-    """The most recent reports confirmed for each incident (by the matcher or an engineer)."""
+    """The reports last confirmed for each incident (by the matcher or an engineer), oldest first, as they came.
+
+    Each text once, and a few times as many as memory holds: it keeps the newest distinct
+    ones (:func:`~broadcaster.linking.matcher.newest_distinct`), and the newest 20 links of
+    a flood can be copies of one wording.
+    """
+    last = func.max(Report.linked_at).label("last")
     rows = session.execute(
-        select(Report.incident_id, Report.text)
+        select(Report.incident_id, Report.text, last)
         .where(Report.incident_id.in_(incident_ids), Report.link_state == "linked")
-        .order_by(Report.linked_at.desc())
+        .group_by(Report.incident_id, Report.text)
+        .order_by(last.desc())
     )
     taken: dict[str, int] = {}
     texts = []
-    for incident_id, text in rows:
-        if incident_id is None:
-            continue
-        if taken.get(incident_id, 0) < LEARNED_PER_INCIDENT:
+    for incident_id, text, _ in rows:
+        if incident_id is not None and taken.get(incident_id, 0) < RELOADED_PER_INCIDENT:
             taken[incident_id] = taken.get(incident_id, 0) + 1
             texts.append((incident_id, text))
-    return texts
+    return texts[::-1]
 
 
 def _candidate(now: datetime, resolved_window: timedelta) -> ColumnElement[bool]:

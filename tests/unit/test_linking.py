@@ -65,6 +65,17 @@ def test_confirmed_reports_teach_the_incident_new_words() -> None:
     assert m.scores([text])[0][0] > before
 
 
+def test_a_burst_of_one_wording_does_not_make_the_matcher_forget_the_others() -> None:
+    """Memory keeps distinct reports: copies of one wording used to push the others out (only the newest 20
+    were kept), and a report worded another way fell from linked to suggested, never to be learned again."""
+    m = matcher(IncidentProfile("INC-S", "Search returns nothing", "search", "", ("search",), NOW))
+    wordings = ["search returns nothing since this morning", "searching for anything gives an empty page"]
+    assert [m.decide_many([ReportText(w)], learn=True)[0].outcome for w in wordings] == [Outcome.LINKED] * 2
+    burst = m.decide_many([ReportText(wordings[0])] * 25, learn=True)
+    assert {d.outcome for d in burst} == {Outcome.LINKED}
+    assert m.decide(ReportText(wordings[1])).outcome is Outcome.LINKED
+
+
 def test_a_report_like_one_an_engineer_rejected_is_no_longer_linked_automatically() -> None:
     m = matcher(CSV, INVITES)
     text = ReportText("unexpected error when I upload a CSV to my group's pre-approved list")

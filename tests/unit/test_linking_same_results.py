@@ -1,7 +1,6 @@
 """The matcher's speed-ups give exactly what the plain computations give (issue 17: same decisions, faster)."""
 
 import json
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -94,19 +93,30 @@ def test_counting_and_weighing_give_the_numbers_of_the_plain_formulas() -> None:
     assert totals[3] == 2 and totals[7] == 1 and totals.sum() == 3
 
 
-def test_a_batch_is_remembered_as_its_reports_one_by_one() -> None:
-    texts = Texts.of(real_texts(3 * LEARNED_PER_INCIDENT))
+def remembered_one_by_one(texts: Texts, rows: list[int]) -> sparse.csr_matrix:
+    """The memory's rule in plain words: each report pushes out those with a word cosine of 0.9 or more to it,
+    then the oldest beyond the limit."""
+    dense = texts.words.toarray()
+    kept: list[int] = []
+    for row in rows:
+        kept = [k for k in kept if dense[row] @ dense[k] / np.sqrt((dense[row] @ dense[row]) * (dense[k] @ dense[k])) < 0.9]
+        kept = [*kept, row][-LEARNED_PER_INCIDENT:]
+    return texts.words[kept]
+
+
+def test_a_batch_is_remembered_as_its_reports_one_by_one_without_near_copies() -> None:
+    originals = real_texts(3 * LEARNED_PER_INCIDENT)
+    copies = [f"{text} (again)" for text in originals[::4]]  # nearly the same: they push out the original
+    texts = Texts.of([*originals[:30], *copies, *originals[30:], *originals[:5]])  # and exact copies
     idf = DocumentFrequencies.background().idf()
     items = [("INC-1" if row % 3 else "INC-2", row) for row in range(texts.words.shape[0])]
-    together, one_by_one = _Memory(), _Memory()
-    together.add_many(items, texts, idf)
-    for incident_id, row in items:
-        one_by_one.raw.setdefault(incident_id, deque(maxlen=LEARNED_PER_INCIDENT)).append(texts.words[row])
-        one_by_one.blocks[incident_id] = weighted(sparse.vstack(list(one_by_one.raw[incident_id]), format="csr"), idf[1])
-    assert together.raw.keys() == one_by_one.raw.keys()
-    for incident_id in together.raw:
-        assert len(together.raw[incident_id]) == LEARNED_PER_INCIDENT
-        assert identical(together.blocks[incident_id], one_by_one.blocks[incident_id])
+    memory = _Memory()
+    memory.add_many(items, texts, idf)
+    assert memory.raw.keys() == {"INC-1", "INC-2"}
+    for incident_id in memory.raw:
+        expected = remembered_one_by_one(texts, [row for i, row in items if i == incident_id])
+        assert identical(memory.raw[incident_id], expected)
+        assert identical(memory.blocks[incident_id], weighted(expected, idf[1]))
 
 
 def test_decisions_in_batches_with_learning_match_deciding_one_by_one_from_the_same_state() -> None:
