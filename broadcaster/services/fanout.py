@@ -62,39 +62,25 @@ def spread_size(subscribers: int, largest: int) -> int:
     return min(largest, max(MAIL_REQUEST, -(-subscribers // SPREAD_OVER)))
 
 
-def queue_page(
-    session: Session, job: UpdatePublished | FanOutPage, *, after_subscriber_id: int, size: int, now: datetime,
-    through_subscriber_id: int | None = None,
-) -> Page:
-    """Queue the update for the next ``size`` subscribers (up to ``through_subscriber_id``); repeats are no-ops."""
-    update, subscriber_ids = _next_subscribers(session, job, after_subscriber_id, size, through_subscriber_id)
-    if not subscriber_ids:
-        return Page([], None)
-    queued = ledger.queue_update(session, update.id, kind_for_update(update.kind), subscriber_ids, now=now)
-    return Page(queued, subscriber_ids[-1])
-
-
 def claim_page(
     session: Session, job: FanOutPage, *, after_subscriber_id: int, size: int, now: datetime,
     rules: ledger.ClaimRules,
 ) -> Page:
-    """:func:`queue_page` for the worker that sends the page itself: its rows, claimed for it (``ledger.queue_claimed``)."""
-    update, subscriber_ids = _next_subscribers(session, job, after_subscriber_id, size, job.through_subscriber_id)
+    """Queue the page's next ``size`` subscribers after ``after_subscriber_id``, claimed for the worker that
+    sends them (``ledger.queue_claimed``).
+
+    A repeat (a redelivered page) inserts nothing: the rows already there are claimed as ``ledger.claim`` would.
+    """
+    update = session.get_one(IncidentUpdate, job.update_id)
+    query = select(Subscriber.id).where(_told_of(update), Subscriber.id > after_subscriber_id)
+    if job.through_subscriber_id is not None:
+        query = query.where(Subscriber.id <= job.through_subscriber_id)
+    subscriber_ids = list(session.scalars(query.order_by(Subscriber.id).limit(size)))
     if not subscriber_ids:
         return Page([], None)
     claimed = ledger.queue_claimed(session, update.id, kind_for_update(update.kind), subscriber_ids, now=now,
                                    **rules._asdict())
     return Page(claimed, subscriber_ids[-1])
-
-
-def _next_subscribers(session: Session, job: UpdatePublished | FanOutPage, after_subscriber_id: int, size: int,
-                      through_subscriber_id: int | None) -> tuple[IncidentUpdate, list[int]]:
-    """The update, and the ids of its next ``size`` subscribers after ``after_subscriber_id``."""
-    update = session.get_one(IncidentUpdate, job.update_id)
-    query = select(Subscriber.id).where(_told_of(update), Subscriber.id > after_subscriber_id)
-    if through_subscriber_id is not None:
-        query = query.where(Subscriber.id <= through_subscriber_id)
-    return update, list(session.scalars(query.order_by(Subscriber.id).limit(size)))
 
 
 def catch_up(session: Session, *, now: datetime, settle: timedelta, limit: int = 1000) -> list[int]:

@@ -8,11 +8,11 @@ from sqlalchemy import func, select
 from broadcaster.domain.events import IncidentUpdated, UpdatePublished
 from broadcaster.domain.unsubscribe import DeliveryToken, Scope
 from broadcaster.services import ledger
-from broadcaster.services.fanout import claim_page, page_bounds, queue_page, spread_size
+from broadcaster.services.fanout import catch_up, claim_page, page_bounds, spread_size
 from broadcaster.services.suppression import suppress
 from broadcaster.services.unsubscribe import unsubscribe
 from broadcaster.storage.models import Delivery, IncidentUpdate, Subscriber
-from tests.integration.test_services import LEASE, T0, apply, declared, model, receive, report
+from tests.integration.test_services import LEASE, RULES, T0, apply, declared, model, receive, report
 
 __all__ = ["model"]  # the fixture, shared with test_services
 
@@ -36,14 +36,14 @@ def test_pages_cover_every_subscriber_once_in_any_order_and_a_repeated_page_adds
         pages = page_bounds(session, UpdatePublished("INC-1", update_id), size=3)
     assert [(p.page, p.through_subscriber_id is None) for p in pages] == [(0, False), (1, False), (2, True)]
     assert pages[1].after_subscriber_id == pages[0].through_subscriber_id
-    queued: list[int] = []
+    claimed: list[int] = []
     for page in reversed(pages * 2):  # out of order, each twice: as two workers and a redelivery may
         with sessions.begin() as session:
-            queued += queue_page(session, page, after_subscriber_id=page.after_subscriber_id, size=3, now=later,
-                                 through_subscriber_id=page.through_subscriber_id).delivery_ids
+            claimed += claim_page(session, page, after_subscriber_id=page.after_subscriber_id, size=3, now=later,
+                                  rules=RULES).delivery_ids
     with sessions() as session:
         progress = session.scalar(select(func.count()).where(Delivery.update_id == update_id)) or 0
-    assert progress == 7 and len(set(queued)) == 7
+    assert progress == 7 and len(claimed) == len(set(claimed)) == 7  # the repeats claimed nobody a second time
 
 
 def test_a_sending_worker_claims_its_page_as_it_queues_it_and_a_dead_one_leaves_it_to_the_lease(sessions, model) -> None:
@@ -52,11 +52,10 @@ def test_a_sending_worker_claims_its_page_as_it_queues_it_and_a_dead_one_leaves_
     update_id, later = updated_incident(sessions, model, 4), LATER
     with sessions() as session:
         page = page_bounds(session, UpdatePublished("INC-1", update_id), size=10)[0]
-    rules = ledger.ClaimRules(LEASE, max_attempts=5)
 
     def claim(now: datetime) -> list[int]:
         with sessions.begin() as session:
-            return claim_page(session, page, after_subscriber_id=0, size=10, now=now, rules=rules).delivery_ids
+            return claim_page(session, page, after_subscriber_id=0, size=10, now=now, rules=RULES).delivery_ids
 
     first = claim(later)
     with sessions() as session:
@@ -69,9 +68,10 @@ def test_a_sending_worker_claims_its_page_as_it_queues_it_and_a_dead_one_leaves_
         assert set(session.scalars(select(Delivery.attempts).where(Delivery.id.in_(first)))) == {2}
 
 
-@pytest.mark.parametrize("way", ["claimed as inserted", "queued, then claimed"])
+@pytest.mark.parametrize("way", ["claimed as inserted", "queued by the sweep, then claimed"])
 def test_a_page_skips_the_suppressed_and_those_who_left_with_the_reasons_a_claim_gives(sessions, model, way) -> None:
-    """``claim_page`` decides the skips in its insert; the result is the one queueing then claiming gives."""
+    """``claim_page`` decides the skips in its insert; the result is the one ``ledger.claim`` gives rows queued
+    another way (here by ``catch_up``, then announced and claimed by the deliver processor)."""
     update_id = updated_incident(sessions, model, 4)
     with sessions.begin() as session:
         suppress(session, "user0@example.com", "bounce", LATER)
@@ -79,13 +79,13 @@ def test_a_page_skips_the_suppressed_and_those_who_left_with_the_reasons_a_claim
         acknowledged = session.scalars(first_email.where(Subscriber.email == "user1@example.com")).one()
         unsubscribe(session, DeliveryToken(acknowledged, Scope.INCIDENT), LATER)
         page = page_bounds(session, UpdatePublished("INC-1", update_id), size=10)[0]
-    rules = ledger.ClaimRules(LEASE, max_attempts=5)
     with sessions.begin() as session:
         if way == "claimed as inserted":
-            sent = claim_page(session, page, after_subscriber_id=0, size=10, now=LATER, rules=rules).delivery_ids
+            sent = claim_page(session, page, after_subscriber_id=0, size=10, now=LATER, rules=RULES).delivery_ids
         else:
-            queued = queue_page(session, page, after_subscriber_id=0, size=10, now=LATER).delivery_ids
-            sent = ledger.claim(session, queued, now=LATER, **rules._asdict())
+            queued = catch_up(session, now=LATER, settle=timedelta(minutes=1))
+            assert len(queued) == 4
+            sent = ledger.claim(session, queued, now=LATER, **RULES._asdict())
     with sessions() as session:
         rows = session.execute(select(Subscriber.email, Delivery.id, Delivery.state, Delivery.last_error)
                                .join(Subscriber, Delivery.subscriber_id == Subscriber.id)

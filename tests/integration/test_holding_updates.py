@@ -35,12 +35,12 @@ from broadcaster.messages.compose import Sender
 from broadcaster.messages.times import when
 from broadcaster.services import composing, ledger
 from broadcaster.services.cadence import Reminder, due_work
-from broadcaster.services.fanout import queue_page
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.reports import receive_report
 from broadcaster.storage.models import Delivery, Incident, IncidentNote, IncidentUpdate, OutboxMessage
 from broadcaster.wire.codec import decode_incident_event
+from tests.integration.test_services import fan_out_all
 from tests.support.worker import settings_environment
 
 T0 = datetime(2026, 11, 24, 16, 15, tzinfo=UTC)  # 00:15 in Manila, 13:15 in São Paulo
@@ -114,12 +114,10 @@ def holding_updates(sessions: sessionmaker[Session]) -> list[IncidentUpdate]:
 
 def emails_of(sessions: sessionmaker[Session], update: UpdatePublished | IncidentUpdate, now: datetime,
               quiet: QuietHours | None = None) -> list[OutgoingEmail]:
-    """Fan the update out, claim its rows and compose what the claim let through."""
+    """Fan the update out as the worker does (its rows claimed as they go in) and compose what the claim let through."""
     job = update if isinstance(update, UpdatePublished) else UpdatePublished(update.incident_id, update.id)
+    claimed = fan_out_all(sessions, job, now, size=100, rules=ledger.ClaimRules(LEASE, max_attempts=5, quiet=quiet))
     with sessions.begin() as session:
-        page = queue_page(session, job, after_subscriber_id=0, size=100, now=now)
-    with sessions.begin() as session:
-        claimed = ledger.claim(session, page.delivery_ids, now=now, lease=LEASE, max_attempts=5, quiet=quiet)
         return composing.compose_claimed(session, claimed, SENDER, now).emails
 
 

@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broadcaster.config import Settings
 from broadcaster.domain.email import SendResult
-from broadcaster.domain.events import BugReportReceived, IncidentDeclared, IncidentResolved, IncidentUpdated
+from broadcaster.domain.events import BugReportReceived, IncidentDeclared, IncidentResolved, IncidentUpdated, UpdatePublished
 from broadcaster.domain.incidents import IncidentError
 from broadcaster.domain.notifications import NotificationKind
 from broadcaster.messages.compose import Sender
 from broadcaster.services import composing, ledger
 from broadcaster.services.delivery_trouble import trouble_counts
-from broadcaster.services.fanout import catch_up, queue_page
+from broadcaster.services.fanout import catch_up, claim_page, page_bounds
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.reports import Outcome, receive_report, receive_reports
@@ -28,6 +28,7 @@ from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscri
 T0 = datetime(2026, 11, 24, 16, 15, tzinfo=UTC)
 WINDOW = timedelta(hours=72)
 LEASE = timedelta(minutes=2)
+RULES = ledger.ClaimRules(LEASE, max_attempts=5)
 
 
 @pytest.fixture
@@ -54,15 +55,23 @@ def apply(sessions: sessionmaker[Session], model: LinkingModel, event, now: date
         return apply_incident_event(session, event, now=now, model=model)
 
 
-def fan_out_all(sessions: sessionmaker[Session], job, now: datetime, size: int = 2) -> list[int]:
-    ids, after = [], 0
-    while True:
-        with sessions.begin() as session:
-            page = queue_page(session, job, after_subscriber_id=after, size=size, now=now)
-        if page.last_subscriber_id is None:
-            return ids
-        ids += page.delivery_ids
-        after = page.last_subscriber_id
+def fan_out_all(sessions: sessionmaker[Session], job: UpdatePublished, now: datetime, size: int = 2,
+                rules: ledger.ClaimRules = RULES) -> list[int]:
+    """The update sent as the fan-out processor sends it: split into pages, each claimed ``size`` rows at a time.
+
+    Returns the ids of the rows claimed, those the senders would send now.
+    """
+    with sessions() as session:
+        pages = page_bounds(session, job, size=size)
+    ids: list[int] = []
+    for page in pages:
+        after: int | None = page.after_subscriber_id
+        while after is not None:
+            with sessions.begin() as session:
+                chunk = claim_page(session, page, after_subscriber_id=after, size=size, now=now, rules=rules)
+            ids += chunk.delivery_ids
+            after = chunk.last_subscriber_id
+    return ids
 
 
 def count(sessions: sessionmaker[Session], query) -> int:
@@ -162,14 +171,15 @@ def test_a_redelivered_incident_event_is_applied_once(sessions, model) -> None:
     assert apply(sessions, model, update, T0) == apply(sessions, model, update, T0)
 
 
-def test_every_update_is_queued_once_per_subscriber_even_when_fanned_out_twice(sessions, model) -> None:
+def test_every_update_is_queued_once_per_subscriber_even_when_fanned_out_again(sessions, model) -> None:
     apply(sessions, model, declared(), T0)
     for n in range(5):
         receive(sessions, model, report(f"r{n}", f"user{n}@example.com", "CSV upload fails", T0), T0)
     later = T0 + timedelta(minutes=5)
     job = apply(sessions, model, IncidentUpdated("u1", "INC-1", later, "Fix in test", later + timedelta(hours=1)), later)
     first = fan_out_all(sessions, job, later)
-    again = fan_out_all(sessions, job, later)
+    assert fan_out_all(sessions, job, later) == []  # redelivered while the first worker sends: nobody gets it twice
+    again = fan_out_all(sessions, job, later + LEASE + timedelta(seconds=1))  # that worker died: the same rows again
     assert len(first) == 5 and sorted(again) == sorted(first)
     assert count(sessions, select(Delivery).where(Delivery.kind == "progress").subquery()) == 5
 
@@ -368,18 +378,19 @@ def test_a_reporter_who_writes_again_is_thanked_for_it_once_in_the_next_email_co
     """Eric's second report, after his acknowledgement went out, is recognised by the next email and only by it."""
     sender = Sender("Example", "Example Support")
 
-    def send(delivery_ids: list[int], at: datetime) -> list[datetime | None]:
+    def send(claimed: list[int], at: datetime) -> list[bool]:
         with sessions.begin() as session:
-            ledger.claim(session, delivery_ids, now=at, lease=LEASE, max_attempts=5)
-            composed = composing.compose_claimed(session, delivery_ids, sender, at)
-            ledger.record(session, [SendResult(i, True) for i in delivery_ids], now=at,
+            composed = composing.compose_claimed(session, claimed, sender, at)
+            ledger.record(session, [SendResult(i, True) for i in claimed], now=at,
                           policy=ledger.RetryPolicy(max_attempts=5))
         return ["Thank you for the follow-up" in email.text for email in composed.emails]
 
     apply(sessions, model, declared(), T0)
     acknowledgement = receive(sessions, model, report("r1", "eric@example.com", "CSV upload fails", T0), T0)
     other = receive(sessions, model, report("r2", "ann@example.com", "CSV upload fails", T0), T0)
-    assert send(acknowledgement.delivery_ids + other.delivery_ids, T0) == [False, False]
+    with sessions.begin() as session:
+        acknowledgements = ledger.claim(session, acknowledgement.delivery_ids + other.delivery_ids, now=T0, **RULES._asdict())
+    assert send(acknowledgements, T0) == [False, False]
     again = T0 + timedelta(minutes=10)
     receive(sessions, model, report("r3", "eric@example.com", "CSV upload still fails for me", again), again)
     for minutes, update_id in ((20, "u1"), (30, "u2")):
