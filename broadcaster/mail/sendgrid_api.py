@@ -37,7 +37,7 @@ from broadcaster.domain.email import OutgoingEmail, SendResult, unsendable
 
 REQUEST_TIMEOUT_SECONDS = 30
 MAX_PERSONALIZATIONS = 1000
-PER_PERSON_HEADERS = frozenset({"X-Broadcaster-Delivery", "List-Unsubscribe"})
+PER_PERSON_HEADERS = frozenset({"X-Broadcaster-Delivery", "X-Broadcaster-Report", "List-Unsubscribe"})
 ACCOUNT_REFUSALS = frozenset({401, 403})
 _PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)(?:\.|$)")
 

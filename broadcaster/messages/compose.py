@@ -89,6 +89,11 @@ class Sender:
         return replies.sign(delivery_id, self.unsubscribe_secret)
 
 
+def _reader(time_zone: str | None, locale: str | None, sender: Sender) -> ReaderTime:
+    """How a reader reads times: where and how they said, else the sender's defaults."""
+    return ReaderTime(time_zone or sender.default_time_zone, locale or sender.default_locale, own=time_zone is not None)
+
+
 @dataclass(slots=True)
 class EmailFacts:
     """Everything one email needs to say, read from the ledger row and what it points at.
@@ -128,8 +133,7 @@ class EmailFacts:
     latest_news_from_note: bool = False  # what it quotes is an engineer's shared note, not an email they had
 
     def reader(self, sender: "Sender") -> ReaderTime:
-        return ReaderTime(self.time_zone or sender.default_time_zone, self.locale or sender.default_locale,
-                          own=self.time_zone is not None)
+        return _reader(self.time_zone, self.locale, sender)
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,9 @@ class ReceiptFacts:
     reply_by: datetime | None  # the report's triage promise; a report without one gets no receipt
     time_zone: str | None = None  # the reporter's, when they said
     locale: str | None = None
+
+    def reader(self, sender: "Sender") -> ReaderTime:
+        return _reader(self.time_zone, self.locale, sender)
 
 
 _SUBJECT_ENDINGS = {
@@ -355,26 +362,45 @@ def compose(facts: EmailFacts, sender: Sender, now: datetime | None = None) -> O
     return compose_group([facts], sender, now)[0]
 
 
-def compose_receipt(facts: ReceiptFacts, sender: Sender) -> OutgoingEmail:
-    """The note to a reporter whose report waits for a person: it arrived, and when they will hear back.
+def receipt_key(facts: ReceiptFacts, sender: Sender) -> str:
+    """Receipts with the same key are rendered once: the same promised time, said in the same zone and locale."""
+    reader, reply_by = facts.reader(sender), facts.reply_by.isoformat() if facts.reply_by else ""
+    return f"{NotificationKind.TRIAGE_RECEIPT.value}:{reply_by}:{reader.time_zone}:{reader.locale}"
 
-    One person, one email: nothing to share with others, so no tags to fill. No unsubscribe
-    link either: it answers their own message, once, like a support desk's auto-reply.
+
+def compose_receipts(group: Sequence[ReceiptFacts], sender: Sender) -> list[OutgoingEmail]:
+    """The note to each reporter whose report waits for a person: it arrived, and when they will hear back.
+
+    Receipts that share a :func:`receipt_key` are rendered once and filled per person, as
+    updates are: a burst of reports nobody has linked yet (an outage not declared) is a
+    burst of receipts, and one request each held back everyone's acknowledgements.
+    No unsubscribe link: a receipt answers the person's own message, once, like a support
+    desk's auto-reply.
     """
-    if facts.reply_by is None:
+    if any(facts.reply_by is None for facts in group):
         raise ValueError("a receipt promises a time: its report has no triage promise")
-    reader = ReaderTime(facts.time_zone or sender.default_time_zone, facts.locale or sender.default_locale,
-                        own=facts.time_zone is not None)
-    reply_by = local_when(facts.reply_by, reader)
-    context = {"name": first_name(facts.to_name), "report_excerpt": excerpt(facts.report_text), "signer": None,
-               "reported_when": local_when(facts.reported_at, reader), "reply_by": reply_by, "sender": sender}
-    return OutgoingEmail(
-        delivery_id=facts.delivery_id, to_email=facts.to_email, to_name=facts.to_name,
-        subject=f"We have your message and will reply by {reply_by}",
-        own_text=_render("triage_receipt.txt", **context), own_html=_render("triage_receipt.html", **context),
+    first = group[0]
+    reader = first.reader(sender)
+    reply_by = local_when(first.reply_by, reader) if first.reply_by else ""
+    reported = {moment: local_when(moment, reader) for moment in {facts.reported_at for facts in group}}
+    people = [Personal(first_name(facts.to_name), excerpt(facts.report_text), reported[facts.reported_at], "", "", "", "")
+              for facts in group]
+    where = slots(people)
+    common = {"signer": None, "reply_by": reply_by, "sender": sender}
+    shared = SharedContent(receipt_key(first, sender), f"We have your message and will reply by {reply_by}",
+                           _render("triage_receipt.txt", **common, **where.text._asdict()),
+                           _render("triage_receipt.html", **common, **where.html._asdict()))
+    return [OutgoingEmail(
+        delivery_id=facts.delivery_id, to_email=facts.to_email, to_name=facts.to_name, subject=shared.subject,
+        own_text="", own_html="",
         headers={"X-Broadcaster-Report": facts.report_id, "X-Broadcaster-Kind": NotificationKind.TRIAGE_RECEIPT.value,
                  "X-Broadcaster-Delivery": str(facts.delivery_id)},
-    )
+        shared=shared, substitutions=where.substitutions(person),
+    ) for facts, person in zip(group, people, strict=True)]
+
+
+def compose_receipt(facts: ReceiptFacts, sender: Sender) -> OutgoingEmail:
+    return compose_receipts([facts], sender)[0]
 
 
 def compose_owner_reminder(

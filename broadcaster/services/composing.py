@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,10 +21,10 @@ from broadcaster.messages.compose import (
     EmailFacts,
     ReceiptFacts,
     Sender,
-    compose,
     compose_alike,
-    compose_receipt,
+    compose_receipts,
     content_key,
+    receipt_key,
 )
 from broadcaster.services import notes
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber
@@ -45,6 +45,7 @@ _UPDATE_COLUMNS: dict[str, Any] = {  # EmailFacts field: where it is stored, onc
     "how_to_verify": Incident.how_to_verify, "private": Incident.private, "severity": Incident.severity,
     "communicator": Incident.communicator, "declared_at": Incident.declared_at,
 }
+Facts = TypeVar("Facts", EmailFacts, ReceiptFacts)  # what one row's email is composed from
 _UPDATE_KINDS_WITH_NEWS = ("declared", "progress")
 
 
@@ -134,15 +135,25 @@ def compose_claimed(session: Session, delivery_ids: Sequence[int], sender: Sende
         groups.setdefault(content_key(facts), []).append(facts)
     composed = Composed()
     for group in groups.values():
-        try:
-            composed.emails += compose_alike(group, sender, now)
-        except Exception:  # noqa: BLE001 - find the rows that cannot be composed; send the others
-            for facts in group:
-                compose_one(facts, sender, composed, now)
+        compose_together(group, partial(compose_alike, sender=sender, now=now), composed)
     if sum(map(len, groups.values())) < len(delivery_ids):  # some are about a report, not an update
+        receipts: dict[str, list[ReceiptFacts]] = {}
         for receipt in _receipt_facts(session, delivery_ids):
-            _compose_or_refuse(receipt.delivery_id, partial(compose_receipt, receipt, sender), composed)
+            receipts.setdefault(receipt_key(receipt, sender), []).append(receipt)
+        for alike in receipts.values():
+            compose_together(alike, partial(compose_receipts, sender=sender), composed)
     return composed
+
+
+def compose_together(group: Sequence[Facts], make: Callable[[Sequence[Facts]], list[OutgoingEmail]],
+                      composed: Composed) -> None:
+    """Add a group's emails to ``composed``; a group that fails is composed person by person, so only the rows
+    that really cannot be composed are refused."""
+    try:
+        composed.emails += make(group)
+    except Exception:  # noqa: BLE001 - find the rows that cannot be composed; send the others
+        for facts in group:
+            _compose_or_refuse(facts.delivery_id, partial(_alone, make, facts), composed)
 
 
 def _update_facts(session: Session, update_ids: set[int]) -> dict[int, dict[str, Any]]:
@@ -199,9 +210,8 @@ def _receipt_facts(session: Session, delivery_ids: Sequence[int]) -> list[Receip
     return [ReceiptFacts(*row) for row in rows]
 
 
-def compose_one(facts: EmailFacts, sender: Sender, composed: Composed, now: datetime | None = None) -> None:
-    """Add one row's email to ``composed``, or its refusal if it cannot be composed."""
-    _compose_or_refuse(facts.delivery_id, partial(compose, facts, sender, now), composed)
+def _alone(make: Callable[[Sequence[Facts]], list[OutgoingEmail]], facts: Facts) -> OutgoingEmail:
+    return make([facts])[0]
 
 
 def _compose_or_refuse(delivery_id: int, make: Callable[[], OutgoingEmail], composed: Composed) -> None:

@@ -12,12 +12,13 @@ from broadcaster.cli.main import cli
 from broadcaster.config import Settings
 from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import BugReportReceived, IncidentDeclared
+from broadcaster.mail.sendgrid_api import batches
 from broadcaster.messages.compose import Sender
 from broadcaster.ops.health import triage_check
 from broadcaster.services import composing, ledger, triage
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
-from broadcaster.services.reports import Outcome, ReportResult, receive_report
+from broadcaster.services.reports import Outcome, ReportResult, receive_report, receive_reports
 from broadcaster.services.suppression import suppress
 from broadcaster.services.triage_promises import reminders_due, summary
 from broadcaster.storage.models import Delivery, Report, TriageReminder
@@ -87,6 +88,28 @@ def test_a_report_left_to_a_person_is_promised_and_its_reporter_gets_one_receipt
     assert email.headers["X-Broadcaster-Report"] == "r-sonia" and "List-Unsubscribe" not in email.headers
     assert receive(sessions, model, "r-sonia").delivery_ids == []  # sent: nothing more to announce
     assert receipts(sessions) == [("r-sonia", "sent", None)]
+
+
+def test_receipts_promising_the_same_time_to_readers_of_one_zone_are_one_request_each_person_their_own(
+        sessions, model) -> None:
+    """A burst of reports nobody has linked (an outage not declared yet): one mail request per promise and zone,
+    not one per person, each person still named and quoted, their own words escaped in HTML."""
+    people = [("r-ann", "ann@example.com", "Ann Lee", "the <b>export</b> is empty", None),
+              ("r-bo", "bo@example.com", "Bo Chen", BILLING, None),
+              ("r-caio", "caio@example.com", "Caio Lima", BILLING, "America/Sao_Paulo")]
+    events = [BugReportReceived(i, T0, email, name, text, "billing", "test", zone) for i, email, name, text, zone in people]
+    with sessions.begin() as session:
+        results = receive_reports(session, events, now=T0, model=model)
+    emails = send(sessions, [i for result in results.values() for i in result.delivery_ids]).emails
+    requests = [[e.to_email for e in batch] for batch in batches(emails)]
+    assert sorted(requests) == [["ann@example.com", "bo@example.com"], ["caio@example.com"]]
+    ann, bo, caio = sorted(emails, key=lambda e: e.to_email)
+    assert ann.shared is bo.shared and ann.subject == "We have your message and will reply by Tuesday 24 November at 18:15 UTC"
+    assert caio.subject.startswith("We have your message and will reply by Tuesday 24 November at 15:15 your time (S")
+    assert "Hi Ann," in ann.text and '"the <b>export</b> is empty"' in ann.text and "Hi Bo," in bo.text
+    assert "the &lt;b&gt;export&lt;/b&gt; is empty" in ann.html and "<b>export" not in ann.html
+    assert "Bo Chen" not in ann.text and "monthly plan" in bo.html
+    assert [e.headers["X-Broadcaster-Report"] for e in (ann, bo, caio)] == ["r-ann", "r-bo", "r-caio"]
 
 
 def test_a_receipt_whose_report_is_linked_first_is_skipped_and_the_acknowledgement_goes(sessions, model) -> None:
