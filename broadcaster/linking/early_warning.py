@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from sklearn.preprocessing import normalize
 
 from broadcaster.domain.linking import significant_word_forms
@@ -29,11 +30,17 @@ def similar_reports(
     matcher: Matcher, text: str, recent: Sequence[tuple[str, str]], threshold: float = CLUSTER_SIMILARITY
 ) -> list[str]:
     """Ids of the ``(id, text)`` recent reports that resemble ``text``."""
-    if not recent:
-        return []
-    vectors = normalize(matcher.term_frequencies([text, *(t for _, t in recent)]))
-    similarity = (vectors[1:] @ vectors[0].T).toarray().ravel()
-    return [report_id for (report_id, _), score in zip(recent, similarity, strict=True) if score >= threshold]
+    return [recent[i][0] for i in resembling(matcher, [text], [t for _, t in recent], threshold)[0]]
+
+
+def resembling(matcher: Matcher, texts: Sequence[str], recent: Sequence[str],
+               threshold: float = CLUSTER_SIMILARITY) -> list[list[int]]:
+    """For each of ``texts``, the positions in ``recent`` of the texts that resemble it: all counted in one go."""
+    if not recent or not texts:
+        return [[] for _ in texts]
+    vectors = normalize(matcher.term_frequencies([*texts, *recent]))
+    similarity = (vectors[: len(texts)] @ vectors[len(texts):].T).toarray()
+    return [np.flatnonzero(row >= threshold).tolist() for row in similarity]
 
 
 def describe(texts: Sequence[str], top: int = 3) -> tuple[tuple[str, ...], str]:

@@ -2,12 +2,13 @@
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcaster.linking.early_warning import describe, similar_reports
+from broadcaster.linking.early_warning import describe, resembling
 from broadcaster.services.linking import LinkingModel
 from broadcaster.storage.models import Report, SuspectedIncident
 
@@ -15,26 +16,48 @@ log = logging.getLogger(__name__)
 RECENT_LIMIT = 500
 
 
-def check_for_pile_up(
-    session: Session, report_id: str, text: str, model: LinkingModel, now: datetime
-) -> SuspectedIncident | None:
-    """Add the stored report ``report_id`` (saying ``text``) to a suspicion it resembles, or raise one when enough pile up."""
+def check_for_pile_ups(
+    session: Session, reports: Sequence[tuple[str, str]], model: LinkingModel, now: datetime
+) -> dict[str, SuspectedIncident | None]:
+    """For each stored ``(id, text)`` unlinked report, in order: the suspicion it joined or raised, if any.
+
+    A report joins the first open suspicion holding a report it resembles, or raises one when
+    enough recent unlinked reports resemble it (the ``early_warning_count``-th). The same as
+    checking the reports one by one, with one query and one vectorising for the batch: one
+    each per report cost 36 ms a report in a flood of undeclared reports, and the worker fell
+    minutes behind.
+    """
     settings = model.settings
     recent = session.execute(
         select(Report.id, Report.text)
-        .where(Report.link_state == "unlinked", Report.id != report_id,
-               Report.received_at >= now - settings.early_warning_window)
+        .where(Report.link_state == "unlinked", Report.received_at >= now - settings.early_warning_window)
         .order_by(Report.received_at.desc())
-        .limit(RECENT_LIMIT)
+        .limit(RECENT_LIMIT + len(reports))
     ).all()
-    similar = similar_reports(model.matcher, text, [(row[0], row[1]) for row in recent])
-    if len(similar) + 1 < settings.early_warning_count:
-        return None
-    for suspicion in session.scalars(select(SuspectedIncident).where(SuspectedIncident.status == "open")):
-        if set(similar) & set(suspicion.report_ids):
-            suspicion.report_ids = sorted({*suspicion.report_ids, report_id})
-            return suspicion
-    return _raise(session, [*similar, report_id], now)
+    position = {report_id: n for n, (report_id, _) in enumerate(recent)}
+    open_ = list(session.scalars(select(SuspectedIncident).where(SuspectedIncident.status == "open")
+                                 .order_by(SuspectedIncident.id)))
+    members = {suspicion: set(suspicion.report_ids) for suspicion in open_}
+    found: dict[str, SuspectedIncident | None] = {}
+    for (report_id, _), near in zip(reports, resembling(model.matcher, [t for _, t in reports], [t for _, t in recent]),
+                                    strict=True):
+        own = position.get(report_id)
+        compared = RECENT_LIMIT + 1 if own is not None and own < RECENT_LIMIT else RECENT_LIMIT  # itself left out
+        similar = [recent[n][0] for n in near if n < compared and n != own]
+        found[report_id] = None
+        if len(similar) + 1 < settings.early_warning_count:
+            continue
+        joined = next((s for s in open_ if members[s].intersection(similar)), None)
+        if joined is None:
+            joined = _raise(session, [*similar, report_id], now)
+            open_.append(joined)
+            members[joined] = set(joined.report_ids)
+        members[joined].add(report_id)
+        found[report_id] = joined
+    for suspicion in open_:
+        if len(members[suspicion]) != len(suspicion.report_ids):
+            suspicion.report_ids = sorted(members[suspicion])
+    return found
 
 
 def _raise(session: Session, report_ids: list[str], now: datetime) -> SuspectedIncident:

@@ -23,7 +23,7 @@ from broadcaster.domain.triage import CLOSED, promised_by
 from broadcaster.linking.matcher import Outcome as Decided
 from broadcaster.linking.matcher import ReportText
 from broadcaster.services import ledger
-from broadcaster.services.early_warning import check_for_pile_up
+from broadcaster.services.early_warning import check_for_pile_ups
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.subscriptions import (
     Link,
@@ -160,8 +160,9 @@ def receive_reports(
     _write(session, received)
     for link, result in zip(links, _welcome(session, links, subscribe(session, links, now), now), strict=True):
         results[link.report.id] = result
+    suspicions = check_for_pile_ups(session, [(report.id, report.text) for report in unlinked], model, now)
     for report in unlinked:
-        suspicion = check_for_pile_up(session, report.id, report.text, model, now)
+        suspicion = suspicions[report.id]
         results[report.id] = ReportResult(Outcome.UNLINKED, suspicion_id=suspicion.id if suspicion else None)
     for report_id, receipt_id in _queue_receipts(session, waiting, now, model.settings).items():
         results[report_id] = replace(results[report_id], delivery_ids=[receipt_id])

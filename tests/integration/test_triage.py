@@ -11,7 +11,7 @@ from broadcaster.linking.matcher import ReportText
 from broadcaster.services import triage
 from broadcaster.services.incidents import apply_incident_event
 from broadcaster.services.linking import LinkingModel
-from broadcaster.services.reports import Outcome, receive_report
+from broadcaster.services.reports import Outcome, ReportResult, receive_report, receive_reports
 from broadcaster.storage.models import Delivery, LinkFeedback, Report, SuspectedIncident
 
 T0 = datetime(2026, 11, 24, 16, 15, tzinfo=UTC)
@@ -68,6 +68,29 @@ def test_rejecting_a_suggestion_leaves_the_report_unlinked_and_lowers_the_next_o
         assert session.get_one(Report, "r1").link_state == "unlinked"
         model.sync(session, T0)
     assert model.matcher.scores([ReportText(text)])[0][0] < before
+
+
+def test_a_batch_of_unlinked_reports_joins_and_raises_suspicions_as_reports_one_by_one_would(sessions, model) -> None:
+    dark = ["dark mode makes the calendar unreadable, text is invisible",
+            "calendar is unreadable in dark mode since this morning",
+            "In dark mode I cannot read anything on the calendar", "dark mode calendar text invisible again"]
+    refund = ["please refund my last invoice", "refund my invoice please, charged twice",
+              "I need a refund for the last invoice"]
+    first = receive_reports_at(sessions, model, {"d0": dark[0], "d1": dark[1], "d2": dark[2], "f0": refund[0]})
+    second = receive_reports_at(sessions, model, {"d3": dark[3], "f1": refund[1], "f2": refund[2], "x": "love the app"})
+    with sessions() as session:
+        calendar, invoices = session.scalars(select(SuspectedIncident).order_by(SuspectedIncident.id)).all()
+    assert calendar.report_ids == ["d0", "d1", "d2", "d3"] and invoices.report_ids == ["f0", "f1", "f2"]
+    assert {i: r.suspicion_id for i, r in {**first, **second}.items()} == {
+        "d0": calendar.id, "d1": calendar.id, "d2": calendar.id, "f0": None,  # alone in its batch
+        "d3": calendar.id, "f1": invoices.id, "f2": invoices.id, "x": None}
+
+
+def receive_reports_at(sessions, model, texts: dict[str, str]) -> dict[str, ReportResult]:
+    """One batch, as the link-reports processor takes them: stored together, then checked in order."""
+    events = [BugReportReceived(i, T0, f"{i}@example.com", "Ann Lee", text, "groups", "test") for i, text in texts.items()]
+    with sessions.begin() as session:
+        return receive_reports(session, events, now=T0, model=model)
 
 
 def test_three_similar_unlinked_reports_raise_one_suspected_incident(sessions, model) -> None:
