@@ -1,6 +1,6 @@
 """Acknowledgement latency: bug reports at 500 a second for 60 s into the running system (target p99 < 1 s).
 
-    python bench/ack_latency.py [--rate 500] [--seconds 60] [--api-check-every 1] [--profile F] [--json]
+    python bench/ack_latency.py [--rate 500] [--seconds 60] [--api-check-every 1] [--undeclared] [--profile F] [--json]
     python bench/ack_latency.py --find-capacity [--start-rate 250] [--seconds 20] [--bisect-steps 3] [--json]
 
 Embedded defaults: the embedded broker, a SQLite file, one real worker process, and the
@@ -13,6 +13,9 @@ carrying that reporter's acknowledgement (both clocks are this process's).
 
 In the same run, a bare aiokafka consumer reads the whole bug-report topic on the same
 broker: the rate at which anything at all can read it, the ceiling for the pipeline.
+
+``--undeclared`` declares no incident: every report is left to a person and its reporter gets a
+triage receipt instead (an outage nobody has declared yet), and latency runs to the receipt.
 
 ``--find-capacity`` searches for the highest rate one worker sustains with p99 under 1 s:
 it doubles the rate from ``--start-rate`` until a step fails (p99 >= 1 s, or a report not
@@ -232,11 +235,13 @@ class Step:
         }
 
 
-def run_step(rate: float, seconds: float, settle: float, profile: str | None = None, check_every: int = 1) -> Step:
+def run_step(rate: float, seconds: float, settle: float, profile: str | None = None, check_every: int = 1,
+             undeclared: bool = False) -> Step:
     """Reports at ``rate`` for ``seconds`` into a fresh system; waits up to ``settle`` s after the last for acknowledgements."""
     count = max(2, int(rate * seconds))
     with sendgrid_system("ack", SandboxState(KEY, check_every=check_every)) as bench:
-        declare(bench.settings)
+        if not undeclared:
+            declare(bench.settings)
         topic, state = f"{bench.settings.topic_prefix}bug-reports", bench.sandbox.state
         producer = KafkaProducer(bootstrap_servers=bench.bootstrap, acks="all", enable_idempotence=False, linger_ms=2)
         with running_worker(bench.settings, bench.bootstrap) as worker:
@@ -315,6 +320,7 @@ def main() -> None:
                         help="steps between the last rate that held and the first that failed")
     parser.add_argument("--profile", help="write py-spy's collapsed stacks of the worker to this file")
     parser.add_argument("--api-check-every", type=int, default=1, help="check one request in N against SendGrid's rules")
+    parser.add_argument("--undeclared", action="store_true", help="no incident: every reporter gets a triage receipt")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.find_capacity:
@@ -328,7 +334,7 @@ def main() -> None:
                   f"(first failing rate {result['lowest_failing_rate']}); bare consumer "
                   f"{result['bare_consumer_messages_per_second']} msg/s (median of the steps); share {share}")
         return
-    step = run_step(args.rate, args.seconds or 60, SETTLE_SECONDS, args.profile, args.api_check_every)
+    step = run_step(args.rate, args.seconds or 60, SETTLE_SECONDS, args.profile, args.api_check_every, args.undeclared)
     figures = step.figures()
     print(json.dumps(figures) if args.json else "\n".join(f"{k:>34}: {v}" for k, v in figures.items()))
 
