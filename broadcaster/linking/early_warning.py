@@ -5,42 +5,61 @@ reports within the window are similar enough to each other, engineers are shown 
 together, with phrases to declare the incident by.
 """
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from sklearn.preprocessing import normalize
 
 from broadcaster.domain.linking import significant_word_forms
-from broadcaster.linking.matcher import Matcher
+from broadcaster.linking.features import N_FEATURES, WORDS, char_counts
 from broadcaster.linking.text import normalise
 
 CLUSTER_SIMILARITY = 0.3
+RECENT_COMPARED = 500  # the recent unlinked reports a report is compared with
 
 
-@dataclass(frozen=True)
-class Cluster:
-    report_ids: tuple[str, ...]
-    phrases: tuple[str, ...]
-    title_hint: str
+def term_counts(texts: Sequence[str]) -> sparse.csr_matrix:
+    """Raw word and character counts of texts, side by side (the characters at half weight)."""
+    prepared = [normalise(text) for text in texts]
+    return sparse.hstack([WORDS.transform(prepared), 0.5 * char_counts(prepared)], format="csr")
 
 
-def similar_reports(
-    matcher: Matcher, text: str, recent: Sequence[tuple[str, str]], threshold: float = CLUSTER_SIMILARITY
-) -> list[str]:
-    """Ids of the ``(id, text)`` recent reports that resemble ``text``."""
-    return [recent[i][0] for i in resembling(matcher, [text], [t for _, t in recent], threshold)[0]]
-
-
-def resembling(matcher: Matcher, texts: Sequence[str], recent: Sequence[str],
-               threshold: float = CLUSTER_SIMILARITY) -> list[list[int]]:
-    """For each of ``texts``, the positions in ``recent`` of the texts that resemble it: all counted in one go."""
-    if not recent or not texts:
-        return [[] for _ in texts]
-    vectors = normalize(matcher.term_frequencies([*texts, *recent]))
-    similarity = (vectors[: len(texts)] @ vectors[len(texts):].T).toarray()
+def resembling(counts: sparse.csr_matrix, recent: sparse.csr_matrix, threshold: float = CLUSTER_SIMILARITY) -> list[list[int]]:
+    """For each row of ``counts`` (:func:`term_counts`), the rows of ``recent`` that resemble it."""
+    if not recent.shape[0]:
+        return [[] for _ in range(counts.shape[0])]
+    similarity = (normalize(counts) @ normalize(recent).T).toarray()
     return [np.flatnonzero(row >= threshold).tolist() for row in similarity]
+
+
+class ReportTerms:
+    """:func:`term_counts` of reports by id, kept for the newest ``kept``: from one batch of a flood to the next,
+    the recent unlinked reports early warning compares with are mostly the same (500 real reports: 57 ms)."""
+
+    def __init__(self, kept: int) -> None:
+        self._kept = kept
+        self._rows: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def of(self, reports: Sequence[tuple[str, str]]) -> sparse.csr_matrix:
+        """The counts of these ``(id, text)`` reports, a row each, in order."""
+        missing = list({report_id: text for report_id, text in reports if report_id not in self._rows}.items())
+        if missing:
+            made = term_counts([text for _, text in missing])
+            for row, (report_id, _) in enumerate(missing):
+                start, end = made.indptr[row], made.indptr[row + 1]
+                self._rows[report_id] = made.indices[start:end], made.data[start:end]
+        rows = [self._rows[report_id] for report_id, _ in reports]
+        for report_id, _ in reports:
+            self._rows.move_to_end(report_id)
+        while len(self._rows) > self._kept:
+            self._rows.popitem(last=False)
+        sizes = [indices.size for indices, _ in rows]
+        return sparse.csr_matrix(
+            (np.concatenate([data for _, data in rows]) if rows else np.zeros(0),
+             np.concatenate([indices for indices, _ in rows]) if rows else np.zeros(0, np.int32),
+             np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)), shape=(len(rows), 2 * N_FEATURES))
 
 
 def describe(texts: Sequence[str], top: int = 3) -> tuple[tuple[str, ...], str]:

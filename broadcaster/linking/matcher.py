@@ -349,11 +349,6 @@ class Matcher:
 
     # -- weighting ---------------------------------------------------------
 
-    def term_frequencies(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """Raw word and character counts of any texts (early warning compares reports with each other)."""
-        counted = Texts.of(texts)
-        return sparse.hstack([counted.words, 0.5 * counted.chars], format="csr")
-
     def _refresh(self) -> None:
         """Weigh the incidents afresh (and what was remembered, once the statistics doubled).
 

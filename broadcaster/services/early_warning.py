@@ -8,12 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcaster.linking.early_warning import describe, resembling
+from broadcaster.linking.early_warning import RECENT_COMPARED, describe, resembling
 from broadcaster.services.linking import LinkingModel
 from broadcaster.storage.models import Report, SuspectedIncident
 
 log = logging.getLogger(__name__)
-RECENT_LIMIT = 500
 
 
 def check_for_pile_ups(
@@ -32,17 +31,17 @@ def check_for_pile_ups(
         select(Report.id, Report.text)
         .where(Report.link_state == "unlinked", Report.received_at >= now - settings.early_warning_window)
         .order_by(Report.received_at.desc())
-        .limit(RECENT_LIMIT + len(reports))
+        .limit(RECENT_COMPARED + len(reports))
     ).all()
     position = {report_id: n for n, (report_id, _) in enumerate(recent)}
     open_ = list(session.scalars(select(SuspectedIncident).where(SuspectedIncident.status == "open")
                                  .order_by(SuspectedIncident.id)))
     members = {suspicion: set(suspicion.report_ids) for suspicion in open_}
     found: dict[str, SuspectedIncident | None] = {}
-    for (report_id, _), near in zip(reports, resembling(model.matcher, [t for _, t in reports], [t for _, t in recent]),
-                                    strict=True):
+    counts = model.report_terms.of([*reports, *((report_id, text) for report_id, text in recent)])
+    for (report_id, _), near in zip(reports, resembling(counts[: len(reports)], counts[len(reports):]), strict=True):
         own = position.get(report_id)
-        compared = RECENT_LIMIT + 1 if own is not None and own < RECENT_LIMIT else RECENT_LIMIT  # itself left out
+        compared = RECENT_COMPARED + 1 if own is not None and own < RECENT_COMPARED else RECENT_COMPARED  # itself left out
         similar = [recent[n][0] for n in near if n < compared and n != own]
         found[report_id] = None
         if len(similar) + 1 < settings.early_warning_count:

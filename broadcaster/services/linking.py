@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from broadcaster.config import Settings
 from broadcaster.domain.incidents import OPEN_STATUSES, Status
+from broadcaster.linking.early_warning import RECENT_COMPARED, ReportTerms
 from broadcaster.linking.features import LEARNED_PER_INCIDENT
 from broadcaster.linking.matcher import Decision, IncidentProfile, Matcher, Outcome, ReportText, Thresholds
 from broadcaster.storage.models import Incident, LinkFeedback, Report
@@ -35,6 +36,7 @@ class LinkingModel:
             backlog_window=settings.link_backlog_window,
         )
         self._fingerprint: tuple | None = None
+        self.report_terms = ReportTerms(kept=4 * RECENT_COMPARED)  # a pool and a batch, with room
         self._observed_history = False
         # Held by whoever uses the matcher, through to the commit that teaches it: the link-reports
         # processor decides in a thread of its own, an incident event links its backlog in the event loop.

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from broadcaster.domain.linking import significant_words
-from broadcaster.linking.early_warning import describe, similar_reports
+from broadcaster.linking.early_warning import ReportTerms, describe, resembling, term_counts
 from broadcaster.linking.matcher import IncidentProfile, Matcher, Outcome, ReportText
 from broadcaster.linking.text import error_codes, normalise, reports_a_failure
 
@@ -107,12 +107,20 @@ def test_text_helpers() -> None:
 
 
 def test_similar_unlinked_reports_are_found_and_described() -> None:
-    m = matcher()
-    recent = [("a", "dark mode makes the calendar unreadable"), ("b", "calendar text invisible in dark mode"),
-              ("c", "refund please")]
-    assert similar_reports(m, "in dark mode I cannot read the calendar", recent) == ["a", "b"]
+    recent = ["dark mode makes the calendar unreadable", "calendar text invisible in dark mode", "refund please"]
+    assert resembling(term_counts(["in dark mode I cannot read the calendar"]), term_counts(recent)) == [[0, 1]]
     phrases, hint = describe(["dark mode makes the calendar unreadable", "calendar invisible in dark mode"])
     assert set(phrases) >= {"dark", "mode", "calendar"} and hint
+
+
+def test_kept_report_counts_are_made_afresh_counts_and_stay_bounded() -> None:
+    texts = {f"r{n}": text for n, text in enumerate(["dark mode calendar", "refund please", "search is empty",
+                                                      "upload fails with 500", "login loops"])}
+    kept = ReportTerms(kept=3)
+    for chosen in (["r0", "r1"], ["r1", "r2", "r3"], ["r4", "r0", "r1"]):
+        counts = kept.of([(i, texts[i]) for i in chosen])
+        assert (counts != term_counts([texts[i] for i in chosen])).nnz == 0
+        assert len(kept._rows) <= 3
 
 
 def test_suggested_match_phrases_are_words_people_wrote_not_stems() -> None:
