@@ -26,6 +26,8 @@ def check_for_pile_ups(
     each per report cost 36 ms a report in a flood of undeclared reports, and the worker fell
     minutes behind.
     """
+    if not reports:
+        return {}
     settings = model.settings
     recent = session.execute(
         select(Report.id, Report.text)
