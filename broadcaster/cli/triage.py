@@ -73,7 +73,7 @@ def show_queue(cli: CliContext) -> None:
     click.echo(f"Suspected incidents ({len(waiting.suspicions)}):")
     for suspicion in waiting.suspicions:
         click.echo(f"  #{suspicion.id} raised {suspicion.raised_at:%Y-%m-%d %H:%M} UTC: "
-                   f"{len(suspicion.report_ids)} similar reports, e.g. \"{suspicion.title_hint}\"")
+                   f"{waiting.sizes.get(suspicion.id, 0)} similar reports, e.g. \"{suspicion.title_hint}\"")
         click.echo(f"     declare it: {_declare_command(suspicion)}")
         click.echo(f"     or dismiss: broadcaster triage dismiss {suspicion.id}")
     click.echo(f"\nSuggested ({len(waiting.suggested)}): confirm or reject")

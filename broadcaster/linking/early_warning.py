@@ -26,12 +26,11 @@ def term_counts(texts: Sequence[str]) -> sparse.csr_matrix:
     return sparse.hstack([WORDS.transform(prepared), 0.5 * char_counts(prepared)], format="csr")
 
 
-def resembling(counts: sparse.csr_matrix, recent: sparse.csr_matrix, threshold: float = CLUSTER_SIMILARITY) -> list[list[int]]:
-    """For each row of ``counts`` (:func:`term_counts`), the rows of ``recent`` that resemble it."""
+def resembling(counts: sparse.csr_matrix, recent: sparse.csr_matrix, threshold: float = CLUSTER_SIMILARITY) -> np.ndarray:
+    """Which rows of ``recent`` resemble each row of ``counts`` (both :func:`term_counts`): a boolean matrix."""
     if not recent.shape[0]:
-        return [[] for _ in range(counts.shape[0])]
-    similarity = (normalize(counts) @ normalize(recent).T).toarray()
-    return [np.flatnonzero(row >= threshold).tolist() for row in similarity]
+        return np.zeros((counts.shape[0], 0), dtype=bool)
+    return (normalize(counts) @ normalize(recent).T).toarray() >= threshold
 
 
 class ReportTerms:

@@ -162,8 +162,7 @@ def receive_reports(
         results[link.report.id] = result
     suspicions = check_for_pile_ups(session, [(report.id, report.text) for report in unlinked], model, now)
     for report in unlinked:
-        suspicion = suspicions[report.id]
-        results[report.id] = ReportResult(Outcome.UNLINKED, suspicion_id=suspicion.id if suspicion else None)
+        results[report.id] = ReportResult(Outcome.UNLINKED, suspicion_id=suspicions[report.id])
     for report_id, receipt_id in _queue_receipts(session, waiting, now, model.settings).items():
         results[report_id] = replace(results[report_id], delivery_ids=[receipt_id])
     return results

@@ -9,7 +9,7 @@ closed (its reporter answered directly) no longer does.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from broadcaster.domain.triage import CLOSED
@@ -30,6 +30,7 @@ class TriageQueue:
     suggested: list[Report]
     unlinked: list[Report]
     suspicions: list[SuspectedIncident]
+    sizes: dict[int, int]  # how many reports each suspicion counts, by its id
 
 
 def queue(session: Session, limit: int = QUEUE_LIMIT) -> TriageQueue:
@@ -39,10 +40,12 @@ def queue(session: Session, limit: int = QUEUE_LIMIT) -> TriageQueue:
                  .order_by(Report.triage_due_at.asc().nulls_last(), Report.received_at.desc()).limit(limit))
         return list(session.scalars(query))
 
-    suspicions = session.scalars(
+    suspicions = list(session.scalars(
         select(SuspectedIncident).where(SuspectedIncident.status == "open").order_by(SuspectedIncident.id)
-    )
-    return TriageQueue(waiting("suggested"), waiting("unlinked"), list(suspicions))
+    ))
+    sizes = session.execute(select(Report.suspicion_id, func.count()).group_by(Report.suspicion_id)
+                            .where(Report.suspicion_id.in_([s.id for s in suspicions])))
+    return TriageQueue(waiting("suggested"), waiting("unlinked"), suspicions, {i: n for i, n in sizes if i is not None})
 
 
 def _report(session: Session, report_id: str) -> Report:

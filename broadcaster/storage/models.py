@@ -159,6 +159,8 @@ class Report(Base):
     # While it waits for a person (suggested or unlinked): when we promised a person would have looked at it
     # (broadcaster/domain/triage.py); kept afterwards, as the promise it was.
     triage_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The suspected incident this unlinked report was counted in (broadcaster/services/early_warning.py).
+    suspicion_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class TriageReminder(Base):
@@ -196,8 +198,7 @@ class SuspectedIncident(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     component: Mapped[str | None] = mapped_column(String(100))
     title_hint: Mapped[str] = mapped_column(String(200))
-    phrases: Mapped[list[str]] = mapped_column(JSON, default=list)
-    report_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    phrases: Mapped[list[str]] = mapped_column(JSON, default=list)  # its reports name it: Report.suspicion_id
 
 
 class Suppression(Base):

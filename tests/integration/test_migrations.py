@@ -62,3 +62,33 @@ def test_emails_skipped_because_the_person_asked_for_none_are_no_longer_counted_
                   for i in ids]
     assert states == ["skipped", "skipped", "dead"]
     engine.dispose()
+
+
+def test_a_suspicions_list_of_reports_moves_onto_the_reports_and_back(database_url: str) -> None:
+    """0021: each report listed by a suspicion names it (the later one, if two listed it); downgrade lists them again."""
+    import json
+
+    from sqlalchemy import text
+
+    downgrade(database_url, "0020")
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        for n in range(4):
+            connection.execute(text("INSERT INTO reports (id, email, name, text, source, received_at, link_state) "
+                                    "VALUES (:id, 'a@example.com', 'Ann', 'dark mode', 'test', '2026-11-24 16:15:00', "
+                                    "'unlinked')"), {"id": f"r{n}"})
+        for suspicion_id, listed in ((1, ["r0", "r1"]), (2, ["r1", "r2"])):
+            connection.execute(text("INSERT INTO suspected_incidents (id, raised_at, status, title_hint, phrases, "
+                                    "report_ids) VALUES (:id, '2026-11-24 16:15:00', 'open', 'dark', '[]', :listed)"),
+                               {"id": suspicion_id, "listed": json.dumps(listed)})
+    upgrade(database_url)
+    with engine.connect() as connection:
+        named = dict(connection.execute(text("SELECT id, suspicion_id FROM reports ORDER BY id")).all())
+    assert named == {"r0": 1, "r1": 2, "r2": 2, "r3": None}
+    downgrade(database_url, "0020")
+    with engine.connect() as connection:
+        listed = {i: json.loads(ids) if isinstance(ids, str) else ids
+                  for i, ids in connection.execute(text("SELECT id, report_ids FROM suspected_incidents ORDER BY id"))}
+    engine.dispose()
+    assert listed == {1: ["r0"], 2: ["r1", "r2"]}
+    upgrade(database_url)
