@@ -1,7 +1,7 @@
 """Acknowledgement latency: bug reports at 500 a second for 60 s into the running system (target p99 < 1 s).
 
     python bench/ack_latency.py [--rate 500] [--seconds 60] [--api-check-every 1] [--undeclared] [--profile F] [--json]
-    python bench/ack_latency.py --find-capacity [--start-rate 250] [--seconds 20] [--bisect-steps 3] [--json]
+    python bench/ack_latency.py --find-capacity [--start-rate 250] [--seconds 20] [--bisect-steps 3] [--undeclared] [--json]
 
 Embedded defaults: the embedded broker, a SQLite file, one real worker process, and the
 local SendGrid-API server (in this process) as the mail API. Every report matches the
@@ -274,13 +274,13 @@ def run_step(rate: float, seconds: float, settle: float, profile: str | None = N
 
 
 def find_capacity(start: float, seconds: float, bisect_steps: int, profile: str | None,
-                  show: bool, check_every: int = 1) -> dict[str, object]:
+                  show: bool, check_every: int = 1, undeclared: bool = False) -> dict[str, object]:
     """Double from ``start`` until a step fails, then bisect; the highest rate that held, and every step."""
     steps: list[Step] = []
 
     def attempt(rate: float) -> bool:
         step = run_step(rate, seconds, SEARCH_SETTLE_SECONDS, f"{profile}.{round(rate)}" if profile else None,
-                        check_every)
+                        check_every, undeclared)
         steps.append(step)
         f = step.figures()
         print(f"{rate:>8.0f}/s: p50 {f['p50_seconds']} s, p99 {f['p99_seconds']} s, "
@@ -332,7 +332,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.find_capacity:
         result = find_capacity(args.start_rate, args.seconds or 20, args.bisect_steps, args.profile, not args.json,
-                               args.api_check_every)
+                               args.api_check_every, args.undeclared)
         if args.json:
             print(json.dumps(result))
         else:
