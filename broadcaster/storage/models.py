@@ -138,7 +138,11 @@ class OwnerReminder(Base):
 
 class Report(Base):
     __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_unlinked", "incident_id", "received_at"),)
+    __table_args__ = (
+        Index("ix_reports_unlinked", "incident_id", "received_at"),
+        # Early warning reads the newest unlinked reports every batch: without it, every unlinked report, sorted.
+        Index("ix_reports_link_state_received_at", "link_state", "received_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     email: Mapped[str] = mapped_column(String(320), index=True)
@@ -150,7 +154,7 @@ class Report(Base):
     incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
     linked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # What the matcher (or an engineer) made of it: linked, suggested or unlinked.
-    link_state: Mapped[str] = mapped_column(String(16), default="unlinked", server_default="unlinked", index=True)
+    link_state: Mapped[str] = mapped_column(String(16), default="unlinked", server_default="unlinked")
     candidate_incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
     link_score: Mapped[float | None] = mapped_column(Float)
     linked_by: Mapped[str | None] = mapped_column(String(16))

@@ -5,6 +5,10 @@ batch of reports that joined it: in a flood of 60,000 undeclared reports, the li
 of them, once a batch. Each report now names the suspicion it was counted in
 (``reports.suspicion_id``), written for the batch's reports only.
 
+And early warning's read of the newest unlinked reports, made every batch, found every
+unlinked report by the link state's index and sorted them all; an index on (link state,
+received) replaces that one and reads the newest in order.
+
 Revision ID: 0021
 Revises: 0020
 Create Date: 2026-11-26
@@ -26,6 +30,8 @@ def upgrade() -> None:
     with op.batch_alter_table('reports', schema=None) as batch_op:
         batch_op.add_column(sa.Column('suspicion_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_reports_suspicion_id'), ['suspicion_id'], unique=False)
+        batch_op.drop_index('ix_reports_link_state')
+        batch_op.create_index('ix_reports_link_state_received_at', ['link_state', 'received_at'], unique=False)
     connection = op.get_bind()
     for suspicion_id, report_ids in connection.execute(sa.select(suspicions.c.id, suspicions.c.report_ids)
                                                        .order_by(suspicions.c.id)):
@@ -47,5 +53,7 @@ def downgrade() -> None:
         connection.execute(suspicions.update().where(suspicions.c.id == suspicion_id)
                            .values(report_ids=sorted(report_ids)))
     with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.drop_index('ix_reports_link_state_received_at')
+        batch_op.create_index('ix_reports_link_state', ['link_state'], unique=False)
         batch_op.drop_index(batch_op.f('ix_reports_suspicion_id'))
         batch_op.drop_column('suspicion_id')
