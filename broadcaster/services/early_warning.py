@@ -26,9 +26,9 @@ def check_for_pile_ups(
     A report joins the first open suspicion holding a report it resembles, or raises one with
     them when enough recent unlinked reports resemble it (the ``early_warning_count``-th). A
     report is counted in one suspicion, the first it joined or was raised with, and names it
-    (``Report.suspicion_id``). The same as checking the reports one
-    by one, with one query and one vectorising for the batch: one each per report cost 36 ms
-    a report in a flood of undeclared reports, and the worker fell minutes behind.
+    (``Report.suspicion_id``). The same as checking the reports one by one, with one query
+    and one resemblance matrix for the batch: a query and a vectorising for each report cost
+    36 ms a report in a flood of undeclared reports, and the worker fell minutes behind.
     """
     if not reports:
         return {}
