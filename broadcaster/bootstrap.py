@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broadcaster.config import Settings
 from broadcaster.mail import Mailer
 from broadcaster.mail.outbox import OutboxMailer
-from broadcaster.messages.compose import Sender
+from broadcaster.messages.sender import Sender
 from broadcaster.production import pages_url, public_url, signing_secret
 from broadcaster.storage.database import make_engine, make_session_factory
 

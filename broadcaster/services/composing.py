@@ -17,15 +17,8 @@ from sqlalchemy.orm import Session
 
 from broadcaster.domain.email import OutgoingEmail, SendResult
 from broadcaster.domain.notifications import DeliveryState, NotificationKind, SubscriberSource
-from broadcaster.messages.compose import (
-    EmailFacts,
-    ReceiptFacts,
-    Sender,
-    compose_alike,
-    compose_receipts,
-    content_key,
-    receipt_key,
-)
+from broadcaster.messages.compose import EmailFacts, ReceiptFacts, compose_alike, compose_receipts, content_key, receipt_key
+from broadcaster.messages.sender import Sender
 from broadcaster.services import notes
 from broadcaster.storage.models import Delivery, Incident, IncidentUpdate, Report, Subscriber
 from broadcaster.storage.upsert import among

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broadcaster.cli.main import cli
 from broadcaster.domain.events import IncidentResolved, IncidentUpdated, UpdatePublished
-from broadcaster.messages.compose import Sender
+from broadcaster.messages.sender import Sender
 from broadcaster.services import composing
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.suppression import suppress

@@ -31,7 +31,7 @@ from broadcaster.domain.events import (
 from broadcaster.domain.incidents import IncidentError, holding_event_id
 from broadcaster.domain.notifications import DeliveryState
 from broadcaster.domain.quiet_hours import QuietHours
-from broadcaster.messages.compose import Sender
+from broadcaster.messages.sender import Sender
 from broadcaster.messages.times import when
 from broadcaster.services import composing, ledger
 from broadcaster.services.cadence import Reminder, due_work

@@ -16,7 +16,7 @@ from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import BugReportReceived, IncidentDeclared, IncidentResolved, IncidentUpdated, UpdatePublished
 from broadcaster.domain.incidents import IncidentError
 from broadcaster.domain.notifications import NotificationKind
-from broadcaster.messages.compose import Sender
+from broadcaster.messages.sender import Sender
 from broadcaster.services import composing, ledger
 from broadcaster.services.delivery_trouble import trouble_counts
 from broadcaster.services.fanout import catch_up, claim_page, page_bounds

@@ -13,7 +13,7 @@ from broadcaster.config import Settings
 from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import BugReportReceived, IncidentDeclared
 from broadcaster.mail.sendgrid_api import batches
-from broadcaster.messages.compose import Sender
+from broadcaster.messages.sender import Sender
 from broadcaster.ops.health import triage_check
 from broadcaster.services import composing, ledger, triage
 from broadcaster.services.incidents import apply_incident_event

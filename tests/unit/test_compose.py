@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from broadcaster.domain.notifications import NotificationKind as Kind
-from broadcaster.messages.compose import EmailFacts, Sender, compose, compose_group, excerpt
+from broadcaster.messages.compose import EmailFacts, compose, compose_group, excerpt
+from broadcaster.messages.sender import Sender
 
 REPORTED = datetime(2026, 2, 1, 16, 15, tzinfo=UTC)
 SENDER = Sender("Example", "Example Support")

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from broadcaster.domain.notifications import NotificationKind
-from broadcaster.messages.compose import EmailFacts, Sender, compose
+from broadcaster.messages.compose import EmailFacts, compose
+from broadcaster.messages.sender import Sender
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 KINDS = [(NotificationKind.ACKNOWLEDGEMENT, "investigating"), (NotificationKind.PROGRESS, "identified"),

@@ -14,7 +14,8 @@ from broadcaster.domain.incidents import holding_cadence, next_update_due
 from broadcaster.domain.notifications import NotificationKind as Kind
 from broadcaster.domain.quiet_hours import QuietHours
 from broadcaster.mail.mime import to_mime
-from broadcaster.messages.compose import EmailFacts, Sender, compose
+from broadcaster.messages.compose import EmailFacts, compose
+from broadcaster.messages.sender import Sender
 from broadcaster.messages.times import ReaderTime, when
 
 T0 = datetime(2026, 11, 25, 21, 15, tzinfo=UTC)

@@ -8,7 +8,8 @@ from pydantic import ValidationError
 
 from broadcaster.config import Settings
 from broadcaster.domain.triage import ReminderStage, WaitingReport, describe_wait, due_label, reminder_stage
-from broadcaster.messages.compose import ReceiptFacts, Sender, compose_receipt, compose_triage_reminder
+from broadcaster.messages.compose import ReceiptFacts, compose_receipt, compose_triage_reminder
+from broadcaster.messages.sender import Sender
 
 T0 = datetime(2026, 11, 24, 16, 15, tzinfo=UTC)
 SENDER = Sender("Example", "Example Support")

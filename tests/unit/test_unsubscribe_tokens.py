@@ -7,7 +7,7 @@ import hmac
 import pytest
 
 from broadcaster.domain.unsubscribe import AddressToken, DeliveryToken, InvalidToken, Scope, sign, verify
-from broadcaster.messages.compose import Sender
+from broadcaster.messages.sender import Sender
 from broadcaster.production import DEVELOPMENT_SECRET
 
 PRODUCTION = "p" * 40
