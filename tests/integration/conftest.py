@@ -1,4 +1,4 @@
-"""Fixtures the integration tests share: sessions on the test's database, and a local SendGrid API."""
+"""Fixtures the integration tests share: sessions on the test's database, a linking model, and a local SendGrid API."""
 
 from collections.abc import Iterator
 
@@ -6,9 +6,17 @@ import pytest
 from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from broadcaster.config import Settings
+from broadcaster.services.linking import LinkingModel
 from broadcaster.storage.database import make_engine, make_session_factory
 from broadcaster.storage.models import Delivery, IncidentUpdate, Subscriber
 from tests.support.sendgrid_server import SandboxServer, SandboxState
+
+
+@pytest.fixture
+def model(database_url: str) -> LinkingModel:
+    """The link-reports processor's model, with the default settings, on the test's database."""
+    return LinkingModel(Settings(database_url=database_url))
 
 
 @pytest.fixture

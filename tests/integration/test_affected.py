@@ -21,9 +21,7 @@ from broadcaster.services.linking import LinkingModel
 from broadcaster.services.suppression import suppress
 from broadcaster.storage.models import Delivery, IncidentUpdate, OutboxMessage, Subscriber
 from broadcaster.wire.codec import decode_deliveries_queued
-from tests.integration.test_services import T0, apply, declared, fan_out_all, model, receive, report
-
-__all__ = ["model"]  # the fixture, shared with test_services
+from tests.support.services import T0, apply, declared, fan_out_all, receive, report
 
 SENDER = Sender("Example", "The Example team")
 PEOPLE = 300

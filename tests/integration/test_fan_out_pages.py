@@ -12,10 +12,7 @@ from broadcaster.services.fanout import catch_up, claim_page, page_bounds, sprea
 from broadcaster.services.suppression import suppress
 from broadcaster.services.unsubscribe import unsubscribe
 from broadcaster.storage.models import Delivery, IncidentUpdate, Subscriber
-from tests.integration.test_services import LEASE, RULES, T0, apply, declared, model, receive, report
-
-__all__ = ["model"]  # the fixture, shared with test_services
-
+from tests.support.services import LEASE, RULES, T0, apply, declared, receive, report
 
 LATER = T0 + timedelta(minutes=5)
 

@@ -40,7 +40,7 @@ from broadcaster.services.linking import LinkingModel
 from broadcaster.services.reports import receive_report
 from broadcaster.storage.models import Delivery, Incident, IncidentNote, IncidentUpdate, OutboxMessage
 from broadcaster.wire.codec import decode_incident_event
-from tests.integration.test_services import fan_out_all
+from tests.support.services import fan_out_all
 from tests.support.worker import settings_environment
 
 T0 = datetime(2026, 11, 24, 16, 15, tzinfo=UTC)  # 00:15 in Manila, 13:15 in São Paulo

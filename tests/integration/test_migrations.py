@@ -43,7 +43,7 @@ def test_emails_skipped_because_the_person_asked_for_none_are_no_longer_counted_
     from broadcaster.config import Settings
     from broadcaster.services.linking import LinkingModel
     from broadcaster.storage.database import make_session_factory
-    from tests.integration.test_services import T0, apply, declared, receive, report
+    from tests.support.services import T0, apply, declared, receive, report
 
     engine = make_engine(database_url)
     sessions, model = make_session_factory(engine), LinkingModel(Settings(database_url=database_url))

@@ -15,9 +15,9 @@ from broadcaster.kafka.topics import Topics
 from broadcaster.services import public_incidents
 from broadcaster.storage.database import transaction
 from broadcaster.storage.models import OutboxMessage, Subscriber, Suppression
-from tests.integration.test_services import fan_out_all
 from tests.support.intake import Intake, running_intake
 from tests.support.pages import Desk, form_token, link
+from tests.support.services import fan_out_all
 from tests.support.waiting import wait_for
 
 INCIDENT = "INC-261126-PAGE"

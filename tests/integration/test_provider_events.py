@@ -13,7 +13,7 @@ from broadcaster.services.linking import LinkingModel
 from broadcaster.services.provider_events import apply_events
 from broadcaster.services.queries import timeline
 from broadcaster.storage.models import Delivery, ProviderEventSeen, Suppression
-from tests.integration.test_services import LEASE, T0, apply, declared, receive, report
+from tests.support.services import LEASE, T0, apply, declared, receive, report
 
 DAY = timedelta(hours=25)
 

@@ -5,73 +5,25 @@ call them twice where a redelivery could.
 """
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from broadcaster.config import Settings
 from broadcaster.domain.email import SendResult
-from broadcaster.domain.events import BugReportReceived, IncidentDeclared, IncidentResolved, IncidentUpdated, UpdatePublished
+from broadcaster.domain.events import IncidentResolved, IncidentUpdated
 from broadcaster.domain.incidents import IncidentError
 from broadcaster.domain.notifications import NotificationKind
 from broadcaster.messages.sender import Sender
 from broadcaster.services import composing, ledger
 from broadcaster.services.delivery_trouble import trouble_counts
-from broadcaster.services.fanout import catch_up, claim_page, page_bounds
-from broadcaster.services.incidents import apply_incident_event
-from broadcaster.services.linking import LinkingModel
-from broadcaster.services.reports import Outcome, receive_report, receive_reports
+from broadcaster.services.fanout import catch_up
+from broadcaster.services.reports import Outcome, receive_reports
 from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber
+from tests.support.services import LEASE, RULES, T0, apply, declared, fan_out_all, receive, report
 
-T0 = datetime(2026, 11, 24, 16, 15, tzinfo=UTC)
 WINDOW = timedelta(hours=72)
-LEASE = timedelta(minutes=2)
-RULES = ledger.ClaimRules(LEASE, max_attempts=5)
-
-
-@pytest.fixture
-def model(database_url: str) -> LinkingModel:
-    return LinkingModel(Settings(database_url=database_url))
-
-
-def report(report_id: str, email: str, text: str, at: datetime, component: str | None = "groups") -> BugReportReceived:
-    return BugReportReceived(report_id, at, email, email.split("@")[0].title(), text, component, "test")
-
-
-def declared(incident_id: str = "INC-1", at: datetime = T0) -> IncidentDeclared:
-    return IncidentDeclared(f"declare-{incident_id}", incident_id, at, "CSV upload to pre-approved members fails",
-                            "groups", "sev2", at + timedelta(hours=2), ("csv upload",), "Uploads fail.")
-
-
-def receive(sessions: sessionmaker[Session], model: LinkingModel, event: BugReportReceived, now: datetime):
-    with sessions.begin() as session:
-        return receive_report(session, event, now=now, model=model)
-
-
-def apply(sessions: sessionmaker[Session], model: LinkingModel, event, now: datetime):
-    with sessions.begin() as session:
-        return apply_incident_event(session, event, now=now, model=model)
-
-
-def fan_out_all(sessions: sessionmaker[Session], job: UpdatePublished, now: datetime, size: int = 2,
-                rules: ledger.ClaimRules = RULES) -> list[int]:
-    """The update sent as the fan-out processor sends it: split into pages, each claimed ``size`` rows at a time.
-
-    Returns the ids of the rows claimed, those the senders would send now.
-    """
-    with sessions() as session:
-        pages = page_bounds(session, job, size=size)
-    ids: list[int] = []
-    for page in pages:
-        after: int | None = page.after_subscriber_id
-        while after is not None:
-            with sessions.begin() as session:
-                chunk = claim_page(session, page, after_subscriber_id=after, size=size, now=now, rules=rules)
-            ids += chunk.delivery_ids
-            after = chunk.last_subscriber_id
-    return ids
 
 
 def count(sessions: sessionmaker[Session], query) -> int:

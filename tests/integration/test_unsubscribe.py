@@ -13,7 +13,7 @@ from broadcaster.services import delivery_trouble, queries
 from broadcaster.services.linking import LinkingModel
 from broadcaster.services.unsubscribe import Recipient, recipient, unsubscribe
 from broadcaster.storage.models import Delivery, Suppression
-from tests.integration.test_services import LEASE, T0, apply, declared, fan_out_all, receive, report
+from tests.support.services import LEASE, T0, apply, declared, fan_out_all, receive, report
 
 LATER = T0 + timedelta(minutes=5)
 
