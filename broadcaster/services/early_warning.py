@@ -41,12 +41,12 @@ def check_for_pile_ups(
     ).all()
     ids = [row.id for row in recent]
     counts = model.report_terms.of([*reports, *((row.id, row.text) for row in recent)])
-    alike = resembling(counts[: len(reports)], counts[len(reports):]) & _compared(reports, ids)
+    position = {report_id: n for n, report_id in enumerate(ids)}
+    alike = resembling(counts[: len(reports)], counts[len(reports):]) & _compared(reports, position)
     named = np.array([-1 if row.suspicion_id is None else row.suspicion_id for row in recent], dtype=np.int64)
     touching = {suspicion_id: alike[:, named == suspicion_id].any(axis=1)  # in id order: the first is joined
                 for suspicion_id in session.scalars(select(SuspectedIncident.id)
                                                     .where(SuspectedIncident.status == "open").order_by(SuspectedIncident.id))}
-    position = {report_id: n for n, report_id in enumerate(ids)}
     counted: dict[str, int] = {}
     for k, (report_id, _) in enumerate(reports):
         if report_id in counted or alike[k].sum() + 1 < settings.early_warning_count:
@@ -67,11 +67,10 @@ def check_for_pile_ups(
     return {report_id: counted.get(report_id) for report_id, _ in reports}
 
 
-def _compared(reports: Sequence[tuple[str, str]], recent: list[str]) -> np.ndarray:
-    """Which of the ``recent`` reports each report is compared with: the newest :data:`RECENT_COMPARED`, itself
-    left out (as a query for each report, excluding it, would find)."""
-    compared = np.zeros((len(reports), len(recent)), dtype=bool)
-    position = {report_id: n for n, report_id in enumerate(recent)}
+def _compared(reports: Sequence[tuple[str, str]], position: dict[str, int]) -> np.ndarray:
+    """Which of the recent reports (``position``: each one's, newest first) each report is compared with: the
+    newest :data:`RECENT_COMPARED`, itself left out (as a query for each report, excluding it, would find)."""
+    compared = np.zeros((len(reports), len(position)), dtype=bool)
     for k, (report_id, _) in enumerate(reports):
         own = position.get(report_id)
         compared[k, : RECENT_COMPARED + 1 if own is not None and own < RECENT_COMPARED else RECENT_COMPARED] = True
