@@ -1,4 +1,5 @@
-r"""The delivery ledger: the only code that writes delivery rows, and why each email goes out once.
+r"""The delivery ledger: the only code that writes delivery rows (with :mod:`~broadcaster.services.ledger_skips`,
+which marks the rows that must not go out now), and why each email goes out once.
 
 One row per (incident update, subscriber), or per (report, kind) for an email about a report
 that no incident holds yet (the triage receipt), unique in the database. Its life:
@@ -45,15 +46,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, and_, case, func, literal, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import CursorResult, and_, literal, or_, select, update
+from sqlalchemy.orm import Session
 
 from broadcaster.domain.email import SendResult
 from broadcaster.domain.events import DeliveriesQueued
 from broadcaster.domain.notifications import DeliveryState, NotificationKind
 from broadcaster.domain.quiet_hours import QuietHours
-from broadcaster.domain.triage import WAITING_STATES as TRIAGE_STATES
-from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber, Suppression
+from broadcaster.services import ledger_skips as skips
+from broadcaster.storage.models import Delivery, IncidentUpdate, Report, Subscriber
 from broadcaster.storage.upsert import among, insert_ignoring_duplicates, inserted_ids, inserted_rows_from, pairs_among
 
 ANNOUNCE_CHUNK = 1000
@@ -133,8 +134,8 @@ def queue_claimed(
         earlier = list(session.scalars(select(Delivery.id).where(
             Delivery.update_id == update_id, among(session, Delivery.subscriber_id, subscriber_ids),
             Delivery.id.not_in([delivery_id for delivery_id, _ in inserted]))))
-        claimed += _drop_unwanted(session, _claim_rows(session, earlier, now=now, lease=lease, max_attempts=max_attempts))
-    return _awake(session, claimed, now, quiet, default_time_zone)
+        claimed += skips.drop_unwanted(session, _claim_rows(session, earlier, now=now, lease=lease, max_attempts=max_attempts))
+    return skips.awake(session, claimed, now, quiet, default_time_zone)
 
 
 def _insert_for_update(session: Session, update_id: int, kind: NotificationKind, subscriber_ids: Sequence[int],
@@ -142,19 +143,14 @@ def _insert_for_update(session: Session, update_id: int, kind: NotificationKind,
     """Insert one row of ``values`` per subscriber where none exists; the new rows' ids and states.
 
     ``skip_unwanted``: a suppressed address's or an unsubscribed person's row goes in ``skipped``
-    with its reason (as :func:`_drop_unwanted` says it), whatever state ``values`` gives.
+    with its reason, whatever state ``values`` gives (``ledger_skips.decided_on_insert``).
     """
     table = Delivery.__table__
     made: dict[str, Any] = {name: literal(value, table.c[name].type)
                             for name, value in {"update_id": update_id, "kind": kind, **values}.items()}
     rows = select(Subscriber.id)
     if skip_unwanted:
-        suppressed = aliased(Suppression)
-        made["last_error"] = case((suppressed.reason.is_not(None), SUPPRESSED + suppressed.reason),
-                                  (Subscriber.unsubscribed_at.is_not(None), UNSUBSCRIBED))
-        made["state"] = case((made["last_error"].is_not(None), literal(DeliveryState.SKIPPED, table.c.state.type)),
-                             else_=made["state"])
-        rows = rows.outerjoin(suppressed, suppressed.email == Subscriber.email)  # its key: one row at most
+        rows, made["last_error"], made["state"] = skips.decided_on_insert(rows, made["state"])
     return inserted_rows_from(session, Delivery, ["subscriber_id", *made],
                               rows.add_columns(*made.values()).where(among(session, Subscriber.id, subscriber_ids)),
                               unique=("update_id", "subscriber_id"), returning=("id", "state"))
@@ -199,7 +195,7 @@ def claim(
     ``quiet`` hours, a holding update to a reader for whom it is night is skipped.
     """
     claimed = _claim_rows(session, delivery_ids, now=now, lease=lease, max_attempts=max_attempts)
-    return _still_wanted(session, claimed, now, quiet, default_time_zone)
+    return skips.still_wanted(session, claimed, now, quiet, default_time_zone)
 
 
 def _claim_rows(session: Session, delivery_ids: Sequence[int], *, now: datetime, lease: timedelta,
@@ -229,18 +225,6 @@ def _claim_rows(session: Session, delivery_ids: Sequence[int], *, now: datetime,
     return claimed
 
 
-def _still_wanted(session: Session, claimed: list[int], now: datetime, quiet: QuietHours | None,
-                  default_time_zone: str) -> list[int]:
-    """Claimed rows less those skipped now (suppressed, unsubscribed, quiet hours), sorted."""
-    return _awake(session, _drop_unwanted(session, claimed), now, quiet, default_time_zone)
-
-
-def _awake(session: Session, claimed: list[int], now: datetime, quiet: QuietHours | None,
-           default_time_zone: str) -> list[int]:
-    """Claimed rows less those skipped for the reader's quiet hours (if any are set), sorted."""
-    return sorted(_drop_quiet(session, claimed, now, quiet, default_time_zone) if quiet else claimed)
-
-
 def _expire_loaded(session: Session, delivery_ids: Sequence[int]) -> None:
     """Expire the rows among ``delivery_ids`` that this session had loaded, after a bulk UPDATE of them.
 
@@ -253,69 +237,6 @@ def _expire_loaded(session: Session, delivery_ids: Sequence[int]) -> None:
     among_ids = set(delivery_ids)
     for row in [row for row in session.identity_map.values() if isinstance(row, Delivery) and row.id in among_ids]:
         session.expire(row)
-
-
-def _drop_quiet(session: Session, delivery_ids: Sequence[int], now: datetime, quiet: QuietHours,
-                default_time_zone: str) -> list[int]:
-    """Skip holding updates ("no news yet") to readers in their quiet hours; returns the rest.
-
-    Skipped, not delayed: the next news or the next holding update tells them more than
-    this one would in the morning, and the promise it carried was kept for everyone else.
-    """
-    rows = session.execute(
-        select(Delivery.id, Subscriber.time_zone).join(Subscriber, Delivery.subscriber_id == Subscriber.id)
-        .where(among(session, Delivery.id, delivery_ids), Delivery.kind == NotificationKind.HOLDING))
-    asleep = [i for i, zone in rows if quiet.contains(now, zone or default_time_zone)]
-    if asleep:
-        session.execute(update(Delivery).where(Delivery.id.in_(asleep)).values(
-            state=DeliveryState.SKIPPED, last_error="quiet hours: a holding update at night in the reader's time zone"))
-    skipped = set(asleep)
-    return [i for i in delivery_ids if i not in skipped]
-
-
-def _drop_unwanted(session: Session, delivery_ids: Sequence[int]) -> list[int]:
-    """Mark claimed deliveries skipped that must not go out now; return the ones still to send.
-
-    Skipped, not dead: nothing failed, so operators are not called to it; the reason is kept
-    in ``last_error``. The address is suppressed (the person stopped all email, bounced,
-    reported spam), the subscriber left the incident, or a receipt's report left triage
-    before the receipt went out (its acknowledgement, or a person, answers instead). One
-    query: a suppression (all email) wins over the other reasons. The suppressions are
-    joined once by the subscriber's address and once by the report's, each an index look-up:
-    joined on either address at once, PostgreSQL hashed the whole suppression list for
-    every page and read every subscriber (14 µs a recipient of a fan-out, with none suppressed).
-    """
-    by_subscriber, by_report = aliased(Suppression), aliased(Suppression)
-    receipt_needless = and_(Delivery.kind == NotificationKind.TRIAGE_RECEIPT, Report.link_state.not_in(TRIAGE_STATES))
-    rows = session.execute(
-        select(Delivery.id, func.coalesce(by_subscriber.reason, by_report.reason), Subscriber.unsubscribed_at,
-               Report.link_state)
-        .outerjoin(Subscriber, Delivery.subscriber_id == Subscriber.id)
-        .outerjoin(Report, Delivery.report_id == Report.id)
-        .outerjoin(by_subscriber, by_subscriber.email == Subscriber.email)
-        .outerjoin(by_report, by_report.email == Report.email)
-        .where(among(session, Delivery.id, delivery_ids),
-               or_(by_subscriber.email.is_not(None), by_report.email.is_not(None), Subscriber.unsubscribed_at.is_not(None),
-                   receipt_needless))
-    )
-    blocked = {i: _why_skipped(reason, left_at, link_state) for i, reason, left_at, link_state in rows}
-    for error in set(blocked.values()):
-        ids = [i for i, e in blocked.items() if e == error]
-        session.execute(update(Delivery).where(Delivery.id.in_(ids))
-                        .values(state=DeliveryState.SKIPPED, last_error=error))
-    return [i for i in delivery_ids if i not in blocked]
-
-
-SUPPRESSED = "suppressed: "  # and the suppression's reason
-UNSUBSCRIBED = "unsubscribed from this incident"
-
-
-def _why_skipped(suppressed_because: str | None, left_at: datetime | None, link_state: str | None) -> str:
-    if suppressed_because:
-        return SUPPRESSED + suppressed_because
-    if left_at is not None:
-        return UNSUBSCRIBED
-    return f"not needed: the report was {link_state} before its receipt went out"
 
 
 _JITTER = random.Random()
