@@ -5,6 +5,10 @@ runs), name every bad row by its line without stopping, and queue each new perso
 first email: the incident's latest news, worded for someone who did not write.
 """
 
+import os
+import signal
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +26,7 @@ from broadcaster.services.suppression import suppress
 from broadcaster.storage.models import Delivery, IncidentUpdate, OutboxMessage, Subscriber
 from broadcaster.wire.codec import decode_deliveries_queued
 from tests.support.services import T0, apply, declared, fan_out_all, receive, report
+from tests.support.waiting import wait_for
 
 SENDER = Sender("Example", "The Example team")
 PEOPLE = 300
@@ -171,6 +176,49 @@ def test_batches_written_at_once_add_each_person_once_whatever_repeats_they_shar
         announced = Counter(i for m in session.scalars(select(OutboxMessage))
                             for i in decode_deliveries_queued(m.value).delivery_ids)
     assert len(announced) == 152 and set(announced.values()) == {1}
+
+
+def test_an_import_killed_mid_file_keeps_whole_batches_and_a_second_run_adds_the_rest_once(
+    database_url: str, sessions, model: LinkingModel, tmp_path: Path
+) -> None:
+    """SIGKILL while batches are being written (most of an import's time is inside a batch's transaction),
+    then the same file again: every batch is all in or all out, announced exactly as queued, and in the end
+    each person is added once with one first email."""
+    apply(sessions, model, declared(), T0)
+    total, batch = 100_000, 500
+    path = csv_file(tmp_path, people(0, total))
+    env = {**os.environ, "BROADCASTER_DATABASE_URL": database_url, "BROADCASTER_STATE_DIR": str(tmp_path / "state")}
+    importing = subprocess.Popen([sys.executable, "-m", "broadcaster", "incident", "affected", "INC-1", "--csv", path,
+                                  "--batch-size", str(batch)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: len(first_emails(sessions)) >= 3 * batch, what="three batches committed")
+        assert importing.poll() is None, "the import ended before it could be killed: make the file bigger"
+        importing.send_signal(signal.SIGKILL)
+    finally:
+        importing.kill()
+        importing.communicate()
+
+    added = len(first_emails(sessions))
+    assert 0 < added < total and added % batch == 0, added  # whole batches only
+    assert _announced(sessions) == _queued_for_affected(sessions)  # each queued email announced once
+
+    output = run(database_url, tmp_path, "incident", "affected", "INC-1", "--csv", path)
+
+    assert f"{total - added:,} affected people added" in output and f"already subscribed: {added:,}" in output
+    firsts = first_emails(sessions)
+    assert len(firsts) == total and {kind for kind, _ in firsts.values()} == {"affected"}
+    assert _announced(sessions) == _queued_for_affected(sessions)
+
+
+def _announced(sessions: sessionmaker[Session]) -> Counter[int]:
+    with sessions() as session:
+        return Counter(i for m in session.scalars(select(OutboxMessage))
+                       for i in decode_deliveries_queued(m.value).delivery_ids)
+
+
+def _queued_for_affected(sessions: sessionmaker[Session]) -> Counter[int]:
+    with sessions() as session:
+        return Counter(session.scalars(select(Delivery.id).join(Delivery.subscriber).where(Subscriber.source == "affected")))
 
 
 def test_a_file_without_the_columns_or_for_an_unknown_incident_imports_nothing(
