@@ -30,7 +30,7 @@ def _counted(stream: IO[str], advance: Callable[[int], None], every: int = 1000)
     """
     read = lines = 0
     for text in stream:
-        read += len(text) if text.isascii() else len(text.encode())  # isascii() is a flag, not a scan
+        read += len(text) if text.isascii() else len(text.encode(errors="surrogateescape"))  # isascii(): a flag
         lines += 1
         if lines == every:
             advance(read)
@@ -49,7 +49,8 @@ def _lines_read(tally: "AffectedImport") -> None:
 
 @click.command()
 @click.argument("incident_id")
-@click.option("--csv", "csv_file", type=click.File("r", encoding="utf-8-sig", lazy=False), required=True,
+@click.option("--csv", "csv_file", required=True,
+              type=click.File("r", encoding="utf-8-sig", errors="surrogateescape", lazy=False),  # domain/affected.py
               help="The people: a header row naming email, name and optionally time_zone and locale; - reads stdin.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000),
               help="People committed together, in one transaction  [default: 5,000 on PostgreSQL, 1,000 on SQLite]")

@@ -3,9 +3,15 @@
 The file is read as a stream (a million rows never sit in memory); each row becomes an
 :class:`AffectedPerson` or a :class:`RefusedRow` naming its line and what is wrong,
 never quoting the value (the refusal is printed and may end up in a terminal log).
+
+The text must be UTF-8. Spreadsheets often save CSV in a Windows code page instead, where
+"José" is the byte 0xE9 that UTF-8 never starts a character with. The file is decoded
+with ``surrogateescape`` (each such byte becomes a lone surrogate), so a row holding one
+is refused with its line, and the rest of the file is still imported.
 """
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
@@ -39,6 +45,19 @@ class AffectedPerson(NamedTuple):
 class RefusedRow(NamedTuple):
     line: int
     reason: str
+
+
+_UNDECODED = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte that is not UTF-8
+
+
+def not_utf8(cells: list[str]) -> str | None:
+    """Why ``cells`` cannot be read (a byte that is not UTF-8, named in hex), or None."""
+    joined = "".join(cells)
+    found = None if joined.isascii() else _UNDECODED.search(joined)  # isascii() is a flag, not a scan
+    if found is None:
+        return None
+    return (f"is not UTF-8 text (byte 0x{ord(found.group()) - 0xDC00:02X}): "
+            "save the file as CSV UTF-8 (in Excel, File > Save As > CSV UTF-8)")
 
 
 def columns(header: list[str]) -> dict[str, int]:
@@ -88,6 +107,9 @@ _cached_locale = lru_cache(maxsize=1024)(_locale)
 
 def person(line: int, row: list[str], at: dict[str, int]) -> AffectedPerson:
     """One row, checked by the same rules as a report's reporter; raises InvalidInput."""
+    undecoded = not_utf8(row)
+    if undecoded:
+        raise InvalidInput("row", undecoded)
     if len(row) > len(at):
         raise InvalidInput("row", f"has {len(row)} fields; the header has {len(at)}")
 
@@ -116,6 +138,9 @@ def read_rows(lines: Iterable[str]) -> tuple[dict[str, int], Iterator[RawRow | R
         raise BadHeader("the file is empty; the first row must name the columns (email, name)") from None
     except csv.Error as error:
         raise BadHeader(f"the header row is not CSV ({error})") from None
+    undecoded = not_utf8(header)
+    if undecoded:
+        raise BadHeader(f"the header row {undecoded}")
     return columns(header), _data_rows(reader)
 
 

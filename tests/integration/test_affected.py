@@ -32,7 +32,7 @@ SENDER = Sender("Example", "The Example team")
 PEOPLE = 300
 
 
-def run(database_url: str, tmp_path: Path, *args: str, code: int = 0, stdin: str | None = None) -> str:
+def run(database_url: str, tmp_path: Path, *args: str, code: int = 0, stdin: str | bytes | None = None) -> str:
     env = {"BROADCASTER_DATABASE_URL": database_url, "BROADCASTER_STATE_DIR": str(tmp_path / "state")}
     result = CliRunner().invoke(cli, list(args), env=env, input=stdin)
     assert result.exit_code == code, result.output
@@ -219,6 +219,25 @@ def _announced(sessions: sessionmaker[Session]) -> Counter[int]:
 def _queued_for_affected(sessions: sessionmaker[Session]) -> Counter[int]:
     with sessions() as session:
         return Counter(session.scalars(select(Delivery.id).join(Delivery.subscriber).where(Subscriber.source == "affected")))
+
+
+def test_a_file_saved_in_a_windows_code_page_imports_every_row_it_can_and_names_the_others(
+    database_url: str, sessions, model: LinkingModel, tmp_path: Path
+) -> None:
+    """Excel's plain "CSV" is Windows-1252: the command read it as UTF-8 and stopped with a traceback."""
+    apply(sessions, model, declared(), T0)
+    path = tmp_path / "excel.csv"
+    path.write_bytes("email,name\r\nana@example.com,Ana\r\njose@example.com,José\r\nzoe@example.com,Zoe\r\n"
+                     .encode("cp1252"))
+
+    output = run(database_url, tmp_path, "incident", "affected", "INC-1", "--csv", str(path), code=1)
+
+    assert "line 3: row: is not UTF-8 text (byte 0xE9): save the file as CSV UTF-8" in output
+    assert "2 affected people added" in output and "refused: 1 row(s)" in output
+    assert set(first_emails(sessions)) == {"ana@example.com", "zoe@example.com"}
+    piped = run(database_url, tmp_path, "incident", "affected", "INC-1", "--csv", "-", code=1,
+                stdin="email,name\nbea@example.com,Béa\n".encode("cp1252"))
+    assert "line 2: row: is not UTF-8 text (byte 0xE9)" in piped
 
 
 def test_a_file_without_the_columns_or_for_an_unknown_incident_imports_nothing(

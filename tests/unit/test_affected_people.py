@@ -1,8 +1,11 @@
 """Affected people (issue 17), the pure parts: reading their CSV, what their emails say, the fan-out page jobs."""
 
+import io
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from broadcaster.domain.affected import AffectedPerson, BadHeader, RefusedRow, read_people
 from broadcaster.domain.events import FanOutPage, UpdatePublished
@@ -15,6 +18,13 @@ from tests.unit.test_compose import FACTS, RESOLVED, SENDER
 
 def people(text: str) -> list[AffectedPerson | RefusedRow]:
     return list(read_people(text.splitlines(keepends=True)))
+
+
+def from_bytes(data: bytes) -> list[AffectedPerson | RefusedRow]:
+    """The file's rows as the command reads them (cli/affected.py: UTF-8, a BOM skipped, bytes that are not
+    UTF-8 kept as lone surrogates)."""
+    return list(read_people(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="surrogateescape",
+                                             newline="")))
 
 
 def test_rows_are_read_by_header_name_with_aliases_a_bom_and_blank_lines_skipped() -> None:
@@ -40,6 +50,28 @@ def test_a_bad_row_is_named_by_its_line_and_why_without_its_value_and_the_rest_i
     assert "control character" in refused[3].reason
     assert all("secret-value" not in r.reason for r in refused)
     assert [r.email for r in rows if isinstance(r, AffectedPerson)] == ["ok@example.com", "last@example.com"]
+
+
+def test_a_row_saved_in_a_windows_code_page_is_named_by_its_line_and_the_rest_is_read() -> None:
+    rows = from_bytes("email,name\nana@example.com,Ana\njose@example.com,José\n".encode()
+                      + "zoe@example.com,Zoë\nbea@example.com,Béa\n".encode("cp1252"))
+    assert rows[:2] == [AffectedPerson(2, "ana@example.com", "Ana"), AffectedPerson(3, "jose@example.com", "José")]
+    assert rows[2:] == [RefusedRow(4, "row: is not UTF-8 text (byte 0xEB): save the file as CSV UTF-8 "
+                                      "(in Excel, File > Save As > CSV UTF-8)"),
+                        RefusedRow(5, "row: is not UTF-8 text (byte 0xE9): save the file as CSV UTF-8 "
+                                      "(in Excel, File > Save As > CSV UTF-8)")]
+    with pytest.raises(BadHeader, match=r"the header row is not UTF-8 text \(byte 0xC4\)"):
+        from_bytes("EMAIL,NAME,TIME ZONE\n".encode("cp1252").replace(b"E", b"\xc4", 1))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.binary(max_size=300).map(lambda tail: b"email,name,time_zone,locale\n" + tail))
+def test_any_bytes_after_the_header_give_people_or_refused_rows_and_nobody_with_text_we_cannot_send(data: bytes) -> None:
+    for row in from_bytes(data):
+        if isinstance(row, AffectedPerson):
+            "".join(filter(None, row[1:])).encode("utf-8")  # raises on a lone surrogate
+        else:
+            assert isinstance(row, RefusedRow) and row.line >= 2
 
 
 @pytest.mark.parametrize(("text", "reason"), [
