@@ -78,6 +78,11 @@ class LazyGroup(click.Group):
             self.add_command(load_command(self.lazy_commands[cmd_name][0]), cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:  # the whole command line, once
+            _refuse_undecodable(args)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         """A command that fails in words a person acts on (the desk's CommandFailed) ends with them, exit 1."""
         from broadcaster.services.errors import CommandFailed  # not for --help, which loads nothing of ours
@@ -92,6 +97,30 @@ class LazyGroup(click.Group):
         shown = {name: self.commands.get(name) or click.Command(name, help=self.lazy_commands[name][1])
                  for name in self.list_commands(ctx)}
         click.Group(self.name, commands=shown).format_commands(ctx, formatter)
+
+
+def _refuse_undecodable(args: list[str]) -> None:
+    """Refuse, by name, an argument that is not UTF-8 (a terminal set to Latin-1, a script's raw bytes).
+
+    Python keeps such bytes as lone surrogates, which no database, broker or mail API takes:
+    a report or an incident's text would fail halfway, after it was half accepted.
+    """
+    if all(arg.isascii() for arg in args):  # nearly always; and ``--help`` imports nothing more of ours
+        return
+    from broadcaster.domain.undecoded import undecoded_byte
+
+    for position, arg in enumerate(args):
+        byte = undecoded_byte(arg)
+        if byte is None:
+            continue
+        if arg.startswith("--") and "=" in arg:
+            what = arg.partition("=")[0]
+        elif position and args[position - 1].startswith("-"):
+            what = f"the value of {args[position - 1]}"
+        else:
+            what = f"argument {position + 1}"
+        raise click.UsageError(f"{what} is not UTF-8 text (byte 0x{byte:02X}): set the terminal to UTF-8 "
+                               "(for example LANG=C.UTF-8) or pass UTF-8 bytes; nothing was done")
 
 
 @click.group(cls=LazyGroup, lazy_commands=COMMANDS,

@@ -5,19 +5,19 @@ The file is read as a stream (a million rows never sit in memory); each row beco
 never quoting the value (the refusal is printed and may end up in a terminal log).
 
 The text must be UTF-8. Spreadsheets often save CSV in a Windows code page instead, where
-"José" is the byte 0xE9 that UTF-8 never starts a character with. The file is decoded
-with ``surrogateescape`` (each such byte becomes a lone surrogate), so a row holding one
-is refused with its line, and the rest of the file is still imported.
+"José" holds the byte 0xE9, which is not UTF-8. The file is decoded with ``surrogateescape``
+(:mod:`broadcaster.domain.undecoded`), so a row holding such a byte is refused with its line,
+and the rest of the file is still imported.
 """
 
 import csv
-import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from broadcaster.domain import input_rules
 from broadcaster.domain.input_rules import InvalidInput
+from broadcaster.domain.undecoded import undecoded_byte
 
 if TYPE_CHECKING:
     import _csv
@@ -47,17 +47,12 @@ class RefusedRow(NamedTuple):
     reason: str
 
 
-_UNDECODED = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte that is not UTF-8
-
-
 def not_utf8(cells: list[str]) -> str | None:
     """Why ``cells`` cannot be read (a byte that is not UTF-8, named in hex), or None."""
-    joined = "".join(cells)
-    found = None if joined.isascii() else _UNDECODED.search(joined)  # isascii() is a flag, not a scan
-    if found is None:
+    byte = undecoded_byte("".join(cells))
+    if byte is None:
         return None
-    return (f"is not UTF-8 text (byte 0x{ord(found.group()) - 0xDC00:02X}): "
-            "save the file as CSV UTF-8 (in Excel, File > Save As > CSV UTF-8)")
+    return f"is not UTF-8 text (byte 0x{byte:02X}): save the file as CSV UTF-8 (in Excel, File > Save As > CSV UTF-8)"
 
 
 def columns(header: list[str]) -> dict[str, int]:

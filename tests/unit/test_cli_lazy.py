@@ -80,3 +80,21 @@ def test_the_command_layer_and_the_demo_do_not_import_the_cli(module: str) -> No
     """The CLI and the demo both call the engineers' commands in services; neither imports the other."""
     loaded = imported_after(f"import {module}")
     assert not {name for name in loaded if name.startswith("broadcaster.cli")}, module
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["report", "submit", "--email", "a@example.com", "--name", "Jos\udce9", "--text", "hi"], "the value of --name"),
+    (["report", "submit", "--name=Jos\udce9"], "--name"),
+    (["incident", "show", "INC-\udce9"], "argument 3"),
+])
+def test_an_argument_that_is_not_utf8_is_refused_by_name_before_any_command_loads(args: list[str], named: str) -> None:
+    """A terminal set to Latin-1 passes é as the byte 0xE9, which Python keeps as U+DCE9: the commands
+    published or stored such text and failed halfway with a traceback."""
+    loaded = imported_after(
+        "from click.testing import CliRunner\n"
+        "from broadcaster.cli.main import cli\n"
+        f"result = CliRunner().invoke(cli, {args!r})\n"
+        "assert result.exit_code == 2, (result.exit_code, result.output)\n"
+        f"assert {named + ' is not UTF-8 text (byte 0xE9)'!r} in result.output, result.output\n"
+    )
+    assert "broadcaster.cli.report" not in loaded and "broadcaster.cli.incident" not in loaded

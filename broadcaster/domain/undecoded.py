@@ -1,0 +1,19 @@
+"""Bytes that were not UTF-8, found in text Python decoded anyway.
+
+Python decodes a command line (and the CSV files we read) with ``surrogateescape``: a
+byte that cannot start a UTF-8 character, such as 0xE9 (é in Windows-1252 and Latin-1),
+becomes the lone surrogate U+DCE9 instead of an error. Such text cannot be stored, sent
+or published, so each entrance refuses it by name before it goes anywhere.
+"""
+
+import re
+
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def undecoded_byte(text: str) -> int | None:
+    """The first byte of ``text`` that was not UTF-8, or None."""
+    if text.isascii():  # a flag on the string, not a scan: the usual case costs nothing
+        return None
+    found = _ESCAPED.search(text)
+    return ord(found.group()) - 0xDC00 if found else None
