@@ -10,12 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broadcaster.domain import input_rules as rules
 from broadcaster.domain.durations import parse_duration
 from broadcaster.domain.quiet_hours import QuietHours
+from broadcaster.services.errors import CommandFailed
 
 Severity = Literal["sev1", "sev2", "sev3", "sev4"]
 SEVERITIES: tuple[str, ...] = ("sev1", "sev2", "sev3", "sev4")
@@ -168,10 +169,21 @@ class Settings(BaseSettings):
     def _people(cls, names: list[str]) -> list[str]:
         return [rules.name(name, "BROADCASTER_COMMUNICATORS") for name in names]
 
-    @field_validator("second_owner")
+    @field_validator("mail_from_name", "product_name")
     @classmethod
-    def _address(cls, value: str | None) -> str | None:
-        return rules.email(value, "BROADCASTER_SECOND_OWNER") if value else None
+    def _one_line(cls, value: str, info: ValidationInfo) -> str:
+        """Names every email carries in a header or a greeting: a line break or a control character in
+        one would make every email unsendable, so it is refused here, at start."""
+        return rules.name(value, _variable(info))
+
+    @field_validator("mail_from", "support_email", "second_owner", "triage_owner", mode="before")
+    @classmethod
+    def _address(cls, value: object, info: ValidationInfo) -> object:
+        """An address the mail provider would refuse is refused here, at start, not at the first email.
+
+        Checked only when set (pydantic leaves defaults alone): the check loads email-validator.
+        """
+        return rules.email(value, _variable(info)) if value not in (None, "") else None
 
     @field_validator("default_time_zone")
     @classmethod
@@ -193,14 +205,6 @@ class Settings(BaseSettings):
     @property
     def quiet(self) -> QuietHours | None:
         return QuietHours.parse(self.quiet_hours) if self.quiet_hours else None
-    @field_validator("triage_owner", mode="before")
-    @classmethod
-    def _owner_address(cls, value: object) -> object:
-        """A triage owner the mail provider would refuse is refused here, at start, not at the first reminder."""
-        from broadcaster.domain import input_rules  # email-validator: only where an owner is set
-
-        return input_rules.email(value, "BROADCASTER_TRIAGE_OWNER") if value not in (None, "") else None
-
     @property
     def embedded_broker(self) -> bool:
         return self.kafka_bootstrap is None
@@ -233,3 +237,31 @@ class Settings(BaseSettings):
 
     def default_cadence(self, severity: str) -> timedelta:
         return getattr(self, f"next_update_{severity}")
+
+
+class BadSettings(CommandFailed):
+    """The environment holds a setting we cannot use: each wrong variable and why, a line each, never its value.
+
+    A :class:`CommandFailed`, so a command prints it and exits 1; the worker does the same at start.
+    """
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; :class:`BadSettings` if any is wrong (instead of pydantic's report,
+    which quotes the values, secrets included)."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = [_problem(e["loc"], e["msg"]) for e in error.errors()]
+        heading = "a setting cannot be used" if len(problems) == 1 else f"{len(problems)} settings cannot be used"
+        raise BadSettings("\n".join([f"{heading}:", *problems])) from None
+
+
+def _problem(location: tuple[int | str, ...], message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    variable = f"BROADCASTER_{str(location[0]).upper()}" if location else "a setting"
+    return message if message.startswith(variable) else f"{variable}: {message}"
+
+
+def _variable(info: ValidationInfo) -> str:
+    return f"BROADCASTER_{str(info.field_name).upper()}"

@@ -9,7 +9,7 @@ import sys
 from faust.cli.worker import worker as worker_command
 
 from broadcaster.bootstrap import bootstrap
-from broadcaster.config import Settings
+from broadcaster.config import BadSettings, load_settings
 from broadcaster.embedded.runtime import resolve_bootstrap
 from broadcaster.kafka.topics import ensure_topics
 from broadcaster.production import UnsafeSettings, refuse_unsafe
@@ -17,10 +17,10 @@ from streams.app import create_app
 
 
 def main() -> None:
-    settings = Settings()
     try:
+        settings = load_settings()
         refuse_unsafe(settings)
-    except UnsafeSettings as error:
+    except (BadSettings, UnsafeSettings) as error:
         sys.exit(str(error))  # the reasons and status 1, no traceback
     # Faust's worker command hands stdout and stderr to its logger, one record per write: a traceback
     # printed by a dying thread became a WARNING line per word. Left alone they reach the log file whole.

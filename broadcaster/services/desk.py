@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from broadcaster.bootstrap import Services, bootstrap, utc_now
-from broadcaster.config import Settings
+from broadcaster.config import Settings, load_settings
 from broadcaster.embedded.runtime import NoBrokerConfigured, resolve_bootstrap
 from broadcaster.kafka.topics import Topics
 from broadcaster.services import outbox
@@ -32,7 +32,7 @@ def _to_stderr(text: str) -> None:
 
 class Desk:
     def __init__(self, settings: Settings | None = None, notify: Callable[[str], None] = _to_stderr) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings or load_settings()
         self.topics = Topics.from_prefix(self.settings.topic_prefix)
         self.broker_unreachable = False
         self.notify = notify

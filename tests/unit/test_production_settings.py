@@ -111,3 +111,32 @@ def test_broadcaster_up_refuses_before_starting_anything(tmp_path: Path) -> None
     assert "BROADCASTER_UNSUBSCRIBE_SECRET is the development default" in result.output
     assert "BROADCASTER_PUBLIC_URL is not set" in result.output
     assert not (tmp_path / "broadcaster.db").exists()  # not even migrated
+
+
+UNUSABLE = {  # variable: a value no part of the system can use
+    "BROADCASTER_MAIL_FROM_NAME": "Example Support\nBcc: everyone@example.com",  # every email unsendable
+    "BROADCASTER_PRODUCT_NAME": "Caf\udce9",  # a shell in Latin-1
+    "BROADCASTER_MAIL_FROM": "support@example.com\r\n",
+    "BROADCASTER_SUPPORT_EMAIL": "support",
+    "BROADCASTER_MAIL_CONCURRENCY": "many",
+    "BROADCASTER_KAFKA_SASL_MECHANISM": "hunter2-secret",  # a password in the wrong variable
+}
+
+
+def test_settings_that_cannot_be_used_are_each_named_without_their_value_and_nothing_runs(tmp_path: Path) -> None:
+    env = {"BROADCASTER_DATABASE_URL": f"sqlite:///{tmp_path}/broadcaster.db", **UNUSABLE}
+    result = CliRunner().invoke(cli, ["incident", "list"], env=env)
+
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "6 settings cannot be used:" in result.output
+    assert "BROADCASTER_MAIL_FROM_NAME: contains the control character U+000A" in result.output
+    assert "BROADCASTER_PRODUCT_NAME: contains an unpaired surrogate (not valid UTF-8)" in result.output
+    assert "BROADCASTER_SUPPORT_EMAIL: is not a deliverable email address" in result.output
+    assert all(variable in result.output for variable in UNUSABLE)
+    assert "hunter2" not in result.output and "everyone@" not in result.output
+    assert not (tmp_path / "broadcaster.db").exists()
+
+    worker = subprocess.run([sys.executable, "-m", "streams", "worker"], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, **env}, timeout=60)
+    assert worker.returncode == 1 and "6 settings cannot be used:" in worker.stderr
+    assert "Traceback" not in worker.stderr + worker.stdout
