@@ -19,7 +19,7 @@ from broadcaster.ops.health import (
 )
 from broadcaster.ops.lag_report import Window, evaluate_group, group_status
 from broadcaster.ops.lag_status import STALL_AFTER_SECONDS, Status
-from broadcaster.services import replies
+from broadcaster.services import dead_letters, replies
 
 
 def _broker_check(cli: CliContext) -> Check:
@@ -39,13 +39,16 @@ def _kafka_checks(cli: CliContext, stall_after: float) -> list[Check]:
     reports = evaluate_group(lag, Window(cli.settings.state_dir / "lag-window.json", 600).add(lag), stall_after)
     status = group_status(reports)
     behind = sum(r.lag.lag for r in reports)
-    dead_letters = count_records(cli.settings, cli.bootstrap_servers, cli.topics.dead_letters)
     return [
         broker,
         workers_check(lag.group, lag.members_active, reports, stall_after),
         Check("lag", status in (Status.OK, Status.WARN), f"{status.name}, {behind} message(s) behind"),
-        dead_letters_check(cli.topics.dead_letters, dead_letters),
     ]
+
+
+def _dead_letters_check(cli: CliContext, broker_reachable: bool) -> Check:
+    on_topic = count_records(cli.settings, cli.bootstrap_servers, cli.topics.dead_letters) if broker_reachable else None
+    return dead_letters_check(cli.read(dead_letters.waiting), cli.topics.dead_letters, on_topic)
 
 
 @click.command()
@@ -55,6 +58,7 @@ def _kafka_checks(cli: CliContext, stall_after: float) -> list[Check]:
 def status(cli: CliContext, stall_after: float) -> None:
     """Is the system healthy? Exits 1 when any check fails."""
     checks = _kafka_checks(cli, stall_after)
+    checks.append(_dead_letters_check(cli, broker_reachable=checks[0].healthy))
     now = cli.services.clock()
     checks += cli.read(lambda s: [deliveries_check(s, now=now, lease=cli.settings.delivery_lease),
                                   mail_account_check(s), outbox_check(s, utc_now()), overdue_check(s, now),

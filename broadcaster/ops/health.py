@@ -45,8 +45,17 @@ def workers_check(group: str, members_active: bool | None, reports: list[Partiti
                  f"{head}; nothing waiting")
 
 
-def dead_letters_check(topic: str, count: int) -> Check:
-    return Check("dead letters", count == 0, f"{count} on {topic}" if count else "none")
+def dead_letters_check(waiting: int, topic: str, on_topic: int | None) -> Check:
+    """Unhealthy while a dead letter waits for an operator (``dead-letters replay`` or ``purge`` deals with it).
+
+    The topic's count is shown beside it, for tools that read Kafka: an operator cannot empty
+    a topic, so it never makes the check fail (it empties by retention).
+    """
+    topic_part = f"; {on_topic} on {topic}" if on_topic else ""
+    if waiting:
+        return Check("dead letters", False, f"{waiting} waiting: `broadcaster dead-letters list`, then replay or purge"
+                     + topic_part)
+    return Check("dead letters", True, "none waiting" + topic_part)
 
 
 def deliveries_check(session: Session, *, now: datetime, lease: timedelta) -> Check:

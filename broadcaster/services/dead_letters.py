@@ -47,6 +47,12 @@ def latest(session: Session, limit: int) -> tuple[list[StoredDeadLetter], int]:
     return list(reversed(list(rows))), total
 
 
+def waiting(session: Session) -> int:
+    """Dead letters no one has dealt with yet: neither replayed nor purged."""
+    return session.scalar(select(func.count()).select_from(StoredDeadLetter)
+                          .where(StoredDeadLetter.replayed_at.is_(None))) or 0
+
+
 def find(session: Session, letter_id: int) -> StoredDeadLetter:
     found = session.get(StoredDeadLetter, letter_id)
     if found is None:
