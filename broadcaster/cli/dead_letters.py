@@ -8,6 +8,7 @@ import click
 
 from broadcaster.bootstrap import utc_now
 from broadcaster.cli.context import CliContext, pass_cli
+from broadcaster.cli.types import ROW_ID
 from broadcaster.services import dead_letters as service
 from broadcaster.storage.database import transaction
 from broadcaster.storage.models import StoredDeadLetter
@@ -33,7 +34,8 @@ def _one_line(text: str, width: int) -> str:
 
 
 @dead_letters.command("list")
-@click.option("--limit", default=100, show_default=True, help="Show at most this many, the newest.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000),
+              help="Show at most this many, the newest.")
 @pass_cli
 def list_letters(cli: CliContext, limit: int) -> None:
     """One line each: id, when, topic, reason (replayed ones say so)."""
@@ -58,7 +60,7 @@ def _original(row: StoredDeadLetter) -> str:
 
 
 @dead_letters.command()
-@click.argument("letter_id", type=int)
+@click.argument("letter_id", type=ROW_ID)
 @pass_cli
 def show(cli: CliContext, letter_id: int) -> None:
     """The reason LETTER_ID was dead-lettered, where it came from, and the original message."""
@@ -74,7 +76,7 @@ def show(cli: CliContext, letter_id: int) -> None:
 
 
 @dead_letters.command()
-@click.argument("letter_id", type=int)
+@click.argument("letter_id", type=ROW_ID)
 @pass_cli
 def replay(cli: CliContext, letter_id: int) -> None:
     """Publish LETTER_ID's original to its topic again (after fixing what was wrong) and mark it replayed."""

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from broadcaster.cli.affected import affected
 from broadcaster.cli.context import CliContext, pass_cli, refusing_bad_input
+from broadcaster.cli.types import DAY, Seconds
 from broadcaster.config import SEVERITIES
 from broadcaster.domain.durations import InvalidDuration, format_duration, parse_duration
 from broadcaster.domain.incidents import OPEN_STATUSES, REOPEN_MESSAGE, REOPEN_STATUSES, Status
@@ -17,7 +18,7 @@ from broadcaster.services.cadence import open_with_promises
 from broadcaster.storage.models import Incident, IncidentNote, IncidentUpdate
 
 wait_option = click.option(
-    "--wait", "wait_seconds", default=30.0, show_default=True,
+    "--wait", "wait_seconds", default=30.0, show_default=True, type=Seconds(0, DAY),
     help="Seconds to wait for the worker to apply the event (0: do not wait).",
 )
 

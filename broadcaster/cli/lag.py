@@ -7,6 +7,7 @@ import click
 from kafka.errors import KafkaError
 
 from broadcaster.cli.context import CliContext, pass_cli
+from broadcaster.cli.types import DAY, YEAR, Seconds
 from broadcaster.kafka.lag import read_group_lag
 from broadcaster.ops.lag_report import Window, as_json, evaluate_group, report_time
 from broadcaster.ops.lag_status import STALL_AFTER_SECONDS, Status
@@ -58,11 +59,12 @@ def _breaches(report: dict, max_messages: int | None, max_seconds: float | None)
 @click.command()
 @click.option("--group", "groups", multiple=True, help="Consumer group (default: this system's worker group).")
 @click.option("--json", "as_json_output", is_flag=True, help="Print one JSON object (schemas/lag-report.v1.json).")
-@click.option("--watch", type=float, help="Refresh every this many seconds until Ctrl-C.")
-@click.option("--window", default=600.0, show_default=True, help="Seconds of samples the status is judged on.")
-@click.option("--max-messages", type=int, help="Exit 2 when a group is further behind than this.")
-@click.option("--max-seconds", type=float, help="Exit 2 when the oldest unprocessed message is older than this.")
-@click.option("--stall-after", type=float, default=STALL_AFTER_SECONDS, show_default=True,
+@click.option("--watch", type=Seconds(0.5, DAY), help="Refresh every this many seconds until Ctrl-C.")
+@click.option("--window", default=600.0, show_default=True, type=Seconds(1, YEAR),
+              help="Seconds of samples the status is judged on.")
+@click.option("--max-messages", type=click.IntRange(0), help="Exit 2 when a group is further behind than this.")
+@click.option("--max-seconds", type=Seconds(0, YEAR), help="Exit 2 when the oldest unprocessed message is older than this.")
+@click.option("--stall-after", type=Seconds(1, YEAR), default=STALL_AFTER_SECONDS, show_default=True,
               help="Seconds a message may wait with no commit before its partition is STALL (or STOP).")
 @pass_cli
 def lag(cli: CliContext, groups: tuple[str, ...], as_json_output: bool, watch: float | None, window: float,

@@ -7,7 +7,7 @@ from broadcaster.cli.context import CliContext, pass_cli
 
 @click.command()
 @click.option("--host", help="Address to listen on (default: BROADCASTER_INTAKE_HOST, 127.0.0.1).")
-@click.option("--port", type=int, help="Port to listen on (default: BROADCASTER_INTAKE_PORT, 6080).")
+@click.option("--port", type=click.IntRange(0, 65_535), help="Port to listen on (default: BROADCASTER_INTAKE_PORT, 6080).")
 @pass_cli
 def serve(cli: CliContext, host: str | None, port: int | None) -> None:
     """Serve the intake API: POST /v1/reports, GET /v1/reports/{id}, the OpenAPI document at /docs.

@@ -5,6 +5,7 @@ from kafka.admin import KafkaAdminClient
 
 from broadcaster.bootstrap import utc_now
 from broadcaster.cli.context import CliContext, pass_cli
+from broadcaster.cli.types import YEAR, Seconds
 from broadcaster.kafka.lag import count_records, operator_options, read_group_lag
 from broadcaster.ops.health import (
     Check,
@@ -52,7 +53,7 @@ def _dead_letters_check(cli: CliContext, broker_reachable: bool) -> Check:
 
 
 @click.command()
-@click.option("--stall-after", type=float, default=STALL_AFTER_SECONDS, show_default=True,
+@click.option("--stall-after", type=Seconds(1, YEAR), default=STALL_AFTER_SECONDS, show_default=True,
               help="Seconds a message may wait with no commit before the workers count as making no progress.")
 @pass_cli
 def status(cli: CliContext, stall_after: float) -> None:

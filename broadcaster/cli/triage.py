@@ -6,6 +6,7 @@ from datetime import datetime
 import click
 
 from broadcaster.cli.context import CliContext, pass_cli
+from broadcaster.cli.types import ROW_ID
 from broadcaster.domain.durations import format_duration
 from broadcaster.domain.events import DeliveriesQueued
 from broadcaster.domain.triage import due_label
@@ -140,7 +141,7 @@ def link(cli: CliContext, report_id: str, incident_id: str) -> None:
 
 
 @triage.command()
-@click.argument("suspicion_id", type=int)
+@click.argument("suspicion_id", type=ROW_ID)
 @pass_cli
 def dismiss(cli: CliContext, suspicion_id: int) -> None:
     """Dismiss suspected incident SUSPICION_ID: the reports are not one incident."""
