@@ -16,6 +16,7 @@ What each event means for us:
 import base64
 import binascii
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ SUPPRESSING = {"bounced": "bounce", "spamreport": "spamreport", "unsubscribed": 
 _KINDS = {"processed": "processed", "delivered": "delivered", "deferred": "deferred", "dropped": "dropped",
           "spamreport": "spamreport", "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}
 _MAX_ID = 2**63 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class RejectedWebhook(ValueError):
@@ -71,10 +73,9 @@ def verified_events(body: bytes, signature: str, timestamp: str, key: ec.Ellipti
     """The list in ``body`` if SendGrid signed it within ``max_age``; RejectedWebhook or MalformedWebhook else."""
     if not signature or not timestamp:
         raise RejectedWebhook("missing signature headers")
-    try:
-        age = (now or time.time()) - int(timestamp)
-    except ValueError:
-        raise RejectedWebhook("timestamp is not a number") from None
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):  # a 400-digit one overflowed
+        raise RejectedWebhook("timestamp is not a Unix time")
+    age = (now or time.time()) - int(timestamp)
     if age > max_age.total_seconds():
         raise RejectedWebhook(f"signed more than {max_age} ago (BROADCASTER_SENDGRID_WEBHOOK_MAX_AGE): a replay?")
     if age < -MAX_CLOCK_SKEW_SECONDS:
@@ -126,7 +127,14 @@ def read_event(item: Any) -> ProviderEvent | None:
     if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= 100):
         return None
     detail = " ".join(str(item.get(k)) for k in ("reason", "response", "type") if isinstance(item.get(k), str))
+    if any(undecoded(text) for text in (email, event_id or "", detail)):
+        return None  # JSON may carry a lone surrogate ("\ud800"); the database cannot store one
     return ProviderEvent(event_id, email.strip().lower(), kind, _moment(stamp), delivery_id(item), detail[:300])
+
+
+def undecoded(text: str) -> bool:
+    """True if ``text`` holds a lone surrogate, which no UTF-8 store or wire takes."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def _kind(item: dict[str, Any]) -> str | None:
@@ -148,7 +156,7 @@ def delivery_id(item: dict[str, Any]) -> int | None:
     value = item.get("delivery_id")
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    if not str(value).isdigit() or len(str(value)) > 19:
+    if not (str(value).isascii() and str(value).isdigit()) or len(str(value)) > 19:  # "²".isdigit(), int("²") fails
         return None
     number = int(value)
     return number if 0 < number <= _MAX_ID else None

@@ -50,7 +50,7 @@ def test_anything_else_is_refused_at_start_with_what_was_expected(wrong: str) ->
         load_verification_key(wrong)
 
 
-@pytest.mark.parametrize("tamper", ["body", "timestamp", "old", "future", "signature"])
+@pytest.mark.parametrize("tamper", ["body", "timestamp", "old", "future", "signature", "huge", "negative", "digits"])
 def test_tampered_or_replayed_calls_are_refused(tamper: str) -> None:
     body, timestamp = json.dumps(EVENTS).encode(), "1790000000"
     signature = signed(body, timestamp)
@@ -63,6 +63,9 @@ def test_tampered_or_replayed_calls_are_refused(tamper: str) -> None:
         now = 1790000000 + 26 * 3600
     elif tamper == "future":
         now = 1790000000 - 3600
+    elif tamper in ("huge", "negative", "digits"):  # 400 digits overflowed the age's float: a 500
+        timestamp = {"huge": "9" * 400, "negative": "-" + "9" * 400, "digits": "١٧٩٠٠٠٠٠٠٠"}[tamper]
+        signature = signed(body, timestamp)
     else:
         signature = "not base64!"
     with pytest.raises(RejectedWebhook):
@@ -103,7 +106,7 @@ def test_only_hard_bounces_spam_reports_and_unsubscribes_stop_all_email() -> Non
 
 def test_delivery_ids_are_read_only_when_they_are_ours() -> None:
     ids = {"41": 41, 7: 7, "x; DROP TABLE": None, "0": None, "-3": None, True: None, "9" * 19: None,
-           "9" * 5000: None, 2**63 - 1: 2**63 - 1, 1.5: None, None: None}
+           "9" * 5000: None, 2**63 - 1: 2**63 - 1, 1.5: None, None: None, "²": None, "٣": None}
     for given_id, expected in ids.items():
         event = read_event({"email": "ann@example.com", "event": "processed", "delivery_id": given_id})
         assert event is not None and event.delivery_id == expected, given_id
@@ -113,13 +116,17 @@ def test_delivery_ids_are_read_only_when_they_are_ours() -> None:
                                   {"email": ["a@example.com"], "event": "bounce"}, {"email": "a@example.com", "event": 3},
                                   {"email": "a@example.com", "event": "open"}, {"email": "x" * 5000, "event": "bounce"},
                                   {"email": "a@example.com", "event": "delivered", "sg_event_id": {"a": 1}},
-                                  {"email": "a@example.com", "event": "delivered", "sg_event_id": "e" * 101}])
+                                  {"email": "a@example.com", "event": "delivered", "sg_event_id": "e" * 101},
+                                  {"email": "a@example.com", "event": "delivered", "sg_event_id": "\ud800"},
+                                  {"email": "a\udc80@example.com", "event": "bounce"},
+                                  {"email": "a@example.com", "event": "deferred", "response": "450 \udc80"}])
 def test_malformed_or_uninteresting_items_are_ignored_not_fatal(item: object) -> None:
     assert read_event(item) is None
     assert read_events([item, {"email": "ok@example.com", "event": "delivered"}])[1] == 1
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=30)  # lone surrogates too, as JSON may carry
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | ANY_TEXT,
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
                     max_leaves=20)
 EVENTISH = st.fixed_dictionaries({"email": JSON | st.emails(), "event": JSON | st.sampled_from(["bounce", "delivered"])},
@@ -135,3 +142,4 @@ def test_no_list_of_json_values_makes_the_reader_raise(raw: list) -> None:
     for event in events:
         assert isinstance(event.email, str) and 3 <= len(event.email) <= 320
         assert event.delivery_id is None or 0 < event.delivery_id < 2**63
+        (event.email + (event.event_id or "") + event.detail).encode()  # what the database stores: UTF-8
