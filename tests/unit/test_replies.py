@@ -180,6 +180,18 @@ def test_an_unknown_charset_and_stray_control_characters_do_not_stop_a_report() 
 # Every email carries its Reply-To ---------------------------------------------------------
 
 
+def test_utf7_that_decodes_to_half_a_surrogate_pair_gives_replacement_characters_not_a_500() -> None:
+    """UTF-7 encodes each half of a pair on its own: "+2AA-" is a lone U+D800, which the database refused,
+    so a reply in it was answered 500 and retried by SendGrid. The raw-MIME form has the same charset."""
+    posted = read_post(*form({"from": "Ann <a@example.com>", "subject": "+2AA- re",
+                              "text": "+2AA- still fails", "charsets": '{"text":"utf-7","subject":"utf-7"}'}))
+    raw = read_post(*form({"email": b"From: a@example.com\r\nSubject: hi\r\n"
+                                    b"Content-Type: text/plain; charset=utf-7\r\n\r\n+2AA- still fails\r\n"}))
+    for email in (posted, raw):
+        (email.text + email.subject + email.sender_name).encode("utf-8")  # raises on a lone surrogate
+        assert "still fails" in email.text and "\ufffd" in email.text
+
+
 def test_every_email_has_its_own_signed_reply_to_in_the_eml_and_in_the_sendgrid_request() -> None:
     emails = compose_group([replace(FACTS, delivery_id=n, to_email=f"user{n}@example.com") for n in (1, 2)], SENDER)
     message = BytesParser(policy=policy.default).parsebytes(to_mime(emails[0], "support@example.com", "Example Support"))
