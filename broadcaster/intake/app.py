@@ -123,7 +123,7 @@ def create_app(services: Services, publisher: PublishingThread) -> Shortcut:
         "requestBody": {"required": True, "content": {"application/json": {"schema": REPORT_BODY}}},
         "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}],
         "security": [{"HTTPBearer": []}],
-    }, responses={401: {}, 413: {}, 422: {}, 429: {}})
+    }, responses={401: {}, 409: {}, 413: {}, 422: {}, 429: {}})
     async def post_report(request: Request) -> JSONResponse:
         """Accept a bug report: answered once it is durable (202), published to the bug-reports topic at once."""
         key = await let_in(request)
@@ -133,6 +133,10 @@ def create_app(services: Services, publisher: PublishingThread) -> Shortcut:
         accepted = await committer.accept(intake.Submission(
             event, api_key_id=key.id, idempotency_key=idempotency_key,
             client_chose_id=isinstance(document, dict) and "report_id" in document, now=services.clock()))
+        if accepted.taken:
+            raise Refused(refuse(409, "another client already sent a report with this report_id; nothing was accepted",
+                                 errors=[{"field": "report_id", "problem": "is already the id of another client's report: "
+                                          "choose ids unique to you, or leave report_id out"}]))
         if accepted.message_id is not None:
             publisher.kick()
         status_url = f"{str(request.base_url).rstrip('/')}/v1/reports/{quote(accepted.report_id, safe='')}"

@@ -68,6 +68,7 @@ class InvalidReport(ValueError):
 class Accepted:
     report_id: str
     message_id: int | None  # None: a repeat of an earlier request, nothing new to publish
+    taken: bool = False  # refused: the client's chosen report_id is already another client's report
 
 
 def check_report(document: Any, now: datetime, source: str = SOURCE) -> BugReportReceived:
@@ -155,11 +156,16 @@ def accept_together(sessions: sessionmaker[Session], topic: str, submissions: li
     (a unique key refuses the commit), each is accepted again on its own, which finds it.
     """
     earlier = _earlier(sessions, [ask for s in submissions for ask in s.asks_for()])
+    owners = _owners_of(sessions, [s.event.report_id for s in submissions if s.client_chose_id])
     answers: list[Accepted | None] = []
     fresh: dict[int, Submission] = {}
     for index, submission in enumerate(submissions):
         if first := _first(earlier, submission.asks_for()):
             answers.append(Accepted(first, None))
+            continue
+        owner = owners.setdefault(submission.event.report_id, submission.owner)
+        if submission.client_chose_id and owner != submission.owner:
+            answers.append(Accepted(submission.event.report_id, None, taken=True))
             continue
         answers.append(None)
         fresh[index] = submission
@@ -211,6 +217,24 @@ def _earlier(sessions: sessionmaker[Session], asks: list[Ask]) -> dict[Ask, tupl
             found.setdefault((owner, "report", report_id), (row_id, report_id))
             if idempotency_key is not None:
                 found.setdefault((owner, "key", idempotency_key), (row_id, report_id))
+    return found
+
+
+def _owners_of(sessions: sessionmaker[Session], report_ids: list[str]) -> dict[str, Owner]:
+    """Who first sent each of these report ids, for those already sent.
+
+    The worker keeps one report per id, so a second client's report under the same id would
+    be dropped without a word; it is refused instead (two clients at the very same moment
+    can still both pass: the worker then keeps the first).
+    """
+    if not report_ids:
+        return {}
+    query = (select(IntakeRequest.report_id, IntakeRequest.api_key_id, IntakeRequest.desk)
+             .where(IntakeRequest.report_id.in_(set(report_ids))).order_by(IntakeRequest.id))
+    found: dict[str, Owner] = {}
+    with sessions() as session:
+        for report_id, api_key_id, desk in session.execute(query):
+            found.setdefault(report_id, ("desk", desk) if desk is not None else ("api_key", api_key_id))
     return found
 
 

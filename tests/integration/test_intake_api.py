@@ -55,6 +55,25 @@ def test_a_client_chosen_report_id_sent_twice_is_one_report(intake: Intake) -> N
     assert len(records(intake)) == 1
 
 
+def test_a_report_id_another_client_chose_first_is_refused_with_409_not_dropped(intake: Intake) -> None:
+    """The worker keeps one report per id: the second client's report was answered 202 and silently lost."""
+    other = intake.new_key("other-desk")
+    with intake.client() as client:
+        first = client.post("/v1/reports", json=REPORT | {"report_id": "ticket-123"})
+    with intake.client(other) as client:
+        second = client.post("/v1/reports", json=REPORT | {"report_id": "ticket-123", "text": "Billing is wrong"})
+        unclaimed = client.post("/v1/reports", json=REPORT | {"report_id": "ticket-124"})
+    with intake.client() as client:
+        again = client.post("/v1/reports", json=REPORT | {"report_id": "ticket-123"})
+    assert (first.status_code, again.status_code, unclaimed.status_code) == (202, 202, 202)
+    assert second.status_code == 409, second.text
+    assert second.json()["errors"] == [{"field": "report_id", "problem": "is already the id of another client's report: "
+                                                                       "choose ids unique to you, or leave report_id out"}]
+    wait_for(lambda: unpublished(intake) == 0, timeout=30, what="the reports to be published")
+    assert sorted(r["report_id"] for r in records(intake)) == ["ticket-123", "ticket-124"]
+    assert [r["text"] for r in records(intake) if r["report_id"] == "ticket-123"] == ["CSV upload fails"]
+
+
 def test_no_key_a_wrong_key_or_a_revoked_key_is_refused_with_401(intake: Intake) -> None:
     revoked = intake.new_key("old")
     with transaction(bootstrap(intake.settings).sessions) as session:
