@@ -8,6 +8,7 @@ import click
 
 from broadcaster.bootstrap import utc_now
 from broadcaster.cli.context import CliContext, pass_cli
+from broadcaster.cli.terminal import printable
 from broadcaster.cli.types import ROW_ID
 from broadcaster.services import dead_letters as service
 from broadcaster.storage.database import transaction
@@ -29,7 +30,7 @@ def _refusing(action: Callable[[], T]) -> T:
 
 
 def _one_line(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(printable(text).split())
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -54,7 +55,7 @@ def list_letters(cli: CliContext, limit: int) -> None:
 def _original(row: StoredDeadLetter) -> str:
     """The original as text when it is UTF-8 (it nearly always is: JSON), else as base64."""
     try:
-        return row.original.decode()
+        return printable(row.original.decode())
     except UnicodeDecodeError:
         return "(not UTF-8; base64) " + base64.b64encode(row.original).decode()
 
@@ -67,9 +68,9 @@ def show(cli: CliContext, letter_id: int) -> None:
     row = cli.read(lambda s: _refusing(lambda: service.find(s, letter_id)))
     click.echo(f"Dead letter {row.id}: {row.topic}[{row.partition}]@{row.offset}, by {row.processor}, "
                f"at {row.created_at:%Y-%m-%d %H:%M:%S} UTC")
-    click.echo(f"Key: {row.key.decode(errors='replace') if row.key is not None else '(none)'}")
+    click.echo(f"Key: {printable(row.key.decode(errors='replace')) if row.key is not None else '(none)'}")
     click.echo(f"Replayed: {f'{row.replayed_at:%Y-%m-%d %H:%M:%S} UTC' if row.replayed_at else 'no'}")
-    click.echo(f"Reason: {row.reason}")
+    click.echo(f"Reason: {printable(row.reason)}")
     cut = f", the first {len(row.original):,} kept" if row.original_size > len(row.original) else ""
     click.echo(f"Original ({row.original_size:,} bytes{cut}):")
     click.echo(_original(row))

@@ -23,6 +23,10 @@ wait_option = click.option(
 )
 
 
+def _no_incident(incident_id: str) -> click.ClickException:
+    return click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
+
+
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
     try:
         return parse_duration(value) if value else None
@@ -92,7 +96,7 @@ def _await(cli: CliContext, event_id: str, wait_seconds: float,
 def _open_incident(cli: CliContext, incident_id: str) -> Incident:
     found = cli.read(lambda s: s.get(Incident, incident_id))
     if found is None:
-        raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
+        raise _no_incident(incident_id)
     if found.status == Status.RESOLVED:
         raise click.ClickException(f"{incident_id} was resolved at {_at(found.resolved_at)}")
     return found
@@ -170,7 +174,7 @@ def reopen(cli: CliContext, incident_id: str, message: str, status: str, next_up
     """Reopen resolved INCIDENT_ID: it is not fixed. Every subscriber is told, with an apology and what happens now."""
     found = cli.read(lambda s: s.get(Incident, incident_id))
     if found is None:
-        raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
+        raise _no_incident(incident_id)
     if found.status != Status.RESOLVED:
         raise click.ClickException(f"{incident_id} is not resolved (it is {found.status}); "
                                    f"`broadcaster incident update {incident_id}` tells its subscribers what is new")
@@ -213,7 +217,7 @@ def show(cli: CliContext, incident_id: str) -> None:
 
     loaded = cli.read(load)
     if loaded is None:
-        raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
+        raise _no_incident(incident_id)
     summary, entries, answers, kept = loaded
     i = summary.incident
     click.echo(f"{i.id}  {i.title}")
@@ -274,7 +278,7 @@ def subscribers(cli: CliContext, incident_id: str) -> None:
     """
     known, rows = cli.read(lambda s: (s.get(Incident, incident_id) is not None, queries.subscribers(s, incident_id)))
     if not known:
-        raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
+        raise _no_incident(incident_id)
     active, left = [r for r in rows if r.active], [r for r in rows if not r.active]
     affected = sum(row.subscriber.source == SubscriberSource.AFFECTED for row in rows)
     click.echo(f"{len(rows) - affected} reported it, {affected} affected (added with `broadcaster incident affected`)")
@@ -322,7 +326,7 @@ def visibility(cli: CliContext, incident_id: str, visibility: str) -> None:
     with transaction(cli.services.sessions) as session:
         found = set_private(session, incident_id, visibility == "private")
     if not found:
-        raise click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
+        raise _no_incident(incident_id)
     click.echo(f"{incident_id} is now {visibility}; its page shows it within a second.")
 
 

@@ -85,12 +85,16 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """A command that fails in words a person acts on (the desk's CommandFailed) ends with them, exit 1."""
-        from broadcaster.services.errors import CommandFailed  # not for --help, which loads nothing of ours
+        from broadcaster.cli.terminal import printable  # not for --help, which loads nothing of ours
+        from broadcaster.services.errors import CommandFailed
 
         try:
             return super().invoke(ctx)
-        except CommandFailed as error:
-            raise click.ClickException(str(error)) from None
+        except CommandFailed as error:  # it may quote what was typed
+            raise click.ClickException(printable(str(error))) from None
+        except click.ClickException as error:  # the commands' own refusals too
+            error.message = printable(error.message)
+            raise
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list, from the table for commands not loaded: the same lines, no imports."""

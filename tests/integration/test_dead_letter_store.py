@@ -131,3 +131,24 @@ def test_the_dead_letters_command_lists_shows_replays_and_purges(
     assert run("purge", "--all", input="n\n").exit_code == 1 and len(stored(sessions)) == 1
     assert run("purge", "--all", input="y\n").output.endswith("Deleted 1 dead letter(s).\n")
     assert run("list").output.strip() == "No dead letters."
+
+
+def test_a_dead_letter_or_an_error_never_sends_control_sequences_to_the_terminal(
+    sessions, settings_factory: Callable[..., Settings], database_url: str
+) -> None:
+    """A producer's bytes reached the engineer's terminal as they were: an ESC sequence retitled the window
+    and cleared the screen, a bidirectional override made a line read backwards."""
+    settings = settings_factory(database_url)
+    hostile = "\x1b]0;PWNED\x07\x1b[2J\u202egnp.exe"
+    with transaction(sessions) as session:
+        dead_letters.store(session, letter(hostile.encode(), reason=f"not JSON: {hostile}"), hostile.encode())
+    [row] = stored(sessions)
+    env = settings_environment(settings) | {"BROADCASTER_KAFKA_BOOTSTRAP": "127.0.0.1:9"}
+
+    shown = CliRunner().invoke(cli, ["dead-letters", "show", str(row.id)], env=env, catch_exceptions=False).output
+    listed = CliRunner().invoke(cli, ["dead-letters", "list"], env=env, catch_exceptions=False).output
+    refused = CliRunner().invoke(cli, ["incident", "show", f"INC-{hostile}"], env=env).output
+
+    visible = "\\x1b]0;PWNED\\x07\\x1b[2J\\u202egnp.exe"
+    assert shown.count(visible) == 3 and visible in listed and visible in refused, (shown, listed, refused)
+    assert not any(character in shown + listed + refused for character in "\x1b\x07\u202e")
