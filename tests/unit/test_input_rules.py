@@ -51,7 +51,7 @@ def test_a_valid_address_is_normalised() -> None:
 @pytest.mark.parametrize(
     "name",
     ["Bob\nBcc : attacker@evil.com", "Eve\r\n\r\n<h1>Injected</h1>", "Nul\x00Byte", "Line\u2028Separator",
-     "Lone \ud800 surrogate", "Bell\x07"],
+     "Lone \ud800 surrogate", "Bell\x07", "Eve\u202egnp.exe", "Isolated \u2066x\u2069"],
 )
 def test_names_with_control_characters_or_line_breaks_are_refused_naming_the_field(name: str) -> None:
     with pytest.raises(InvalidMessage, match="reporter/name: contains"):
@@ -163,3 +163,11 @@ def test_the_one_scan_refuses_exactly_the_characters_the_unicode_categories_forb
     found = {match.start() for match in rules._SUSPECT[multiline].finditer(every_character)}
     forbidden = {point for point, character in enumerate(every_character) if rules._forbidden(character, multiline)}
     assert found == forbidden and len(forbidden) > 2000  # the surrogates alone are 2,048
+
+
+@pytest.mark.parametrize("invisible", ["\u200b\u200b\u200b", " \ufeff ", "\u200d", "\u2060\u200c "])
+def test_a_name_of_only_invisible_characters_is_empty(invisible: str) -> None:
+    """A title or a name that shows nothing ("Declared INC-...: " and a blank greeting) is refused as empty."""
+    with pytest.raises(InvalidMessage, match="reporter/name: is empty"):
+        decode_bug_report(_report(name=invisible))
+    assert decode_bug_report(_report(name="Zoë\u200dAnn")).name == "Zoë\u200dAnn"  # a joiner inside a name stays
