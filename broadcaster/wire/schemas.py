@@ -60,12 +60,12 @@ def validate(document: Any, expected_types: frozenset[str]) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidMessage("message is not a JSON object")
     message_type, version = document.get("type"), document.get("version")
+    expected = f"expected one of {', '.join(sorted(expected_types))}"
+    if message_type is None:
+        raise InvalidMessage(f'message has no "type" field ({expected})')
     if not isinstance(message_type, str) or message_type not in expected_types:
         shown = repr(message_type)[:40] if isinstance(message_type, str) else type(message_type).__name__
-        raise InvalidMessage(
-            f"type {shown} does not belong on this topic "
-            f"(expected one of {', '.join(sorted(expected_types))})"
-        )
+        raise InvalidMessage(f"type {shown} does not belong on this topic ({expected})")
     if not isinstance(version, int) or isinstance(version, bool):
         raise InvalidMessage(f"{message_type}: version must be an integer")
     check = quick(message_type, version)
