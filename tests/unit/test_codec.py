@@ -52,7 +52,7 @@ def _report_document(**changes: object) -> bytes:
         (b"\xff\xfe not json", "not JSON"),
         (b"[1, 2]", "not a JSON object"),
         (_report_document(type="incident.declared"), "does not belong on this topic"),
-        (b'{"schema": "bug_report.received", "version": 1}', 'message has no "type" field (expected one of'),
+        (b'{"schema": "bug_report.received", "version": 1}', 'message has no "type" field \\(expected one of'),
         (_report_document(version=2), "unknown message type"),
         (_report_document(text=""), "text"),
         (_report_document(reporter={"email": "no-at-sign", "name": "Eric"}), "reporter/email"),
