@@ -39,5 +39,6 @@ def list_keys(cli: CliContext) -> None:
 def revoke(cli: CliContext, name: str) -> None:
     """Stop accepting the key called NAME, at once."""
     with transaction(cli.services.sessions) as session:
-        keys.revoke(session, name, utc_now())
-    click.echo(f"API key {name!r} revoked.")
+        earlier = keys.revoke(session, name, utc_now())
+    click.echo(f"API key {name!r} was already revoked on {earlier:%Y-%m-%d %H:%M} UTC." if earlier
+               else f"API key {name!r} revoked.")

@@ -40,7 +40,11 @@ def create(session: Session, name: str, now: datetime) -> str:
         name = rules.line(name, "name", max_length=100)
     except rules.InvalidInput as error:
         raise CommandFailed(f"not created: {error}") from None
-    if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
+    existing = session.scalar(select(ApiKey).where(ApiKey.name == name))
+    if existing is not None and existing.revoked_at is not None:  # its reports still name it: never reused
+        raise CommandFailed(f"an API key called {name!r} was revoked on {existing.revoked_at:%Y-%m-%d}, and a name "
+                            "is not used twice: choose another name")
+    if existing is not None:
         raise CommandFailed(f"an API key called {name!r} exists already; revoke it or choose another name")
     token = PREFIX + secrets.token_urlsafe(32)
     session.add(ApiKey(name=name, token_sha256=digest(token), created_at=now))
@@ -53,11 +57,13 @@ def listed(session: Session) -> list[KeyInfo]:
     return [KeyInfo(key.id, key.name, key.created_at, key.revoked_at) for key in keys]
 
 
-def revoke(session: Session, name: str, now: datetime) -> None:
+def revoke(session: Session, name: str, now: datetime) -> datetime | None:
+    """Revoke the key called ``name``; when it was revoked before, that earlier time (nothing changes)."""
     key = session.scalar(select(ApiKey).where(ApiKey.name == name))
     if key is None:
         raise CommandFailed(f"no API key called {name!r}")
-    key.revoked_at = key.revoked_at or now
+    earlier, key.revoked_at = key.revoked_at, key.revoked_at or now
+    return earlier
 
 
 def authenticate(session: Session, token: str) -> KeyInfo | None:

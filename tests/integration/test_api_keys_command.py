@@ -27,5 +27,7 @@ def test_a_key_is_shown_once_stored_as_its_hash_listed_and_revoked(database_url:
     assert "exists already" in run(database_url, "create", "zendesk", code=1)
     assert "revoked." in run(database_url, "revoke", "zendesk")
     assert "\trevoked " in run(database_url, "list")
+    assert "API key 'zendesk' was already revoked on 20" in run(database_url, "revoke", "zendesk")
+    assert "was revoked on 20" in (again := run(database_url, "create", "zendesk", code=1)) and "revoke it" not in again
     assert "no API key called 'intercom'" in run(database_url, "revoke", "intercom", code=1)
     assert "control character" in run(database_url, "create", "bad\nname", code=1)
