@@ -27,11 +27,17 @@ def _no_incident(incident_id: str) -> click.ClickException:
     return click.ClickException(f"no incident {incident_id}; `broadcaster incident list` shows them")
 
 
+SHORTEST, LONGEST = timedelta(minutes=1), timedelta(days=366)  # what the events take (schemas/incident-*.json)
+
+
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> timedelta | None:
     try:
-        return parse_duration(value) if value else None
+        duration = parse_duration(value) if value else None
     except InvalidDuration as error:
         raise click.BadParameter(str(error)) from None
+    if duration is not None and not SHORTEST <= duration <= LONGEST:
+        raise click.BadParameter(f"must be between {format_duration(SHORTEST)} and {format_duration(LONGEST)}")
+    return duration
 
 
 def _at(moment: datetime | None) -> str:

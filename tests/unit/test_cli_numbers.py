@@ -24,6 +24,9 @@ HUGE_ID = "99999999999999999999999"  # beyond a 64-bit id: the database driver r
     (["incident", "update", "INC-1", "Still on it.", "--wait", "-1"], "Invalid value for '--wait'"),
     (["incident", "resolve", "INC-1", "Fixed.", "--wait", "1e309"], "Invalid value for '--wait'"),
     (["serve", "--port", "70000"], "Invalid value for '--port': 70000 is not in the range"),
+    (["incident", "declare", "Uploads fail", "-c", "groups", "--next-update-in", "99999d"],
+     "Invalid value for '--next-update-in': must be between 1m and 366d"),  # was the event's update_every_seconds
+    (["incident", "cadence", "INC-1", "--every", "10s"], "Invalid value for '--every': must be between 1m and 366d"),
 ])
 def test_a_mistyped_number_is_refused_by_its_option_before_anything_runs(args: list[str], refusal: str, tmp_path) -> None:
     env = {"BROADCASTER_DATABASE_URL": f"sqlite:///{tmp_path}/broadcaster.db", "BROADCASTER_STATE_DIR": str(tmp_path)}
