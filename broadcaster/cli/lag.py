@@ -29,10 +29,13 @@ def _one_round(cli: CliContext, groups: tuple[str, ...], window: Window, stall_a
     return {"version": 1, "read_at": report_time(read_at), "groups": reports}
 
 
-def _print(report: dict) -> None:
+def _print(report: dict, ours: str) -> None:
     for group in report["groups"]:
         click.echo(f"group {group['group']}: {group['status']}, {group['lag_messages']} message(s) behind, "
                    f"oldest unprocessed {group['lag_seconds']:.1f} s ago")
+        if group["group"] != ours and all(p["committed"] is None for p in group["partitions"]):
+            click.echo(f"  (group {group['group']} has committed no offset on these topics: is the name right? "
+                       f"This system's workers are group {ours})")
         click.echo(f"  {'TOPIC':<40} {'PART':>4} {'COMMITTED':>10} {'END':>10} {'LAG':>8} {'SECONDS':>9}  STATUS")
         for p in group["partitions"]:
             committed = "-" if p["committed"] is None else p["committed"]
@@ -82,7 +85,7 @@ def lag(cli: CliContext, groups: tuple[str, ...], as_json_output: bool, watch: f
         else:
             if watch:
                 click.clear()
-            _print(report)
+            _print(report, cli.settings.app_id)
         if not watch:
             break
         time.sleep(watch)

@@ -121,3 +121,18 @@ def test_status_fails_when_a_group_stalls_and_passes_when_it_is_caught_up(
     stalled = CliRunner().invoke(cli, ["status"], env=env)
     assert stalled.exit_code == 1
     assert "FAIL lag               STALL, 3 message(s) behind" in stalled.output
+
+
+def test_a_group_that_never_committed_here_is_pointed_out_as_a_possible_typo(
+    broker: str, settings_factory, sqlite_url: str
+) -> None:
+    """`lag --group broadcastr` reported STALL, N behind, with nothing to say the name was wrong."""
+    settings, topic = setup(broker, settings_factory, sqlite_url)
+    produce(broker, topic, 3)
+    commit(broker, TopicPartition(topic, 0), 1)
+    env = settings_environment(settings) | {"BROADCASTER_KAFKA_BOOTSTRAP": broker}
+    typo = CliRunner().invoke(cli, ["lag", "--group", "broadcastr"], env=env, catch_exceptions=False).output
+    real = CliRunner().invoke(cli, ["lag", "--group", GROUP], env=env, catch_exceptions=False).output
+    assert (f"(group broadcastr has committed no offset on these topics: is the name right? "
+            f"This system's workers are group {settings.app_id})") in typo
+    assert "is the name right?" not in real
