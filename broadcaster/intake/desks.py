@@ -123,7 +123,7 @@ def _object(problems: list[tuple[str, str]], value: Any, field: str) -> dict[str
 def _id(problems: list[tuple[str, str]], value: Any, field: str) -> str:
     """A ticket id: a number, or 1 to 255 characters of one line (it is the idempotency key)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        value = str(value)  # then checked as any id: a 1,000-digit number overflowed the column on PostgreSQL
     try:
         return rules.line(value, field, max_length=255)
     except rules.InvalidInput as error:

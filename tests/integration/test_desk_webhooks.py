@@ -101,6 +101,8 @@ def test_malformed_webhooks_are_refused_with_422_naming_the_desk_field(intake: I
             "data/item/source/author/email": intercom(client, bad_author),
             "data": intercom(client, {"topic": "conversation.user.created", "data": []}),
         }
+        huge_id = zendesk(client, {**TICKET, "ticket": {**TICKET["ticket"], "id": 10**1000}})  # overflowed PostgreSQL
+    assert huge_id.status_code == 422 and huge_id.json()["errors"][0]["field"] == "ticket/id", huge_id.text
     for field, answer in answers.items():
         assert answer.status_code == 422, (field, answer.text)
         assert field in {error["field"] for error in answer.json()["errors"]}, (field, answer.text)
