@@ -151,12 +151,12 @@ def create_app(services: Services, publisher: PublishingThread) -> Shortcut:
             raise HTTPException(404, "no such report")
         return found
 
-    @app.get("/health/live", include_in_schema=False)
+    @app.api_route("/health/live", methods=["GET", "HEAD"], include_in_schema=False)
     async def live() -> dict[str, str]:
         """The process answers (what ``broadcaster up`` and a load balancer's liveness probe ask)."""
         return {"status": "ok"}
 
-    @app.get("/health/ready", include_in_schema=False)
+    @app.api_route("/health/ready", methods=["GET", "HEAD"], include_in_schema=False)
     async def ready() -> dict[str, str]:
         """Ready to accept: the database answers (a 503 from the handler below when it does not)."""
         await run_in_threadpool(_database_answers, services)

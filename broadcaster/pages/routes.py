@@ -55,6 +55,9 @@ class Cached:
     headers: dict[str, str]  # with the cookie that goes with the page's form token
 
 
+READ = ["GET", "HEAD"]  # uptime monitors and link checkers ask HEAD; FastAPI's get() alone answers it 405
+
+
 class Refusal(Exception):
     """A form or link we cannot act on: the page that says why, and its status."""
 
@@ -130,7 +133,7 @@ def pages_router(services: Services, kick: Callable[[], None], cache_seconds: fl
         with services.sessions() as session:
             return public_incidents.may_view(session, incident.id, delivery_id)
 
-    @router.get("/incidents/{incident_id}")
+    @router.api_route("/incidents/{incident_id}", methods=READ)
     async def incident_page(incident_id: str, token: str | None = None) -> Response:
         found = await cached(incident_id[:40])
         if found.html is not None:  # the hot path: public, rendered, no thread hop
@@ -140,7 +143,7 @@ def pages_router(services: Services, kick: Callable[[], None], cache_seconds: fl
             return message(404, "Page not found", *NOT_FOUND)
         return page("incident.html", incident=incident, view_token=token, headers={"Cache-Control": "private, no-store"})
 
-    @router.get("/")
+    @router.api_route("/", methods=READ)
     async def index() -> Response:
         incidents = listing.get("all") or listing.put("all", await run_in_threadpool(_listing))
         return page("index.html", incidents=incidents, headers={"Cache-Control": "public, max-age=1"})
@@ -149,14 +152,14 @@ def pages_router(services: Services, kick: Callable[[], None], cache_seconds: fl
         with services.sessions() as session:
             return public_incidents.listing(session, services.clock())
 
-    @router.get("/feed.atom")
+    @router.api_route("/feed.atom", methods=READ)
     async def feed() -> Response:
         incidents = listing.get("all") or listing.put("all", await run_in_threadpool(_listing))
         updated = max((i.updated_at for i in incidents), default=services.clock())
         xml = render("feed.atom", product=product, base_url=base_url, incidents=incidents, updated=updated)
         return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=HEADERS)
 
-    @router.get("/api/v1/incidents.json")
+    @router.api_route("/api/v1/incidents.json", methods=READ)
     async def incidents_json() -> JSONResponse:
         incidents = listing.get("all") or listing.put("all", await run_in_threadpool(_listing))
         return JSONResponse(api.incidents_document(incidents, base_url, product, services.clock()),

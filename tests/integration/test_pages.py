@@ -198,3 +198,13 @@ def test_a_form_post_that_never_ends_is_refused_once_it_passes_the_limit_not_rea
         answer = connection.recv(65536)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert sent < 8 * 1024 * 1024, sent  # answered long before the 64 MB were sent
+
+
+def test_uptime_monitors_asking_head_get_the_pages_headers_without_a_body(site) -> None:
+    """HEAD was answered 405, so a monitor that asks it saw every page down."""
+    intake, _ = site
+    with browser(intake) as client:
+        for path in ("/", f"/incidents/{INCIDENT}", "/feed.atom", "/api/v1/incidents.json", "/health/live"):
+            got, head = client.get(path), client.head(path)
+            assert (head.status_code, head.content) == (200, b""), path
+            assert head.headers["content-type"] == got.headers["content-type"], path
