@@ -169,7 +169,11 @@ def pages_router(services: Services, kick: Callable[[], None], cache_seconds: fl
         """The posted fields, once the double-submit token matches its cookie; Refusal otherwise."""
         body = await read_within(request, MAX_FORM_BYTES, lambda: Refusal(  # not read whole first: 400 MB took 0.8 GB
             413, "That was too much to send", "Please go back and send the form again."))
-        fields = {key: values[0] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
+        try:  # strict: a name sent in another encoding was stored as replacement characters ("Jos\ufffd")
+            fields = {key: values[0] for key, values in parse_qs(body.decode(), errors="strict").items()}
+        except UnicodeDecodeError:
+            raise Refusal(422, "Please check the form", "Some of what was sent is not UTF-8 text. "
+                          "Please type it again and send the form.") from None
         if not forms.valid(fields.get(FIELD), request.cookies.get(COOKIE)):
             raise Refusal(403, "Please send the form again",
                           "This form expired or did not come from our page. Go back, reload the page, and send it again.")

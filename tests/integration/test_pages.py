@@ -99,9 +99,12 @@ def test_following_asks_once_for_confirmation_through_the_ledger_and_then_sends_
                                                         "email": "Cleo@Example.com"}) for _ in range(2)]
         forged = httpx.post(f"{intake.url}{path}/follow", data={"form_token": token, "name": "X", "email": "x@example.com"})
         bad = client.post(f"{path}/follow", data={"form_token": token, "name": "Cleo", "email": "not an address"})
+        latin1 = client.post(f"{path}/follow", content=f"form_token={token}&name=Jos%E9&email=jose@example.com",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert [a.status_code for a in answers] == [200, 200] and answers[0].text == answers[1].text  # nothing to enumerate
     assert forged.status_code == 403 and "send it again" in forged.text
     assert bad.status_code == 422 and "not an address" not in bad.text and "email" in bad.text
+    assert latin1.status_code == 422 and "not UTF-8 text" in latin1.text  # was stored as "Jos\ufffd"
     [confirmation] = desk.deliveries(NotificationKind.FOLLOW_CONFIRMATION)
     with desk.services.sessions() as session:
         topics = set(session.scalars(select(OutboxMessage.topic)))
