@@ -16,7 +16,6 @@ What each event means for us:
 import base64
 import binascii
 import json
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
+from broadcaster.domain.undecoded import has_lone_surrogate
+
 SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_CLOCK_SKEW_SECONDS = 300
@@ -34,7 +35,6 @@ SUPPRESSING = {"bounced": "bounce", "spamreport": "spamreport", "unsubscribed": 
 _KINDS = {"processed": "processed", "delivered": "delivered", "deferred": "deferred", "dropped": "dropped",
           "spamreport": "spamreport", "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}
 _MAX_ID = 2**63 - 1
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class RejectedWebhook(ValueError):
@@ -127,14 +127,9 @@ def read_event(item: Any) -> ProviderEvent | None:
     if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= 100):
         return None
     detail = " ".join(str(item.get(k)) for k in ("reason", "response", "type") if isinstance(item.get(k), str))
-    if any(undecoded(text) for text in (email, event_id or "", detail)):
+    if any(has_lone_surrogate(text) for text in (email, event_id or "", detail)):
         return None  # JSON may carry a lone surrogate ("\ud800"); the database cannot store one
     return ProviderEvent(event_id, email.strip().lower(), kind, _moment(stamp), delivery_id(item), detail[:300])
-
-
-def undecoded(text: str) -> bool:
-    """True if ``text`` holds a lone surrogate, which no UTF-8 store or wire takes."""
-    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def _kind(item: dict[str, Any]) -> str | None:

@@ -27,14 +27,12 @@ from email.utils import collapse_rfc2231_value, getaddresses
 from typing import Any
 
 from broadcaster.domain.plain_text import html_text
+from broadcaster.domain.undecoded import without_lone_surrogates
 
 AUTOMATIC_SENDERS = frozenset({"mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply", "do-not-reply"})
 AUTOMATIC_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 AUTOMATIC_MARKS = ("x-autoreply", "x-autorespond", "list-id", "list-unsubscribe")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# UTF-7 (which a sender may name in ``charsets`` or a part's header) encodes each half of a surrogate
-# pair on its own, so decoding can give a lone one, which no database stores: each becomes U+FFFD.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _QUOTE_HEADS = re.compile(
     r"^(?:on\b.{0,300}\bwrote:|am\b.{0,300}\bschrieb\b.*:|le\b.{0,300}\ba écrit\s*:|el\b.{0,300}\bescribió:"
     r"|-{2,}\s*(?:original message|forwarded message|ursprüngliche nachricht)\s*-{2,}|_{10,})\s*$",
@@ -215,14 +213,14 @@ def automatic(sender_email: str, headers: Any) -> bool:
 
 
 def _one_line(value: str) -> str:
-    value = _LONE_SURROGATE.sub("\ufffd", _CONTROL.sub(" ", value))
+    value = without_lone_surrogates(_CONTROL.sub(" ", value))  # UTF-7 can decode to one
     return " ".join(value.replace("\u2028", " ").replace("\u2029", " ").split())
 
 
 def _clean(text: str) -> str:
     """Line breaks as ``\\n``, no control characters but tabs (an email's stray NUL carries nothing)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
-    return _LONE_SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+    return without_lone_surrogates(_CONTROL.sub("", text))
 
 
 def new_text(text: str) -> str:
