@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, insert, or_, select
+from sqlalchemy import ColumnElement, Table, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -155,8 +155,7 @@ def accept_together(sessions: sessionmaker[Session], topic: str, submissions: li
     one's report and adds nothing. If another process accepted one of them meanwhile
     (a unique key refuses the commit), each is accepted again on its own, which finds it.
     """
-    earlier = _earlier(sessions, [ask for s in submissions for ask in s.asks_for()])
-    owners = _owners_of(sessions, [s.event.report_id for s in submissions if s.client_chose_id])
+    earlier, owners = _earlier(sessions, [ask for s in submissions for ask in s.asks_for()])
     answers: list[Accepted | None] = []
     fresh: dict[int, Submission] = {}
     for index, submission in enumerate(submissions):
@@ -177,7 +176,7 @@ def accept_together(sessions: sessionmaker[Session], topic: str, submissions: li
         if len(submissions) > 1:
             return [accept_together(sessions, topic, [submission])[0] for submission in submissions]
         [submission] = submissions
-        if (first := _first(_earlier(sessions, submission.asks_for(chosen_ids_only=False)), submission.asks_for(False))):
+        if (first := _first(_earlier(sessions, submission.asks_for(False))[0], submission.asks_for(False))):
             return [Accepted(first, None)]
         raise
     for index, message_id in zip(fresh, message_ids, strict=True):
@@ -199,43 +198,35 @@ def _commit(sessions: sessionmaker[Session], topic: str, submissions: list[Submi
                                         for s in submissions])
 
 
-def _earlier(sessions: sessionmaker[Session], asks: list[Ask]) -> dict[Ask, tuple[int, str]]:
-    """For each ask that an earlier request made, that request's (id, report id); one SELECT for them all."""
+def _earlier(sessions: sessionmaker[Session], asks: list[Ask]) -> tuple[dict[Ask, tuple[int, str]], dict[str, Owner]]:
+    """For each ask that an earlier request made, that request's (id, report id); and who first sent each
+    report id asked about, whoever it was. One SELECT for them all.
+
+    The worker keeps one report per id, so a second client's report under another's id would be
+    dropped without a word: the caller refuses it (two clients at the very same moment can still
+    both pass; the worker then keeps the first).
+    """
     if not asks:
-        return {}
-    matches = []
+        return {}, {}
+    matches: list[ColumnElement[bool]] = []
     for (kind, who), field, values in _grouped(asks):
-        column = IntakeRequest.idempotency_key if field == "key" else IntakeRequest.report_id
+        if field == "report":  # any owner's: a report id is one report, whoever sent it
+            matches.append(IntakeRequest.report_id.in_(values))
+            continue
         owns = IntakeRequest.desk == who if kind == "desk" else IntakeRequest.api_key_id == who
-        matches.append(and_(owns, column.in_(values)))
+        matches.append(and_(owns, IntakeRequest.idempotency_key.in_(values)))
     query = select(IntakeRequest.id, IntakeRequest.api_key_id, IntakeRequest.desk, IntakeRequest.idempotency_key,
                    IntakeRequest.report_id).where(or_(*matches)).order_by(IntakeRequest.id)
     found: dict[Ask, tuple[int, str]] = {}
+    first_owners: dict[str, Owner] = {}
     with sessions() as session:
         for row_id, api_key_id, desk, idempotency_key, report_id in session.execute(query):
             owner: Owner = ("desk", desk) if desk is not None else ("api_key", api_key_id)
+            first_owners.setdefault(report_id, owner)
             found.setdefault((owner, "report", report_id), (row_id, report_id))
             if idempotency_key is not None:
                 found.setdefault((owner, "key", idempotency_key), (row_id, report_id))
-    return found
-
-
-def _owners_of(sessions: sessionmaker[Session], report_ids: list[str]) -> dict[str, Owner]:
-    """Who first sent each of these report ids, for those already sent.
-
-    The worker keeps one report per id, so a second client's report under the same id would
-    be dropped without a word; it is refused instead (two clients at the very same moment
-    can still both pass: the worker then keeps the first).
-    """
-    if not report_ids:
-        return {}
-    query = (select(IntakeRequest.report_id, IntakeRequest.api_key_id, IntakeRequest.desk)
-             .where(IntakeRequest.report_id.in_(set(report_ids))).order_by(IntakeRequest.id))
-    found: dict[str, Owner] = {}
-    with sessions() as session:
-        for report_id, api_key_id, desk in session.execute(query):
-            found.setdefault(report_id, ("desk", desk) if desk is not None else ("api_key", api_key_id))
-    return found
+    return found, first_owners
 
 
 def _grouped(asks: list[Ask]) -> list[tuple[Owner, str, list[str]]]:
